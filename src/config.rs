@@ -1,0 +1,848 @@
+//! Configuration: the TOML file as written ([`raw`]) and the validated
+//! [`Config`] the rest of the crate uses.
+//!
+//! Parsing is two steps so that a mistyped key is an error (`deny_unknown_fields`
+//! on every raw table) and so that validation can report *every* problem with
+//! the key it concerns and a hint, instead of stopping at the first.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+use http::Uri;
+
+/// Default location of the configuration file.
+pub const DEFAULT_PATH: &str = "config/vestibule.toml";
+
+/// The TOML file, field for field. Every table rejects unknown keys.
+pub mod raw {
+    use serde::Deserialize;
+
+    /// The whole file.
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct File {
+        #[serde(default)]
+        pub server: Server,
+        #[serde(default)]
+        pub token: Token,
+        #[serde(default)]
+        pub store: Store,
+        #[serde(default)]
+        pub page: Page,
+        #[serde(default)]
+        pub room: Vec<Room>,
+    }
+
+    /// `[server]`
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Server {
+        pub listen: Option<String>,
+        pub admin_listen: Option<String>,
+        pub upstream: Option<String>,
+        pub workers: Option<usize>,
+        pub tick: Option<String>,
+        pub connect_timeout: Option<String>,
+        pub response_timeout: Option<String>,
+        pub header_read_timeout: Option<String>,
+        pub max_header_bytes: Option<usize>,
+    }
+
+    /// `[token]`
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Token {
+        pub secret_file: Option<String>,
+        pub cookie_secure: Option<bool>,
+        pub ticket_ttl: Option<String>,
+    }
+
+    /// `[store]`
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Store {
+        pub kind: Option<String>,
+        pub url: Option<String>,
+    }
+
+    /// `[page]`
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Page {
+        pub template: Option<String>,
+        pub site_name: Option<String>,
+    }
+
+    /// One `[[room]]`.
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Room {
+        pub name: Option<String>,
+        pub title: Option<String>,
+        #[serde(default)]
+        pub paths: Vec<String>,
+        pub capacity: Option<i64>,
+        pub admit_per_minute: Option<i64>,
+        pub session_ttl: Option<String>,
+        pub claim_grace: Option<String>,
+        pub checkin_window: Option<String>,
+        pub queue: Option<String>,
+    }
+}
+
+/// Defaults, one place. `const fn` so they can be used in docs and tests.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    pub const ADMIN_LISTEN: &str = "127.0.0.1:9090";
+    pub const fn tick() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub const fn connect_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+    pub const fn response_timeout() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub const fn header_read_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+    pub const fn ticket_ttl() -> Duration {
+        Duration::from_secs(24 * 3600)
+    }
+    pub const fn session_ttl() -> Duration {
+        Duration::from_secs(10 * 60)
+    }
+    pub const fn claim_grace() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub const fn checkin_window() -> Duration {
+        Duration::from_secs(15)
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub token: TokenConfig,
+    pub store: StoreConfig,
+    pub page: PageConfig,
+    pub rooms: Vec<RoomConfig>,
+}
+
+/// `[server]`: listeners, upstream and timeouts.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Public listener (HTTP/1.1 and cleartext HTTP/2).
+    pub listen: SocketAddr,
+    /// Admin listener: metrics and health. Loopback by default.
+    pub admin_listen: SocketAddr,
+    /// Where admitted and ungated requests go.
+    pub upstream: Upstream,
+    /// Runtime worker threads; `None` lets tokio decide (honours `TOKIO_WORKER_THREADS`).
+    pub workers: Option<usize>,
+    /// Scheduler period.
+    pub tick: Duration,
+    /// Upstream TCP connect timeout (then 502).
+    pub connect_timeout: Duration,
+    /// Time to the upstream's response headers (then 504).
+    pub response_timeout: Duration,
+    /// A client must finish sending request headers within this (slowloris guard).
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted from a client.
+    pub max_header_bytes: usize,
+}
+
+/// The upstream origin, split once so each request only swaps the path.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub scheme: Scheme,
+    pub authority: Authority,
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.authority)
+    }
+}
+
+/// `[token]`: how tickets and sessions are signed and stored in cookies.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// File with one or more secrets (whitespace separated, the last one signs).
+    pub secret_file: Option<PathBuf>,
+    /// Add `Secure` to cookies (set it when clients reach you over HTTPS).
+    pub cookie_secure: bool,
+    /// How long a ticket stays valid (a visitor can be in line this long).
+    pub ticket_ttl: Duration,
+}
+
+/// `[store]`: where counters, sessions and reservations live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// In this process (the default).
+    Memory,
+    /// Shared through Redis.
+    Redis { url: String },
+}
+
+/// `[page]`: the waiting page.
+#[derive(Debug, Clone, Default)]
+pub struct PageConfig {
+    /// A minijinja template replacing the built-in waiting page.
+    pub template: Option<PathBuf>,
+    /// Shown in the page title and header.
+    pub site_name: Option<String>,
+}
+
+/// Queue discipline of a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueMode {
+    /// Strict issue order.
+    Fifo,
+}
+
+/// One `[[room]]`: a set of path prefixes sharing one capacity and one line.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Identifier: metrics label, cookie name, status query.
+    pub name: String,
+    /// Shown to visitors on the waiting page.
+    pub title: String,
+    /// Path prefixes that belong to the room (segment-aware).
+    pub paths: Vec<String>,
+    /// Maximum active sessions plus reserved slots.
+    pub capacity: u32,
+    /// Admissions per minute, direct and from the line together.
+    pub admit_per_minute: Option<u32>,
+    /// An admitted visitor idle this long loses the slot.
+    pub session_ttl: Duration,
+    /// An admitted ticket must be claimed within this.
+    pub claim_grace: Duration,
+    /// A new ticket must come back once within this, or it is presumed dead.
+    pub checkin_window: Duration,
+    /// Queue discipline.
+    pub queue: QueueMode,
+}
+
+/// One problem found in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key, dotted (`room[1].capacity`).
+    pub key: String,
+    /// Line in the file, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "line {l}: {}: {}", self.key, self.message)?,
+            None => write!(f, "{}: {}", self.key, self.message)?,
+        }
+        if let Some(h) = &self.hint {
+            write!(f, " (hint: {h})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a file; never empty.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// Where the file came from, for messages.
+    pub source_name: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} problem(s) in the configuration",
+            self.source_name,
+            self.problems.len()
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: path.display().to_string(),
+            problems: vec![Problem {
+                key: "(file)".into(),
+                line: None,
+                message: format!("cannot read: {e}"),
+                hint: Some("pass the right path with --config".into()),
+            }],
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML text. Relative paths in it resolve against `base`.
+    pub fn parse(text: &str, base: &Path, source_name: &str) -> Result<Config, ConfigError> {
+        let raw: raw::File = toml::from_str(text).map_err(|e| ConfigError {
+            source_name: source_name.into(),
+            problems: vec![toml_problem(text, &e)],
+        })?;
+        let mut v = Validator {
+            problems: Vec::new(),
+            text,
+        };
+        let cfg = v.config(raw, base);
+        match cfg {
+            Some(c) if v.problems.is_empty() => Ok(c),
+            _ => Err(ConfigError {
+                source_name: source_name.into(),
+                problems: v.problems,
+            }),
+        }
+    }
+
+    /// The room with this name.
+    pub fn room(&self, name: &str) -> Option<&RoomConfig> {
+        self.rooms.iter().find(|r| r.name == name)
+    }
+}
+
+fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
+    let line = e.span().map(|s| line_of(text, s.start));
+    let msg = e.message().to_string();
+    let hint = if msg.contains("unknown field") {
+        Some("check the spelling; the README lists every key".to_string())
+    } else {
+        None
+    };
+    Problem {
+        key: "(syntax)".into(),
+        line,
+        message: msg,
+        hint,
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+struct Validator<'a> {
+    problems: Vec<Problem>,
+    text: &'a str,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, key: &str, message: impl Into<String>, hint: impl Into<Option<String>>) {
+        // Best effort: point at the first line that sets the key's last segment.
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let line = self
+            .text
+            .lines()
+            .position(|l| {
+                let l = l.trim_start();
+                l.starts_with(leaf) && l[leaf.len()..].trim_start().starts_with('=')
+            })
+            .map(|i| i + 1);
+        self.problems.push(Problem {
+            key: key.into(),
+            line,
+            message: message.into(),
+            hint: hint.into(),
+        });
+    }
+
+    fn duration(&mut self, key: &str, v: Option<&str>, default: Duration) -> Duration {
+        match v {
+            None => default,
+            Some(s) => match humantime::parse_duration(s) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.problem(
+                        key,
+                        format!("{s:?} is not a duration ({e})"),
+                        Some("write durations like \"500ms\", \"30s\", \"5m\" or \"1h\"".into()),
+                    );
+                    default
+                }
+            },
+        }
+    }
+
+    fn addr(&mut self, key: &str, v: Option<&str>, default: &str) -> Option<SocketAddr> {
+        let s = v.unwrap_or(default);
+        match s.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.problem(
+                    key,
+                    format!("{s:?} is not an address"),
+                    Some("use IP:PORT, such as \"0.0.0.0:8080\"".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, raw: raw::File, base: &Path) -> Option<Config> {
+        let server = self.server(raw.server);
+        let token = self.token(raw.token, base);
+        let store = self.store(raw.store);
+        let page = PageConfig {
+            template: raw.page.template.map(|p| base.join(p)),
+            site_name: raw.page.site_name,
+        };
+        let tick = server.as_ref().map(|s| s.tick).unwrap_or(defaults::tick());
+        let mut rooms = Vec::new();
+        for (i, r) in raw.room.into_iter().enumerate() {
+            if let Some(room) = self.room(i, r, tick) {
+                rooms.push(room);
+            }
+        }
+        self.cross_room(&rooms);
+        Some(Config {
+            server: server?,
+            token,
+            store: store?,
+            page,
+            rooms,
+        })
+    }
+
+    fn server(&mut self, s: raw::Server) -> Option<ServerConfig> {
+        let listen = self.addr("server.listen", s.listen.as_deref(), defaults::LISTEN);
+        let admin_listen = self.addr("server.admin_listen", s.admin_listen.as_deref(), defaults::ADMIN_LISTEN);
+        let upstream = match s.upstream.as_deref() {
+            None => {
+                self.problem(
+                    "server.upstream",
+                    "is required",
+                    Some("set upstream = \"http://127.0.0.1:3000\" (the backend vestibule protects)".into()),
+                );
+                None
+            }
+            Some(u) => self.upstream(u),
+        };
+        if s.workers == Some(0) {
+            self.problem(
+                "server.workers",
+                "must be at least 1",
+                Some("remove the key to let the runtime choose".into()),
+            );
+        }
+        let tick = self.duration("server.tick", s.tick.as_deref(), defaults::tick());
+        if tick < Duration::from_millis(50) || tick > Duration::from_secs(60) {
+            self.problem(
+                "server.tick",
+                format!("{tick:?} is out of range"),
+                Some("use between 50ms and 60s; 1s suits almost everyone".into()),
+            );
+        }
+        let connect_timeout = self.duration(
+            "server.connect_timeout",
+            s.connect_timeout.as_deref(),
+            defaults::connect_timeout(),
+        );
+        let response_timeout = self.duration(
+            "server.response_timeout",
+            s.response_timeout.as_deref(),
+            defaults::response_timeout(),
+        );
+        let header_read_timeout = self.duration(
+            "server.header_read_timeout",
+            s.header_read_timeout.as_deref(),
+            defaults::header_read_timeout(),
+        );
+        for (k, d) in [
+            ("server.connect_timeout", connect_timeout),
+            ("server.response_timeout", response_timeout),
+            ("server.header_read_timeout", header_read_timeout),
+        ] {
+            if d.is_zero() {
+                self.problem(k, "must be more than zero", None);
+            }
+        }
+        let max_header_bytes = s.max_header_bytes.unwrap_or(defaults::MAX_HEADER_BYTES);
+        if max_header_bytes < 8192 {
+            self.problem(
+                "server.max_header_bytes",
+                "must be at least 8192",
+                Some("browsers send cookies; leave room for them".into()),
+            );
+        }
+        Some(ServerConfig {
+            listen: listen?,
+            admin_listen: admin_listen?,
+            upstream: upstream?,
+            workers: s.workers.filter(|w| *w > 0),
+            tick,
+            connect_timeout,
+            response_timeout,
+            header_read_timeout,
+            max_header_bytes,
+        })
+    }
+
+    fn upstream(&mut self, u: &str) -> Option<Upstream> {
+        let hint = Some("write it as http://HOST:PORT, without a path".to_string());
+        let uri: Uri = match u.parse() {
+            Ok(uri) => uri,
+            Err(e) => {
+                self.problem("server.upstream", format!("{u:?} is not a URL ({e})"), hint);
+                return None;
+            }
+        };
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
+            self.problem("server.upstream", format!("{u:?} needs a scheme and host"), hint);
+            return None;
+        };
+        if scheme != Scheme::HTTP {
+            self.problem(
+                "server.upstream",
+                format!("scheme {scheme} is not supported"),
+                Some("vestibule talks plain HTTP to the backend; terminate TLS in front of vestibule".into()),
+            );
+            return None;
+        }
+        if !matches!(uri.path(), "" | "/") {
+            self.problem("server.upstream", "must not have a path", hint);
+            return None;
+        }
+        Some(Upstream { scheme, authority })
+    }
+
+    fn token(&mut self, t: raw::Token, base: &Path) -> TokenConfig {
+        let ticket_ttl = self.duration("token.ticket_ttl", t.ticket_ttl.as_deref(), defaults::ticket_ttl());
+        if ticket_ttl < Duration::from_secs(60) {
+            self.problem(
+                "token.ticket_ttl",
+                "is shorter than a minute",
+                Some("a ticket must outlive the longest wait; the default is 24h".into()),
+            );
+        }
+        TokenConfig {
+            secret_file: t.secret_file.map(|p| base.join(p)),
+            cookie_secure: t.cookie_secure.unwrap_or(false),
+            ticket_ttl,
+        }
+    }
+
+    fn store(&mut self, s: raw::Store) -> Option<StoreConfig> {
+        match s.kind.as_deref().unwrap_or("memory") {
+            "memory" => {
+                if s.url.is_some() {
+                    self.problem(
+                        "store.url",
+                        "is only used with kind = \"redis\"",
+                        Some("remove it, or set kind = \"redis\"".into()),
+                    );
+                }
+                Some(StoreConfig::Memory)
+            }
+            "redis" => {
+                // The Redis store lands separately; refuse loudly rather than
+                // silently running a single-instance queue.
+                self.problem(
+                    "store.kind",
+                    "\"redis\" is not available in this build yet",
+                    Some("use kind = \"memory\" (one instance)".into()),
+                );
+                s.url.map(|url| StoreConfig::Redis { url })
+            }
+            other => {
+                self.problem(
+                    "store.kind",
+                    format!("unknown store {other:?}"),
+                    Some("use \"memory\" or \"redis\"".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn room(&mut self, i: usize, r: raw::Room, tick: Duration) -> Option<RoomConfig> {
+        let k = |f: &str| format!("room[{i}].{f}");
+        let name = match r.name {
+            Some(n) if valid_room_name(&n) => Some(n),
+            Some(n) => {
+                self.problem(
+                    &k("name"),
+                    format!("{n:?} is not a valid room name"),
+                    Some("use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter".into()),
+                );
+                None
+            }
+            None => {
+                self.problem(&k("name"), "is required", Some("add name = \"registration\"".into()));
+                None
+            }
+        };
+        if r.paths.is_empty() {
+            self.problem(
+                &k("paths"),
+                "needs at least one path prefix",
+                Some("add paths = [\"/register\"]".into()),
+            );
+        }
+        for p in &r.paths {
+            if !p.starts_with('/') {
+                self.problem(&k("paths"), format!("{p:?} must start with '/'"), None);
+            } else if p.starts_with("/_vestibule") {
+                self.problem(
+                    &k("paths"),
+                    format!("{p:?} is reserved for vestibule's own endpoints"),
+                    None,
+                );
+            } else if p.contains(['?', '#']) {
+                self.problem(
+                    &k("paths"),
+                    format!("{p:?} must be a path, without query or fragment"),
+                    None,
+                );
+            }
+        }
+        let capacity = match r.capacity {
+            None => {
+                self.problem(
+                    &k("capacity"),
+                    "is required",
+                    Some("set it to the number of users the backend serves at once".into()),
+                );
+                None
+            }
+            Some(c) if !(0..=i64::from(u32::MAX)).contains(&c) => {
+                self.problem(
+                    &k("capacity"),
+                    format!("{c} is out of range"),
+                    Some("use 0 or more".into()),
+                );
+                None
+            }
+            Some(c) => Some(c as u32),
+        };
+        let admit_per_minute = match r.admit_per_minute {
+            None => None,
+            Some(a) if (1..=i64::from(u32::MAX)).contains(&a) => Some(a as u32),
+            Some(a) => {
+                self.problem(
+                    &k("admit_per_minute"),
+                    format!("{a} is out of range"),
+                    Some("use 1 or more, or remove the key for no rate limit".into()),
+                );
+                None
+            }
+        };
+        let session_ttl = self.duration(&k("session_ttl"), r.session_ttl.as_deref(), defaults::session_ttl());
+        let claim_grace = self.duration(&k("claim_grace"), r.claim_grace.as_deref(), defaults::claim_grace());
+        let checkin_window = self.duration(
+            &k("checkin_window"),
+            r.checkin_window.as_deref(),
+            defaults::checkin_window(),
+        );
+        for (key, d, min_ticks) in [
+            ("session_ttl", session_ttl, 4),
+            ("claim_grace", claim_grace, 3),
+            ("checkin_window", checkin_window, 3),
+        ] {
+            if d < tick * min_ticks {
+                self.problem(
+                    &k(key),
+                    format!("{d:?} is shorter than {min_ticks} ticks ({:?})", tick * min_ticks),
+                    Some("raise it, or shorten server.tick".into()),
+                );
+            }
+        }
+        if checkin_window < Duration::from_secs(6) {
+            self.problem(
+                &k("checkin_window"),
+                "is shorter than 6s",
+                Some("a new visitor's first poll comes 2-3s after arrival; leave it room".into()),
+            );
+        }
+        let queue = match r.queue.as_deref().unwrap_or("fifo") {
+            "fifo" => Some(QueueMode::Fifo),
+            other => {
+                self.problem(
+                    &k("queue"),
+                    format!("unknown queue mode {other:?}"),
+                    Some("use \"fifo\"".into()),
+                );
+                None
+            }
+        };
+        let name = name?;
+        Some(RoomConfig {
+            title: r.title.unwrap_or_else(|| name.clone()),
+            name,
+            paths: r.paths,
+            capacity: capacity?,
+            admit_per_minute,
+            session_ttl,
+            claim_grace,
+            checkin_window,
+            queue: queue?,
+        })
+    }
+
+    fn cross_room(&mut self, rooms: &[RoomConfig]) {
+        let mut names = std::collections::HashSet::new();
+        let mut paths = std::collections::HashMap::new();
+        for (i, r) in rooms.iter().enumerate() {
+            if !names.insert(r.name.as_str()) {
+                self.problem(
+                    &format!("room[{i}].name"),
+                    format!("room {:?} is defined twice", r.name),
+                    Some("give each room its own name".into()),
+                );
+            }
+            for p in &r.paths {
+                if let Some(other) = paths.insert(p.as_str(), r.name.as_str()) {
+                    self.problem(
+                        &format!("room[{i}].paths"),
+                        format!("{p:?} is already in room {other:?}"),
+                        Some("a path prefix belongs to one room".into()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Room names appear in cookie names and metric labels, so they are kept to a
+/// small, safe alphabet.
+pub fn valid_room_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && n.len() <= 32
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("/etc/vestibule"), "test.toml")
+    }
+
+    const GOOD: &str = r#"
+        [server]
+        listen = "127.0.0.1:0"
+        upstream = "http://127.0.0.1:3000"
+        [[room]]
+        name = "registration"
+        paths = ["/register"]
+        capacity = 100
+        admit_per_minute = 600
+        session_ttl = "5m"
+    "#;
+
+    #[test]
+    fn good_file_parses_with_defaults() {
+        let c = parse(GOOD).expect("valid");
+        assert_eq!(c.server.upstream.to_string(), "http://127.0.0.1:3000");
+        assert_eq!(c.server.tick, Duration::from_secs(1));
+        let r = &c.rooms[0];
+        assert_eq!(r.capacity, 100);
+        assert_eq!(r.admit_per_minute, Some(600));
+        assert_eq!(r.session_ttl, Duration::from_secs(300));
+        assert_eq!(r.claim_grace, defaults::claim_grace());
+        assert_eq!(r.title, "registration");
+        assert_eq!(c.store, StoreConfig::Memory);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_line() {
+        let e = parse(&GOOD.replace("capacity = 100", "capacity = 100\ncapacity_max = 3")).unwrap_err();
+        let p = &e.problems[0];
+        assert!(p.message.contains("unknown field"), "{p}");
+        assert_eq!(p.line, Some(9));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let e = parse(
+            r#"
+            [server]
+            listen = "nowhere"
+            upstream = "https://x"
+            tick = "soon"
+            [[room]]
+            name = "Bad Name"
+            paths = ["register", "/_vestibule/x"]
+            capacity = -1
+            session_ttl = "1s"
+            [[room]]
+            name = "b"
+            paths = ["/a"]
+            [[room]]
+            name = "c"
+            paths = ["/a"]
+            capacity = 1
+            queue = "lifo"
+            "#,
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.problems.iter().map(|p| p.key.as_str()).collect();
+        for k in [
+            "server.listen",
+            "server.upstream",
+            "server.tick",
+            "room[0].name",
+            "room[0].paths",
+            "room[0].capacity",
+            "room[0].session_ttl",
+            "room[1].capacity",
+            "room[2].queue",
+        ] {
+            assert!(keys.contains(&k), "missing {k} in {keys:?}");
+        }
+        assert!(e.problems.iter().all(|p| !p.message.is_empty()));
+        assert!(e.to_string().contains("hint:"));
+    }
+
+    #[test]
+    fn duplicate_paths_across_rooms_are_rejected() {
+        let e = parse(
+            r#"
+            [server]
+            upstream = "http://127.0.0.1:1"
+            [[room]]
+            name = "a"
+            paths = ["/x"]
+            capacity = 1
+            [[room]]
+            name = "b"
+            paths = ["/x"]
+            capacity = 1
+            "#,
+        )
+        .unwrap_err();
+        assert!(e.problems.iter().any(|p| p.message.contains("already in room")));
+    }
+
+    #[test]
+    fn room_names_are_restricted() {
+        assert!(valid_room_name("registration"));
+        assert!(valid_room_name("r2-b_c"));
+        assert!(!valid_room_name("_x"));
+        assert!(!valid_room_name("Reg"));
+        assert!(!valid_room_name(""));
+        assert!(!valid_room_name("a;b"));
+    }
+}

@@ -1,0 +1,481 @@
+//! The gate: what happens to one request. The admission rule lives here.
+//!
+//! ```text
+//! path in no room                          -> proxy
+//! valid session cookie for the room        -> proxy (refresh in the store at most every ttl/2)
+//! valid ticket, checked in, behind pointer -> waiting response (no store call)
+//! valid ticket otherwise                   -> store.visit: check in | claim -> proxy | returner lane
+//! no valid token                           -> store.arrive: direct -> proxy | ticket -> waiting response
+//! ```
+//!
+//! Waiting responses carry `Retry-After` and `Cache-Control: no-store`; a
+//! waiting visitor's non-GET request is answered 503 and never forwarded.
+//! A session created by a request whose upstream exchange then fails is
+//! released at once, so a dead upstream never holds a slot.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::app::App;
+use crate::body::Body;
+use crate::clock::Millis;
+use crate::metrics::{Outcome, RoomMetrics};
+use crate::page::{self, Waiting};
+use crate::room::Room;
+use crate::store::{Arrival, Visit};
+use crate::token::{Kind, Token};
+
+/// Handles one request on the public listener.
+pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    if let Some(rest) = req.uri().path().strip_prefix("/_vestibule/") {
+        let rest = rest.to_string();
+        return internal(app, &rest, req).await;
+    }
+    let room = app.rooms.load().route(req.uri().path()).cloned();
+    match room {
+        None => {
+            app.bypass_metrics.request(Outcome::Bypass);
+            proxy(app, &app.bypass_metrics, req, peer, None, None).await
+        }
+        Some(room) => gate(app, &room, req, peer).await,
+    }
+}
+
+/// A fresh session created by this request: released if the upstream fails.
+type Fresh<'a> = Option<(&'a Room, u64)>;
+
+async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let now = app.clock.now_ms();
+    let m = &room.metrics;
+    match app.token(room, req.headers(), now) {
+        Some(t) if t.kind == Kind::Session => {
+            if now.saturating_sub(t.stamp_ms) < room.limits.session_ttl_ms / 2 {
+                m.request(Outcome::Session);
+                return proxy(app, m, req, peer, None, None).await;
+            }
+            match app.store.touch(room.name(), t.number, now).await {
+                Ok(true) => {
+                    m.request(Outcome::Session);
+                    let cookie = app.session_cookie(room, t.number, now);
+                    proxy(app, m, req, peer, Some(cookie), None).await
+                }
+                // Idled out: the slot went to someone else. A new visitor now.
+                Ok(false) => arrive(app, room, req, peer, now).await,
+                Err(e) => {
+                    // The cookie is valid and recent enough to be signed by
+                    // us; keep serving the visitor rather than punish them
+                    // for a store hiccup.
+                    m.store_errors.inc();
+                    tracing::warn!(room = room.name(), error = %e, "session refresh failed; serving on the cookie");
+                    m.request(Outcome::Session);
+                    proxy(app, m, req, peer, None, None).await
+                }
+            }
+        }
+        Some(t) => {
+            let view = room.view();
+            if t.checked_in && t.number > view.snapshot.admitted {
+                let pos = view.snapshot.ahead(t.number, 0) + 1;
+                return waiting(app, room, &req, pos, false, true, None, now);
+            }
+            drop(view);
+            match app.store.visit(room.name(), t.number, now, &room.limits).await {
+                Ok(Visit::Waiting) => {
+                    let cookie = app.ticket_cookie(room, &Token { checked_in: true, ..t });
+                    let pos = room.view().snapshot.ahead(t.number, 0) + 1;
+                    waiting(app, room, &req, pos, false, true, Some(cookie), now)
+                }
+                Ok(Visit::Claimed) => {
+                    app.count_claim(room, &t, now);
+                    m.request(Outcome::Claimed);
+                    let cookie = app.session_cookie(room, t.number, now);
+                    proxy(app, m, req, peer, Some(cookie), Some((room, t.number))).await
+                }
+                Ok(Visit::AlreadyAdmitted) => {
+                    m.request(Outcome::Session);
+                    let cookie = app.session_cookie(room, t.number, now);
+                    proxy(app, m, req, peer, Some(cookie), None).await
+                }
+                Ok(Visit::Returner { ahead }) => waiting(app, room, &req, ahead + 1, true, true, None, now),
+                Ok(Visit::Unknown) => arrive(app, room, req, peer, now).await,
+                Err(e) => store_unavailable(app, room, &req, &e),
+            }
+        }
+        None => arrive(app, room, req, peer, now).await,
+    }
+}
+
+/// A visitor without a usable token.
+async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr, now: Millis) -> Response<Body> {
+    let m = &room.metrics;
+    match app.store.arrive(room.name(), now, &room.limits).await {
+        Ok(Arrival::Direct { number }) => {
+            m.admitted_direct.inc();
+            m.request(Outcome::Direct);
+            let cookie = app.session_cookie(room, number, now);
+            proxy(app, m, req, peer, Some(cookie), Some((room, number))).await
+        }
+        Ok(Arrival::Queued { ticket, pointer }) => {
+            m.tickets_issued.inc();
+            let token = Token {
+                kind: Kind::Ticket,
+                checked_in: false,
+                epoch: room.view().snapshot.epoch,
+                number: ticket,
+                stamp_ms: now,
+                expires_ms: now + app.ticket_ttl_ms,
+            };
+            let cookie = app.ticket_cookie(room, &token);
+            let pos = room.view().snapshot.ahead(ticket, pointer) + 1;
+            waiting(app, room, &req, pos, false, false, Some(cookie), now)
+        }
+        Err(e) => store_unavailable(app, room, &req, &e),
+    }
+}
+
+/// Forwards upstream and maps failures to a page. `fresh` is released when
+/// the exchange fails, so the visitor's slot is not held by an error.
+async fn proxy(
+    app: &App,
+    m: &RoomMetrics,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    cookie: Option<HeaderValue>,
+    fresh: Fresh<'_>,
+) -> Response<Body> {
+    let json = prefers_json(req.headers());
+    let started = tokio::time::Instant::now();
+    match app.proxy.forward(req, peer).await {
+        Ok(mut resp) => {
+            m.upstream_duration.observe(started.elapsed().as_secs_f64());
+            if let Some(c) = cookie {
+                resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(e) => {
+            m.upstream_error(e.kind());
+            tracing::warn!(error = %e, "upstream request failed");
+            if let Some((room, id)) = fresh {
+                if let Err(e) = app.store.release(room.name(), id).await {
+                    tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
+                }
+            }
+            let (title, msg) = if e.status() == StatusCode::GATEWAY_TIMEOUT {
+                (
+                    "The site is taking too long",
+                    "The site did not answer in time. Please try again in a moment.",
+                )
+            } else {
+                (
+                    "The site is not reachable",
+                    "The site could not be reached. Please try again in a moment.",
+                )
+            };
+            app.message(e.status(), title, msg, Some(10), json)
+        }
+    }
+}
+
+/// The waiting answer: HTML for browsers, JSON for `Accept: application/json`,
+/// 503 for a method that cannot wait.
+#[allow(clippy::too_many_arguments)]
+fn waiting(
+    app: &App,
+    room: &Room,
+    req: &Request<Incoming>,
+    position: u64,
+    returner: bool,
+    checked_in: bool,
+    cookie: Option<HeaderValue>,
+    now: Millis,
+) -> Response<Body> {
+    let view = room.view();
+    let eta = if returner { None } else { view.eta_seconds(position - 1) };
+    let poll = room.poll_after(checked_in, eta);
+    let json = prefers_json(req.headers());
+    let mut resp = if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        room.metrics.request(Outcome::Rejected);
+        let msg = "Your request was not sent to the site: you are in line, and the site takes visitors in turn. \
+                   Nothing was submitted. Keep your place by opening this address again.";
+        app.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "You are in line",
+            msg,
+            Some(poll),
+            json,
+        )
+    } else {
+        room.metrics.request(Outcome::Queued);
+        let w = Waiting::new(
+            room.name(),
+            &room.cfg.title,
+            app.site_name.as_deref(),
+            position,
+            returner,
+            eta,
+            poll,
+            now,
+        );
+        if json {
+            respond(
+                StatusCode::OK,
+                "application/json",
+                serde_json::to_string(&w).unwrap_or_default(),
+            )
+        } else {
+            respond(StatusCode::OK, "text/html; charset=utf-8", app.pages.waiting(&w))
+        }
+    };
+    let h = resp.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(poll));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = cookie {
+        h.append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+fn store_unavailable(app: &App, room: &Room, req: &Request<Incoming>, e: &crate::store::StoreError) -> Response<Body> {
+    room.metrics.store_errors.inc();
+    tracing::warn!(room = room.name(), error = %e, "store call failed");
+    app.message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Please wait a moment",
+        "The waiting room is catching its breath. Your place is kept; this page tries again shortly.",
+        Some(5),
+        prefers_json(req.headers()),
+    )
+}
+
+/// `/_vestibule/...`: status and leave.
+async fn internal(app: &App, rest: &str, req: Request<Incoming>) -> Response<Body> {
+    let now = app.clock.now_ms();
+    let rooms = app.rooms.load_full();
+    let room = pick_room(&rooms, &req, app, now);
+    match rest {
+        "status" => {
+            let Some(room) = room else {
+                return json_response(
+                    StatusCode::NOT_FOUND,
+                    r#"{"state":"none","error":"unknown room"}"#.into(),
+                );
+            };
+            status(app, &room, &req, now).await
+        }
+        "leave" => {
+            let target = query_param(req.uri().query(), "return_to")
+                .filter(|t| t.starts_with('/') && !t.starts_with("//") && !t.contains('\\'))
+                .unwrap_or_else(|| "/".into());
+            let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
+            if let Some(room) = room {
+                if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
+                    if let Err(e) = app.store.release(room.name(), t.number).await {
+                        tracing::warn!(room = room.name(), error = %e, "leave: release failed");
+                    }
+                }
+                resp.headers_mut().append(header::SET_COOKIE, app.clear_cookie(&room));
+            }
+            if let Ok(v) = HeaderValue::from_str(&target) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        _ => app.message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No such page.",
+            None,
+            prefers_json(req.headers()),
+        ),
+    }
+}
+
+/// `GET /_vestibule/status`: where the caller's ticket stands. Claims the
+/// slot when the ticket is admitted, so the next page load goes through.
+async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) -> Response<Body> {
+    let m = &room.metrics;
+    m.request(Outcome::Status);
+    let queued = |pos: u64, returner: bool, cookie: Option<HeaderValue>| {
+        let view = room.view();
+        let eta = if returner { None } else { view.eta_seconds(pos - 1) };
+        let poll = room.poll_after(true, eta);
+        let w = Waiting {
+            room_title: None,
+            site_name: None,
+            ..Waiting::new(room.name(), "", None, pos, returner, eta, poll, now)
+        };
+        let mut r = json_response(StatusCode::OK, serde_json::to_string(&w).unwrap_or_default());
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(poll));
+        if let Some(c) = cookie {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+        r
+    };
+    let admitted = |cookie: Option<HeaderValue>| {
+        let mut r = json_response(StatusCode::OK, page::admitted_json(room.name()));
+        if let Some(c) = cookie {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+        r
+    };
+    match app.token(room, req.headers(), now) {
+        None => json_response(
+            StatusCode::NOT_FOUND,
+            r#"{"state":"none","error":"no ticket for this room"}"#.into(),
+        ),
+        Some(t) if t.kind == Kind::Session => admitted(None),
+        Some(t) => {
+            let view = room.view();
+            if t.checked_in && t.number > view.snapshot.admitted {
+                return queued(view.snapshot.ahead(t.number, 0) + 1, false, None);
+            }
+            drop(view);
+            match app.store.visit(room.name(), t.number, now, &room.limits).await {
+                Ok(Visit::Waiting) => {
+                    let cookie = app.ticket_cookie(room, &Token { checked_in: true, ..t });
+                    queued(room.view().snapshot.ahead(t.number, 0) + 1, false, Some(cookie))
+                }
+                Ok(Visit::Claimed) => {
+                    app.count_claim(room, &t, now);
+                    admitted(Some(app.session_cookie(room, t.number, now)))
+                }
+                Ok(Visit::AlreadyAdmitted) => admitted(Some(app.session_cookie(room, t.number, now))),
+                Ok(Visit::Returner { ahead }) => queued(ahead + 1, true, None),
+                Ok(Visit::Unknown) => json_response(
+                    StatusCode::NOT_FOUND,
+                    r#"{"state":"none","error":"ticket not known"}"#.into(),
+                ),
+                Err(e) => store_unavailable(app, room, req, &e),
+            }
+        }
+    }
+}
+
+/// The room named in `?room=`, else the only room, else the first room
+/// whose cookie the caller holds.
+fn pick_room(rooms: &crate::room::Rooms, req: &Request<Incoming>, app: &App, now: Millis) -> Option<Arc<Room>> {
+    if let Some(name) = query_param(req.uri().query(), "room") {
+        return rooms.get(&name).cloned();
+    }
+    let mut all = rooms.iter();
+    if let (Some(only), None) = (all.next(), all.next()) {
+        return Some(only.clone());
+    }
+    rooms
+        .iter()
+        .find(|r| app.token(r, req.headers(), now).is_some())
+        .cloned()
+}
+
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h * 16 + l);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+/// True when the client asks for JSON rather than a page.
+pub fn prefers_json(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+}
+
+pub(crate) fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = respond(status, "application/json", body);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_and_query() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; vst_reg=abc"));
+        h.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        assert_eq!(cookie(&h, "vst_reg"), Some("abc"));
+        assert_eq!(cookie(&h, "b"), Some("2"));
+        assert_eq!(cookie(&h, "vst"), None);
+        assert_eq!(
+            query_param(Some("room=reg&return_to=%2Fdone%3Fx"), "return_to").as_deref(),
+            Some("/done?x")
+        );
+        assert_eq!(query_param(Some("room=reg"), "x"), None);
+        assert_eq!(percent_decode("%zz%2"), "%zz%2");
+    }
+
+    #[test]
+    fn json_only_when_html_is_not_wanted() {
+        let mut h = HeaderMap::new();
+        assert!(!prefers_json(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(prefers_json(&h));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,application/json;q=0.9"),
+        );
+        assert!(!prefers_json(&h));
+    }
+}

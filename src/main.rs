@@ -1,0 +1,182 @@
+//! The `vestibule` binary: parses flags, loads the configuration, builds the
+//! runtime and hands a shutdown signal to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vestibule::config::{self, Config};
+
+/// Exit code for a bad configuration (EX_USAGE... sysexits' EX_USAGE is 64).
+const EXIT_CONFIG: u8 = 64;
+/// Exit code when start-up fails (cannot bind, unreadable secret).
+const EXIT_START: u8 = 71;
+
+#[derive(Parser)]
+#[command(name = "vestibule", version, about = "A virtual waiting-room reverse proxy")]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, short, global = true, default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy (the default).
+    Run,
+    /// Validate the configuration: print every problem and exit non-zero, or a summary and exit 0.
+    Check,
+    /// Run a demo: a built-in registration site behind a room of capacity 2.
+    Demo {
+        /// Public address of the demo.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Admin address of the demo (metrics).
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        admin_listen: SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Check => check(&cli.config),
+        Command::Run => match Config::load(&cli.config) {
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+            Ok(cfg) => {
+                let workers = cfg.server.workers;
+                block_on(workers, async move {
+                    vestibule::run(cfg, vestibule::Options::default(), shutdown_signal()).await
+                })
+            }
+        },
+        Command::Demo { listen, admin_listen } => block_on(None, demo(listen, admin_listen)),
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(cfg) => {
+            let rooms: Vec<String> = cfg
+                .rooms
+                .iter()
+                .map(|r| {
+                    let rate = r.admit_per_minute.map_or(String::new(), |a| format!(", {a}/min"));
+                    format!("{} (capacity {}{rate}, {})", r.name, r.capacity, r.paths.join(" "))
+                })
+                .collect();
+            println!(
+                "{}: ok: {} room(s): {}; upstream {}",
+                path.display(),
+                cfg.rooms.len(),
+                if rooms.is_empty() {
+                    "none".into()
+                } else {
+                    rooms.join("; ")
+                },
+                cfg.server.upstream
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+async fn demo(listen: SocketAddr, admin: SocketAddr) -> Result<(), vestibule::StartError> {
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|source| vestibule::StartError::Bind {
+            addr: "127.0.0.1:0".parse().expect("valid"),
+            source,
+        })?;
+    let site_addr = site
+        .local_addr()
+        .map_err(|source| vestibule::StartError::Bind { addr: listen, source })?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let site_task = tokio::spawn(vestibule::demo::serve_site(site, stop_rx));
+    let cfg = vestibule::demo::config(listen, admin, site_addr);
+    let opts = vestibule::Options {
+        keys: Some(vestibule::token::Keys::random()),
+        extra_listeners: vestibule::demo::extra_listeners(listen),
+        ..vestibule::Options::default()
+    };
+    let running = vestibule::spawn(cfg, opts).await?;
+    println!("vestibule demo: a registration room of capacity 2 in front of a tiny site.");
+    for a in &running.addrs {
+        println!("  open http://{a}/register");
+    }
+    println!("  metrics: http://{}/metrics", running.admin_addr);
+    println!("Each address is its own cookie jar, so each is a separate visitor: the third one waits in line.");
+    println!("Press Ctrl-C to stop.");
+    shutdown_signal().await;
+    running.shutdown().await;
+    let _ = stop_tx.send(true);
+    let _ = site_task.await;
+    Ok(())
+}
+
+fn block_on(
+    workers: Option<usize>,
+    fut: impl std::future::Future<Output = Result<(), vestibule::StartError>>,
+) -> ExitCode {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all();
+    if let Some(w) = workers {
+        b.worker_threads(w);
+    }
+    let rt = match b.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vestibule: {e}");
+            ExitCode::from(EXIT_START)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,269 @@
+//! Prometheus metrics: every name and label set is defined here.
+//!
+//! Labels come only from bounded sets: room names from the configuration
+//! (plus [`NO_ROOM`] for ungated paths) and the fixed enums below; never
+//! from request data. Per-room handles are resolved once when the room set
+//! is built, so counting on the request path is one atomic add, not a
+//! label lookup.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// `room` label value for requests on paths that belong to no room.
+/// Room names start with a letter, so this cannot collide.
+pub const NO_ROOM: &str = "_none";
+
+/// What the gate did with a request (`requests_total{outcome}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Path in no room: proxied without gating.
+    Bypass,
+    /// Valid session: proxied.
+    Session,
+    /// Ticket turned into a session: proxied.
+    Claimed,
+    /// New visitor admitted directly: proxied.
+    Direct,
+    /// Answered with the waiting page or JSON.
+    Queued,
+    /// Queued non-GET: not forwarded, 503.
+    Rejected,
+    /// `/_vestibule/status` answered.
+    Status,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Bypass,
+        Outcome::Session,
+        Outcome::Claimed,
+        Outcome::Direct,
+        Outcome::Queued,
+        Outcome::Rejected,
+        Outcome::Status,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Bypass => "bypass",
+            Outcome::Session => "session",
+            Outcome::Claimed => "claimed",
+            Outcome::Direct => "direct",
+            Outcome::Queued => "queued",
+            Outcome::Rejected => "rejected",
+            Outcome::Status => "status",
+        }
+    }
+}
+
+/// Why an upstream exchange failed (`upstream_errors_total{kind}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamErrorKind {
+    /// Could not connect (502).
+    Connect,
+    /// No response headers in time (504).
+    Timeout,
+    /// Connection broke or the response was malformed (502).
+    Protocol,
+}
+
+impl UpstreamErrorKind {
+    pub const ALL: [UpstreamErrorKind; 3] = [
+        UpstreamErrorKind::Connect,
+        UpstreamErrorKind::Timeout,
+        UpstreamErrorKind::Protocol,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamErrorKind::Connect => "connect",
+            UpstreamErrorKind::Timeout => "timeout",
+            UpstreamErrorKind::Protocol => "protocol",
+        }
+    }
+}
+
+/// All metric families, registered in one private registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    active_users: IntGaugeVec,
+    reserved_slots: IntGaugeVec,
+    queue_length: IntGaugeVec,
+    capacity: IntGaugeVec,
+    tickets_issued: IntCounterVec,
+    admitted: IntCounterVec,
+    wait_seconds: HistogramVec,
+    requests: IntCounterVec,
+    upstream_duration: HistogramVec,
+    upstream_errors: IntCounterVec,
+    config_reloads: IntCounterVec,
+    store_errors: IntCounterVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
+    r.register(Box::new(c.clone())).expect("metric names are unique");
+    c
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new_custom(Some("vestibule".into()), None).expect("valid prefix");
+        let gauge = |name: &str, help: &str| {
+            reg(
+                &r,
+                IntGaugeVec::new(Opts::new(name, help), &["room"]).expect("valid metric"),
+            )
+        };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &r,
+                IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
+        };
+        // Waits run from seconds to hours; upstream calls from ms to a minute.
+        let wait_buckets = vec![
+            1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0,
+        ];
+        let upstream_buckets = vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        ];
+        Metrics {
+            active_users: gauge("active_users", "Admitted visitors holding a session."),
+            reserved_slots: gauge("reserved_slots", "Slots held for admitted tickets not yet arrived."),
+            queue_length: gauge("queue_length", "Visitors who may be waiting in line."),
+            capacity: gauge("capacity", "Configured maximum of active users."),
+            tickets_issued: counter("tickets_issued_total", "Tickets handed out.", &["room"]),
+            admitted: counter(
+                "admitted_total",
+                "Visitors admitted, directly or from the line.",
+                &["room", "via"],
+            ),
+            wait_seconds: reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new("wait_seconds", "Time from ticket to admission.").buckets(wait_buckets),
+                    &["room"],
+                )
+                .expect("valid metric"),
+            ),
+            requests: counter("requests_total", "Requests by what the gate did.", &["room", "outcome"]),
+            upstream_duration: reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new("upstream_duration_seconds", "Time to upstream response headers.")
+                        .buckets(upstream_buckets),
+                    &["room"],
+                )
+                .expect("valid metric"),
+            ),
+            upstream_errors: counter("upstream_errors_total", "Failed upstream exchanges.", &["room", "kind"]),
+            config_reloads: counter("config_reloads_total", "Configuration reloads.", &["result"]),
+            store_errors: counter("store_errors_total", "Failed store calls.", &["room"]),
+            registry: r,
+        }
+    }
+
+    /// Handles for one room (or [`NO_ROOM`]); creating them also makes every
+    /// series appear at zero, so dashboards see them before traffic.
+    pub fn room(&self, room: &str) -> RoomMetrics {
+        RoomMetrics {
+            active_users: self.active_users.with_label_values(&[room]),
+            reserved_slots: self.reserved_slots.with_label_values(&[room]),
+            queue_length: self.queue_length.with_label_values(&[room]),
+            capacity: self.capacity.with_label_values(&[room]),
+            tickets_issued: self.tickets_issued.with_label_values(&[room]),
+            admitted_direct: self.admitted.with_label_values(&[room, "direct"]),
+            admitted_queue: self.admitted.with_label_values(&[room, "queue"]),
+            wait_seconds: self.wait_seconds.with_label_values(&[room]),
+            requests: Outcome::ALL.map(|o| self.requests.with_label_values(&[room, o.as_str()])),
+            upstream_duration: self.upstream_duration.with_label_values(&[room]),
+            upstream_errors: UpstreamErrorKind::ALL
+                .map(|k| self.upstream_errors.with_label_values(&[room, k.as_str()])),
+            store_errors: self.store_errors.with_label_values(&[room]),
+        }
+    }
+
+    /// Drops the series of a room that left the configuration.
+    pub fn forget_room(&self, room: &str) {
+        for g in [
+            &self.active_users,
+            &self.reserved_slots,
+            &self.queue_length,
+            &self.capacity,
+        ] {
+            let _ = g.remove_label_values(&[room]);
+        }
+    }
+
+    /// Counts a configuration reload (`result` = "ok" or "error").
+    pub fn config_reload(&self, ok: bool) {
+        self.config_reloads
+            .with_label_values(&[if ok { "ok" } else { "error" }])
+            .inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::with_capacity(16 * 1024);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("encoding to a Vec cannot fail");
+        String::from_utf8(buf).expect("the text format is UTF-8")
+    }
+}
+
+/// Pre-resolved handles for one room.
+#[derive(Clone)]
+pub struct RoomMetrics {
+    pub active_users: IntGauge,
+    pub reserved_slots: IntGauge,
+    pub queue_length: IntGauge,
+    pub capacity: IntGauge,
+    pub tickets_issued: IntCounter,
+    pub admitted_direct: IntCounter,
+    pub admitted_queue: IntCounter,
+    pub wait_seconds: Histogram,
+    requests: [IntCounter; 7],
+    pub upstream_duration: Histogram,
+    upstream_errors: [IntCounter; 3],
+    pub store_errors: IntCounter,
+}
+
+impl RoomMetrics {
+    pub fn request(&self, o: Outcome) {
+        self.requests[o as usize].inc();
+    }
+
+    pub fn upstream_error(&self, k: UpstreamErrorKind) {
+        self.upstream_errors[k as usize].inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_exist_at_zero_and_count() {
+        let m = Metrics::new();
+        let r = m.room("registration");
+        r.request(Outcome::Queued);
+        r.upstream_error(UpstreamErrorKind::Timeout);
+        m.config_reload(false);
+        let text = m.render();
+        assert!(text.contains("vestibule_requests_total{outcome=\"queued\",room=\"registration\"} 1"));
+        assert!(text.contains("vestibule_requests_total{outcome=\"bypass\",room=\"registration\"} 0"));
+        assert!(text.contains("vestibule_upstream_errors_total{kind=\"timeout\",room=\"registration\"} 1"));
+        assert!(text.contains("vestibule_config_reloads_total{result=\"error\"} 1"));
+        assert!(text.contains("vestibule_admitted_total{room=\"registration\",via=\"direct\"} 0"));
+    }
+}

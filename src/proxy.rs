@@ -1,0 +1,288 @@
+//! Forwarding to the upstream: a pooled keep-alive client, bodies streamed
+//! both ways, hop-by-hop headers stripped, `X-Forwarded-*` set, upgrades
+//! (WebSocket) spliced, and bounded connect and response timeouts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use crate::body::Body;
+use crate::config::{ServerConfig, Upstream};
+use crate::metrics::UpstreamErrorKind;
+
+/// Why forwarding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("cannot connect to the upstream: {0}")]
+    Connect(String),
+    #[error("the upstream did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("upstream exchange failed: {0}")]
+    Protocol(String),
+}
+
+impl ProxyError {
+    pub fn kind(&self) -> UpstreamErrorKind {
+        match self {
+            ProxyError::Connect(_) => UpstreamErrorKind::Connect,
+            ProxyError::Timeout(_) => UpstreamErrorKind::Timeout,
+            ProxyError::Protocol(_) => UpstreamErrorKind::Protocol,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// The upstream client.
+#[derive(Clone)]
+pub struct Proxy {
+    client: Client<HttpConnector, Incoming>,
+    upstream: Upstream,
+    response_timeout: Duration,
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Cookies vestibule owns start with this; they are not sent upstream.
+pub const COOKIE_PREFIX: &str = "vst_";
+
+impl Proxy {
+    pub fn new(cfg: &ServerConfig) -> Proxy {
+        let mut conn = HttpConnector::new();
+        conn.set_connect_timeout(Some(cfg.connect_timeout));
+        conn.set_nodelay(true);
+        conn.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(conn);
+        Proxy {
+            client,
+            upstream: cfg.upstream.clone(),
+            response_timeout: cfg.response_timeout,
+        }
+    }
+
+    /// Sends `req` upstream and returns its response with a streamed body.
+    pub async fn forward(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, ProxyError> {
+        let upgrade = wants_upgrade(&req);
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+
+        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        let upgrade_proto = parts.headers.get(header::UPGRADE).cloned();
+        strip_hop_by_hop(&mut parts.headers);
+        if let (true, Some(p)) = (upgrade, upgrade_proto) {
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, p);
+        }
+        strip_own_cookies(&mut parts.headers);
+        forwarded_headers(&mut parts.headers, peer, host.as_ref());
+        if let Some(h) = host {
+            parts.headers.insert(header::HOST, h);
+        }
+        parts.uri = self.upstream_uri(parts.uri.path_and_query());
+        parts.version = Version::HTTP_11;
+
+        let send = self.client.request(Request::from_parts(parts, body));
+        let mut resp = match tokio::time::timeout(self.response_timeout, send).await {
+            Err(_) => return Err(ProxyError::Timeout(self.response_timeout)),
+            Ok(Err(e)) if e.is_connect() => return Err(ProxyError::Connect(error_chain(&e))),
+            Ok(Err(e)) => return Err(ProxyError::Protocol(error_chain(&e))),
+            Ok(Ok(r)) => r,
+        };
+
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(client_side) = client_upgrade {
+                let upstream_side = hyper::upgrade::on(&mut resp);
+                tokio::spawn(splice(client_side, upstream_side));
+                return Ok(resp.map(|_| Body::empty()));
+            }
+        }
+        strip_hop_by_hop(resp.headers_mut());
+        resp.headers_mut().remove(header::UPGRADE);
+        Ok(resp.map(Body::Upstream))
+    }
+
+    fn upstream_uri(&self, pq: Option<&PathAndQuery>) -> Uri {
+        Uri::builder()
+            .scheme(self.upstream.scheme.clone())
+            .authority(self.upstream.authority.clone())
+            .path_and_query(pq.cloned().unwrap_or_else(|| PathAndQuery::from_static("/")))
+            .build()
+            .expect("scheme, authority and path were each valid")
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// An HTTP/1.1 upgrade request (`Connection: upgrade` plus `Upgrade`).
+fn wants_upgrade<B>(req: &Request<B>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && req
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// Removes hop-by-hop headers, including any the `Connection` header names.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named.iter().chain(HOP_BY_HOP.iter()) {
+        h.remove(n);
+    }
+    h.remove(header::UPGRADE);
+}
+
+/// Drops vestibule's own cookies from the request: the upstream has no use
+/// for them, and they should not end up in its logs.
+fn strip_own_cookies(h: &mut HeaderMap) {
+    let has_own = h.get_all(header::COOKIE).iter().any(|v| {
+        v.as_bytes()
+            .windows(COOKIE_PREFIX.len())
+            .any(|w| w == COOKIE_PREFIX.as_bytes())
+    });
+    if !has_own {
+        return;
+    }
+    let kept: Vec<String> = h
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.starts_with(COOKIE_PREFIX))
+        .map(str::to_string)
+        .collect();
+    h.remove(header::COOKIE);
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+            h.insert(header::COOKIE, v);
+        }
+    }
+}
+
+fn forwarded_headers(h: &mut HeaderMap, peer: SocketAddr, host: Option<&HeaderValue>) {
+    let ip = peer.ip().to_string();
+    let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
+        _ => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert(X_FORWARDED_FOR.clone(), v);
+    }
+    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    if let Some(host) = host {
+        h.insert(X_FORWARDED_HOST.clone(), host.clone());
+    }
+}
+
+/// Copies bytes both ways between an upgraded client and upstream connection
+/// until either side closes.
+async fn splice(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    let (c, u) = match tokio::try_join!(client, upstream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!(error = %e, "upgrade failed");
+            return;
+        }
+    };
+    let mut c = TokioIo::new(c);
+    let mut u = TokioIo::new(u);
+    if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut u).await {
+        tracing::debug!(error = %e, "upgraded connection ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn own_cookies_are_not_forwarded() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; vst_reg=xyz; b=2"));
+        strip_own_cookies(&mut h);
+        assert_eq!(h.get(header::COOKIE).unwrap(), "a=1; b=2");
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("vst_reg=xyz"));
+        strip_own_cookies(&mut h);
+        assert!(!h.contains_key(header::COOKIE));
+    }
+
+    #[test]
+    fn forwarded_for_appends() {
+        let mut h = HeaderMap::new();
+        h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.9"));
+        let host = HeaderValue::from_static("example.org");
+        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), Some(&host));
+        assert_eq!(h.get(&X_FORWARDED_FOR).unwrap(), "203.0.113.9, 10.0.0.1");
+        assert_eq!(h.get(&X_FORWARDED_PROTO).unwrap(), "http");
+        assert_eq!(h.get(&X_FORWARDED_HOST).unwrap(), "example.org");
+    }
+}

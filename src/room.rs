@@ -1,0 +1,247 @@
+//! Rooms at run time: routing a path to its room, the per-room view that
+//! waiting visitors are answered from, and the measured admission rate that
+//! the estimated wait is computed from.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::clock::Millis;
+use crate::config::RoomConfig;
+use crate::metrics::{Metrics, RoomMetrics};
+use crate::store::{Limits, Snapshot};
+
+/// How far back the admission rate is measured.
+const RATE_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// Shortest span over which a rate is reported at all.
+const RATE_MIN_SPAN_MS: u64 = 5 * 1000;
+
+/// What a tick learned about a room; replaced whole at every tick, read
+/// lock-free on every request.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub snapshot: Snapshot,
+    /// Admissions per second over the recent past; `None` until measured.
+    pub rate: Option<f64>,
+    /// When the view was taken.
+    pub updated_ms: Millis,
+}
+
+impl View {
+    /// Estimated seconds until a visitor with `ahead` people before them is
+    /// admitted, from the measured rate. `None` when the line has not moved
+    /// recently enough to say.
+    pub fn eta_seconds(&self, ahead: u64) -> Option<u64> {
+        match self.rate {
+            Some(r) if r > 0.0 => Some(((ahead + 1) as f64 / r).ceil() as u64),
+            _ => None,
+        }
+    }
+}
+
+/// Admission counts sampled at each tick.
+#[derive(Debug, Default)]
+struct RateMeter {
+    samples: VecDeque<(Millis, u64)>,
+    total: u64,
+}
+
+impl RateMeter {
+    fn record(&mut self, now: Millis, admitted: u64) -> Option<f64> {
+        self.total += admitted;
+        self.samples.push_back((now, self.total));
+        while self.samples.len() > 2 && self.samples[0].0 + RATE_WINDOW_MS < now {
+            self.samples.pop_front();
+        }
+        let (t0, n0) = *self.samples.front()?;
+        let span = now.saturating_sub(t0);
+        (span >= RATE_MIN_SPAN_MS).then(|| (self.total - n0) as f64 * 1000.0 / span as f64)
+    }
+}
+
+/// One configured room and its live state.
+pub struct Room {
+    pub cfg: RoomConfig,
+    pub limits: Limits,
+    /// Cookie holding this room's ticket or session.
+    pub cookie: String,
+    pub metrics: RoomMetrics,
+    view: ArcSwap<View>,
+    meter: Mutex<RateMeter>,
+}
+
+impl Room {
+    pub fn new(cfg: RoomConfig, metrics: &Metrics) -> Room {
+        let m = metrics.room(&cfg.name);
+        m.capacity.set(i64::from(cfg.capacity));
+        Room {
+            limits: Limits::from(&cfg),
+            cookie: format!("vst_{}", cfg.name),
+            metrics: m,
+            cfg,
+            view: ArcSwap::from_pointee(View::default()),
+            meter: Mutex::new(RateMeter::default()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// The latest view (lock-free).
+    pub fn view(&self) -> arc_swap::Guard<Arc<View>> {
+        self.view.load()
+    }
+
+    /// Publishes a tick's result: new view, rate, gauges.
+    pub fn publish(&self, snapshot: Snapshot, admitted: u64, now: Millis) {
+        let rate = self
+            .meter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(now, admitted);
+        let m = &self.metrics;
+        m.active_users.set(snapshot.active as i64);
+        m.reserved_slots.set(snapshot.reserved as i64);
+        m.queue_length.set(snapshot.waiting() as i64);
+        m.capacity.set(i64::from(self.limits.capacity));
+        self.view.store(Arc::new(View {
+            snapshot,
+            rate,
+            updated_ms: now,
+        }));
+    }
+
+    /// Seconds until the visitor should ask again. Short while the ticket is
+    /// not checked in (so it joins the line fast) and near the front; longer
+    /// far back; never so long that an admitted visitor misses the grace
+    /// period. The page adds jitter.
+    pub fn poll_after(&self, checked_in: bool, eta: Option<u64>) -> u64 {
+        let grace_cap = (self.cfg.claim_grace.as_secs() / 3).max(1);
+        let window_cap = (self.cfg.checkin_window.as_secs() / 3).max(1);
+        if !checked_in {
+            return 2.min(window_cap);
+        }
+        let want = match eta {
+            Some(e) => (e / 5).clamp(2, 30),
+            None => 5,
+        };
+        want.min(grace_cap)
+    }
+}
+
+/// The configured rooms and the path router.
+pub struct Rooms {
+    rooms: Vec<Arc<Room>>,
+    by_name: HashMap<String, usize>,
+    /// (prefix, room index), longest prefix first.
+    routes: Vec<(String, usize)>,
+}
+
+impl Rooms {
+    pub fn new(cfgs: &[RoomConfig], metrics: &Metrics) -> Rooms {
+        let rooms: Vec<Arc<Room>> = cfgs.iter().map(|c| Arc::new(Room::new(c.clone(), metrics))).collect();
+        let by_name = rooms.iter().enumerate().map(|(i, r)| (r.cfg.name.clone(), i)).collect();
+        let mut routes: Vec<(String, usize)> = rooms
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.cfg.paths.iter().map(move |p| (p.clone(), i)))
+            .collect();
+        routes.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
+        Rooms { rooms, by_name, routes }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Room>> {
+        self.rooms.iter()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Room>> {
+        self.by_name.get(name).map(|&i| &self.rooms[i])
+    }
+
+    /// The room whose longest prefix matches `path`. A prefix matches whole
+    /// path segments: `/register` covers `/register`, `/register/` and
+    /// `/register/step2`, not `/registration`.
+    pub fn route(&self, path: &str) -> Option<&Arc<Room>> {
+        self.routes
+            .iter()
+            .find(|(prefix, _)| prefix_matches(prefix, path))
+            .map(|&(_, i)| &self.rooms[i])
+    }
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        None => false,
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{defaults, QueueMode};
+
+    fn room(name: &str, paths: &[&str]) -> RoomConfig {
+        RoomConfig {
+            name: name.into(),
+            title: name.into(),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            capacity: 1,
+            admit_per_minute: None,
+            session_ttl: defaults::session_ttl(),
+            claim_grace: defaults::claim_grace(),
+            checkin_window: defaults::checkin_window(),
+            queue: QueueMode::Fifo,
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins_on_segment_boundaries() {
+        let m = Metrics::new();
+        let rooms = Rooms::new(
+            &[room("a", &["/register"]), room("b", &["/register/vip", "/tickets/"])],
+            &m,
+        );
+        let r = |p: &str| rooms.route(p).map(|r| r.name().to_string());
+        assert_eq!(r("/register").as_deref(), Some("a"));
+        assert_eq!(r("/register/step2").as_deref(), Some("a"));
+        assert_eq!(r("/register/vip").as_deref(), Some("b"));
+        assert_eq!(r("/register/vip/x").as_deref(), Some("b"));
+        assert_eq!(r("/register/vipx").as_deref(), Some("a"));
+        assert_eq!(r("/registration"), None);
+        assert_eq!(r("/tickets/1").as_deref(), Some("b"));
+        assert_eq!(r("/tickets"), None);
+        assert_eq!(r("/"), None);
+    }
+
+    #[test]
+    fn rate_is_measured_not_invented() {
+        let mut m = RateMeter::default();
+        assert_eq!(m.record(0, 0), None);
+        assert_eq!(m.record(1_000, 2), None, "span too short");
+        for s in 2..=10 {
+            m.record(s * 1_000, 2);
+        }
+        let r = m.record(11_000, 2).unwrap();
+        assert!((r - 2.0).abs() < 1e-9, "{r}");
+        let v = View {
+            rate: Some(2.0),
+            ..View::default()
+        };
+        assert_eq!(v.eta_seconds(9), Some(5));
+        assert_eq!(View::default().eta_seconds(9), None);
+    }
+
+    #[test]
+    fn poll_interval_respects_the_grace_period() {
+        let mut cfg = room("a", &["/a"]);
+        cfg.claim_grace = std::time::Duration::from_secs(30);
+        let r = Room::new(cfg, &Metrics::new());
+        assert_eq!(r.poll_after(false, None), 2);
+        assert_eq!(r.poll_after(true, Some(5)), 2);
+        assert_eq!(r.poll_after(true, Some(3600)), 10);
+        assert_eq!(r.poll_after(true, None), 5);
+    }
+}

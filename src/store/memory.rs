@@ -1,0 +1,507 @@
+//! The in-memory store: one process, no dependencies, the default.
+//!
+//! Each room's state sits behind its own `std::sync::Mutex`. Every decision
+//! is a few map operations, so the critical sections are short and never
+//! span an `.await`; a plain mutex beats an async one here, and one lock per
+//! room makes each decision atomic, which is what keeps the cap exact under
+//! concurrent requests.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+
+use super::{Arrival, Limits, Snapshot, Store, StoreError, TickReport, Visit};
+use crate::clock::Millis;
+
+/// The default store. Cheap to clone; clones share state.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    rooms: Arc<DashMap<String, Arc<Mutex<RoomState>>>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn room(&self, name: &str, now: Millis) -> Arc<Mutex<RoomState>> {
+        if let Some(r) = self.rooms.get(name) {
+            return r.clone();
+        }
+        self.rooms
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(RoomState::new(rand::random(), now))))
+            .clone()
+    }
+
+    fn with<T>(&self, name: &str, now: Millis, f: impl FnOnce(&mut RoomState) -> T) -> T {
+        let room = self.room(name, now);
+        // A panic while holding the lock would be a bug in this module; the
+        // state is still structurally valid, so keep serving rather than
+        // poisoning the room forever.
+        let mut g = room.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
+}
+
+/// Admission rate limit: a token bucket refilled at `admit_per_minute`,
+/// holding at most one second's worth (at least one admission), so a burst
+/// at the threshold is smoothed rather than let through at once.
+#[derive(Debug, Clone)]
+struct Bucket {
+    tokens: f64,
+    last_ms: Millis,
+}
+
+impl Bucket {
+    fn refill(&mut self, now: Millis, per_minute: u32) -> f64 {
+        let rate = f64::from(per_minute) / 60_000.0;
+        let burst = (f64::from(per_minute) / 60.0).max(1.0);
+        let dt = now.saturating_sub(self.last_ms) as f64;
+        self.tokens = (self.tokens + dt * rate).min(burst);
+        self.last_ms = now;
+        self.tokens
+    }
+}
+
+/// One room's state; see the module docs of [`crate::store`].
+#[derive(Debug)]
+struct RoomState {
+    epoch: u32,
+    issued: u64,
+    admitted: u64,
+    /// Session id (its ticket number) -> last seen.
+    sessions: HashMap<u64, Millis>,
+    /// Ticket -> claim deadline.
+    reservations: BTreeMap<u64, Millis>,
+    /// Late returner ticket -> deadline to come back for the slot.
+    returners: BTreeMap<u64, Millis>,
+    /// Check-in bits of tickets beyond the pointer; empty words are absent.
+    marks: BTreeMap<u64, u64>,
+    /// (time, issued) at each tick, trimmed to the check-in window.
+    issue_log: VecDeque<(Millis, u64)>,
+    bucket: Bucket,
+}
+
+impl RoomState {
+    fn new(epoch: u32, now: Millis) -> RoomState {
+        RoomState {
+            epoch,
+            issued: 0,
+            admitted: 0,
+            sessions: HashMap::new(),
+            reservations: BTreeMap::new(),
+            returners: BTreeMap::new(),
+            marks: BTreeMap::new(),
+            issue_log: VecDeque::new(),
+            bucket: Bucket {
+                tokens: f64::INFINITY,
+                last_ms: now,
+            },
+        }
+    }
+
+    fn used(&self) -> u64 {
+        (self.sessions.len() + self.reservations.len()) as u64
+    }
+
+    fn has_free_slot(&self, lim: &Limits) -> bool {
+        self.used() < u64::from(lim.capacity)
+    }
+
+    fn budget(&mut self, now: Millis, lim: &Limits) -> u64 {
+        match lim.admit_per_minute {
+            None => u64::MAX,
+            Some(r) => self.bucket.refill(now, r).floor().max(0.0) as u64,
+        }
+    }
+
+    fn spend(&mut self, lim: &Limits, n: u64) {
+        if lim.admit_per_minute.is_some() {
+            self.bucket.tokens -= n as f64;
+        }
+    }
+
+    fn mark(&mut self, t: u64) {
+        *self.marks.entry(t / 64).or_default() |= 1 << (t % 64);
+    }
+
+    fn unmark(&mut self, t: u64) {
+        if let Some(w) = self.marks.get_mut(&(t / 64)) {
+            *w &= !(1 << (t % 64));
+            if *w == 0 {
+                self.marks.remove(&(t / 64));
+            }
+        }
+    }
+
+    /// Smallest checked-in ticket >= `from`.
+    fn next_marked(&self, from: u64) -> Option<u64> {
+        let mask = u64::MAX << (from % 64);
+        self.marks.range(from / 64..).find_map(|(&w, &bits)| {
+            let b = if w == from / 64 { bits & mask } else { bits };
+            (b != 0).then(|| w * 64 + u64::from(b.trailing_zeros()))
+        })
+    }
+
+    /// Highest ticket issued at or before `now - window`.
+    fn cleared(&self, now: Millis, window: u64) -> u64 {
+        let Some(cutoff) = now.checked_sub(window) else {
+            return 0;
+        };
+        self.issue_log
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= cutoff)
+            .map(|(_, issued)| *issued)
+            .unwrap_or(0)
+    }
+
+    fn log_issued(&mut self, now: Millis, window: u64) {
+        self.issue_log.push_back((now, self.issued));
+        let cutoff = now.saturating_sub(window);
+        // Keep the newest sample at or before the cutoff; drop older ones.
+        while self.issue_log.len() >= 2 && self.issue_log[1].0 <= cutoff {
+            self.issue_log.pop_front();
+        }
+    }
+
+    fn arrive(&mut self, now: Millis, lim: &Limits) -> Arrival {
+        let nobody_waiting = self.issued == self.admitted && self.returners.is_empty();
+        if nobody_waiting && self.has_free_slot(lim) && self.budget(now, lim) >= 1 {
+            self.spend(lim, 1);
+            self.issued += 1;
+            self.admitted = self.issued;
+            self.sessions.insert(self.issued, now);
+            return Arrival::Direct { number: self.issued };
+        }
+        self.issued += 1;
+        Arrival::Queued {
+            ticket: self.issued,
+            pointer: self.admitted,
+        }
+    }
+
+    fn visit(&mut self, t: u64, now: Millis, lim: &Limits) -> Visit {
+        if t == 0 || t > self.issued {
+            return Visit::Unknown;
+        }
+        if t > self.admitted {
+            self.mark(t);
+            return Visit::Waiting;
+        }
+        if let Some(last) = self.sessions.get_mut(&t) {
+            *last = now;
+            return Visit::AlreadyAdmitted;
+        }
+        if self.reservations.remove(&t).is_some() {
+            self.sessions.insert(t, now);
+            return Visit::Claimed;
+        }
+        // A late returner: its slot lapsed. The first returner in ticket
+        // order takes a free slot at once; the others wait for the tick,
+        // which serves returners before the line.
+        let first = self.returners.keys().next().copied();
+        if self.has_free_slot(lim) && first.is_none_or(|f| f == t) {
+            self.returners.remove(&t);
+            self.sessions.insert(t, now);
+            return Visit::Claimed;
+        }
+        self.returners.insert(t, now + lim.claim_grace_ms);
+        Visit::Returner {
+            ahead: self.returners.range(..t).count() as u64,
+        }
+    }
+
+    fn tick(&mut self, now: Millis, lim: &Limits) -> TickReport {
+        let before = self.sessions.len();
+        self.sessions.retain(|_, last| *last + lim.session_ttl_ms > now);
+        let expired_sessions = (before - self.sessions.len()) as u64;
+        let before = self.reservations.len();
+        self.reservations.retain(|_, deadline| *deadline > now);
+        let expired_reservations = (before - self.reservations.len()) as u64;
+        self.returners.retain(|_, deadline| *deadline > now);
+
+        self.log_issued(now, lim.checkin_window_ms);
+        let cleared = self.cleared(now, lim.checkin_window_ms);
+
+        let free = u64::from(lim.capacity).saturating_sub(self.used());
+        let mut allow = free.min(self.budget(now, lim));
+        let mut admitted = 0;
+        let deadline = now + lim.claim_grace_ms;
+
+        // Returners are behind the pointer already: they go first.
+        while allow > 0 {
+            let Some((t, _)) = self.returners.pop_first() else {
+                break;
+            };
+            self.reservations.insert(t, deadline);
+            allow -= 1;
+            admitted += 1;
+        }
+        // Then the line, in ticket order.
+        while self.admitted < self.issued {
+            let next = self.admitted + 1;
+            let marked = self.next_marked(next);
+            if marked == Some(next) {
+                if allow == 0 {
+                    break;
+                }
+                self.unmark(next);
+                self.reservations.insert(next, deadline);
+                self.admitted = next;
+                allow -= 1;
+                admitted += 1;
+                continue;
+            }
+            if next > cleared {
+                // Not checked in yet, but young enough that its holder may
+                // still come back: nobody behind it may pass.
+                break;
+            }
+            // A run of presumed-dead tickets: skip it without spending slots.
+            let end = marked.map_or(u64::MAX, |m| m - 1).min(cleared).min(self.issued);
+            self.admitted = end;
+        }
+        self.spend(lim, admitted);
+
+        TickReport {
+            expired_sessions,
+            expired_reservations,
+            admitted,
+            snapshot: self.snapshot(now, lim),
+        }
+    }
+
+    fn snapshot(&self, now: Millis, lim: &Limits) -> Snapshot {
+        let cleared = self.cleared(now, lim.checkin_window_ms);
+        let mut marks = Vec::new();
+        if cleared > self.admitted {
+            let (lo, hi) = (self.admitted + 1, cleared);
+            let mut before = 0;
+            for (&w, &bits) in self.marks.range(lo / 64..=hi / 64) {
+                let mut b = bits;
+                if w == lo / 64 {
+                    b &= u64::MAX << (lo % 64);
+                }
+                if w == hi / 64 && hi % 64 != 63 {
+                    b &= (1u64 << (hi % 64 + 1)) - 1;
+                }
+                if b != 0 {
+                    marks.push((w, b, before));
+                    before += u64::from(b.count_ones());
+                }
+            }
+        }
+        Snapshot {
+            epoch: self.epoch,
+            issued: self.issued,
+            admitted: self.admitted,
+            active: self.sessions.len() as u64,
+            reserved: self.reservations.len() as u64,
+            returners: self.returners.len() as u64,
+            cleared,
+            marks,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn arrive(&self, room: &str, now: Millis, limits: &Limits) -> Result<Arrival, StoreError> {
+        Ok(self.with(room, now, |r| r.arrive(now, limits)))
+    }
+
+    async fn visit(&self, room: &str, ticket: u64, now: Millis, limits: &Limits) -> Result<Visit, StoreError> {
+        Ok(self.with(room, now, |r| r.visit(ticket, now, limits)))
+    }
+
+    async fn touch(&self, room: &str, session: u64, now: Millis) -> Result<bool, StoreError> {
+        Ok(self.with(room, now, |r| match r.sessions.get_mut(&session) {
+            Some(last) => {
+                *last = now;
+                true
+            }
+            None => false,
+        }))
+    }
+
+    async fn release(&self, room: &str, session: u64) -> Result<bool, StoreError> {
+        Ok(self.with(room, 0, |r| r.sessions.remove(&session).is_some()))
+    }
+
+    async fn tick(&self, room: &str, now: Millis, limits: &Limits) -> Result<TickReport, StoreError> {
+        Ok(self.with(room, now, |r| r.tick(now, limits)))
+    }
+
+    async fn snapshot(&self, room: &str, now: Millis, limits: &Limits) -> Result<Snapshot, StoreError> {
+        Ok(self.with(room, now, |r| r.snapshot(now, limits)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000;
+
+    fn lim(capacity: u32) -> Limits {
+        Limits {
+            capacity,
+            admit_per_minute: None,
+            session_ttl_ms: 60 * SEC,
+            claim_grace_ms: 10 * SEC,
+            checkin_window_ms: 5 * SEC,
+        }
+    }
+
+    #[test]
+    fn direct_until_full_then_tickets_in_order() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(2);
+        assert_eq!(r.arrive(0, &l), Arrival::Direct { number: 1 });
+        assert_eq!(r.arrive(0, &l), Arrival::Direct { number: 2 });
+        assert_eq!(r.arrive(0, &l), Arrival::Queued { ticket: 3, pointer: 2 });
+        assert_eq!(r.arrive(0, &l), Arrival::Queued { ticket: 4, pointer: 2 });
+        // A freed slot does not let a newcomer overtake the line.
+        r.sessions.remove(&1);
+        assert_eq!(r.arrive(0, &l), Arrival::Queued { ticket: 5, pointer: 2 });
+    }
+
+    #[test]
+    fn tick_admits_checked_in_tickets_in_order_and_never_over_capacity() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(2);
+        r.arrive(0, &l);
+        r.arrive(0, &l);
+        for _ in 0..3 {
+            r.arrive(0, &l);
+        }
+        for t in 3..=5 {
+            assert_eq!(r.visit(t, SEC, &l), Visit::Waiting);
+        }
+        assert_eq!(r.tick(2 * SEC, &l).admitted, 0, "room is full");
+        r.sessions.remove(&1);
+        let rep = r.tick(3 * SEC, &l);
+        assert_eq!(rep.admitted, 1);
+        assert_eq!(r.admitted, 3);
+        assert_eq!(r.used(), 2);
+        assert_eq!(r.visit(3, 3 * SEC, &l), Visit::Claimed);
+        assert_eq!(r.visit(3, 3 * SEC, &l), Visit::AlreadyAdmitted);
+        assert_eq!(r.visit(4, 3 * SEC, &l), Visit::Waiting);
+    }
+
+    #[test]
+    fn unchecked_tickets_block_until_the_window_passes_then_are_skipped() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(1);
+        r.tick(0, &l);
+        assert_eq!(r.arrive(0, &l), Arrival::Direct { number: 1 });
+        for _ in 0..1000 {
+            r.arrive(SEC, &l); // a cookie-less flood: 2..=1001, never back
+        }
+        let Arrival::Queued { ticket: real, .. } = r.arrive(SEC, &l) else {
+            panic!()
+        };
+        r.tick(SEC + 1, &l); // log: issued 1002 at t=1s
+        assert_eq!(r.visit(real, 2 * SEC, &l), Visit::Waiting);
+        r.sessions.clear();
+        // Inside the window the unchecked tickets may still be real visitors.
+        r.tick(3 * SEC, &l);
+        assert_eq!(r.admitted, 1);
+        // Past it, they are skipped in one tick and the real visitor gets the slot.
+        let rep = r.tick(SEC + 1 + l.checkin_window_ms, &l);
+        assert_eq!(rep.admitted, 1);
+        assert_eq!(r.admitted, real);
+        assert_eq!(r.reservations.keys().copied().collect::<Vec<_>>(), vec![real]);
+        assert!(r.marks.is_empty());
+    }
+
+    #[test]
+    fn lapsed_reservation_is_released_and_returner_goes_first() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(1);
+        r.arrive(0, &l);
+        for t in 2..=4 {
+            assert!(matches!(r.arrive(0, &l), Arrival::Queued { ticket, .. } if ticket == t));
+            r.visit(t, 0, &l);
+        }
+        r.sessions.clear();
+        r.tick(SEC, &l);
+        assert_eq!(r.reservations.len(), 1, "ticket 2 reserved");
+        // Ticket 2 never claims: after the grace period its slot goes to 3.
+        r.tick(SEC + l.claim_grace_ms, &l);
+        assert_eq!(r.reservations.keys().copied().collect::<Vec<_>>(), vec![3]);
+        // 2 comes back late: no slot free, registered as returner.
+        assert_eq!(r.visit(2, 12 * SEC, &l), Visit::Returner { ahead: 0 });
+        assert_eq!(r.visit(3, 12 * SEC, &l), Visit::Claimed);
+        r.sessions.clear();
+        r.tick(13 * SEC, &l);
+        // The freed slot goes to returner 2, not to 4 who is behind it.
+        assert_eq!(r.reservations.keys().copied().collect::<Vec<_>>(), vec![2]);
+        assert_eq!(r.visit(2, 13 * SEC, &l), Visit::Claimed);
+        assert_eq!(r.visit(4, 13 * SEC, &l), Visit::Waiting);
+    }
+
+    #[test]
+    fn sessions_expire_after_ttl() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(1);
+        r.arrive(0, &l);
+        assert_eq!(r.tick(59 * SEC, &l).expired_sessions, 0);
+        assert_eq!(r.tick(60 * SEC, &l).expired_sessions, 1);
+        assert!(matches!(r.arrive(61 * SEC, &l), Arrival::Direct { .. }));
+    }
+
+    #[test]
+    fn rate_budget_limits_direct_and_queue_admissions() {
+        let mut r = RoomState::new(1, 0);
+        let l = Limits {
+            admit_per_minute: Some(60),
+            ..lim(100)
+        };
+        r.bucket.tokens = 1.0;
+        assert!(matches!(r.arrive(0, &l), Arrival::Direct { .. }));
+        assert!(matches!(r.arrive(0, &l), Arrival::Queued { .. }), "budget spent");
+        r.visit(2, 0, &l);
+        assert_eq!(r.tick(500, &l).admitted, 0, "half a token");
+        assert_eq!(r.tick(1_000, &l).admitted, 1);
+    }
+
+    #[test]
+    fn lowering_capacity_evicts_nobody() {
+        let mut r = RoomState::new(1, 0);
+        for _ in 0..3 {
+            r.arrive(0, &lim(3));
+        }
+        let rep = r.tick(SEC, &lim(1));
+        assert_eq!(rep.snapshot.active, 3);
+        assert!(matches!(r.arrive(SEC, &lim(1)), Arrival::Queued { .. }));
+    }
+
+    #[test]
+    fn unknown_ticket_numbers_are_refused() {
+        let mut r = RoomState::new(1, 0);
+        assert_eq!(r.visit(1, 0, &lim(1)), Visit::Unknown);
+        assert_eq!(r.visit(0, 0, &lim(1)), Visit::Unknown);
+    }
+
+    #[test]
+    fn snapshot_index_matches_marks() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(0);
+        for _ in 0..300 {
+            r.arrive(0, &l);
+        }
+        r.tick(0, &l); // the issue log learns of 300 tickets at t=0
+        for t in [5, 64, 65, 200, 299] {
+            r.visit(t, 0, &l);
+        }
+        let s = r.snapshot(10 * SEC, &l);
+        assert_eq!(s.cleared, 300);
+        assert_eq!(s.waiting(), 5);
+        assert_eq!(s.ahead(200, 0), 3);
+    }
+}

@@ -1,0 +1,240 @@
+//! The waiting room's shared state, behind one async trait.
+//!
+//! Per room the store keeps:
+//!
+//! * `issued` and `admitted`: counters. Ticket numbers are handed out in
+//!   arrival order; every ticket up to `admitted` may enter.
+//! * check-in marks: one bit per ticket beyond the pointer whose holder came
+//!   back at least once. Words with no bit set are not stored, so tickets that
+//!   never return (closed tabs, crawlers, cookie-less scripts) cost nothing.
+//! * sessions (admitted visitors, keyed by their ticket number, with the
+//!   time they were last seen) and reservations (tickets the pointer passed
+//!   that have not arrived yet, with a deadline). Both are bounded by the
+//!   room's capacity: `sessions + reservations <= capacity` is the cap.
+//! * returners: tickets behind the pointer whose slot lapsed (a phone that
+//!   slept) waiting for the next free slot, ahead of everyone still in line.
+//!
+//! Every method is one atomic decision on one room, so a shared
+//! implementation can run each as one script. The in-memory store is the
+//! default; see [`memory`].
+
+pub mod memory;
+
+use async_trait::async_trait;
+
+use crate::clock::Millis;
+use crate::config::RoomConfig;
+
+/// The room settings a store decision depends on. Passed on every call, so a
+/// configuration change applies at the next call without touching the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub capacity: u32,
+    pub admit_per_minute: Option<u32>,
+    pub session_ttl_ms: u64,
+    pub claim_grace_ms: u64,
+    pub checkin_window_ms: u64,
+}
+
+impl From<&RoomConfig> for Limits {
+    fn from(r: &RoomConfig) -> Limits {
+        Limits {
+            capacity: r.capacity,
+            admit_per_minute: r.admit_per_minute,
+            session_ttl_ms: r.session_ttl.as_millis() as u64,
+            claim_grace_ms: r.claim_grace.as_millis() as u64,
+            checkin_window_ms: r.checkin_window.as_millis() as u64,
+        }
+    }
+}
+
+/// Outcome of a visitor arriving without a valid token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Nobody was waiting and a slot was free: a session with this number.
+    Direct { number: u64 },
+    /// A ticket; `pointer` is the admitted pointer at issue time.
+    Queued { ticket: u64, pointer: u64 },
+}
+
+/// Outcome of a ticket holder's visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    /// Still behind the pointer; the ticket is now checked in.
+    Waiting,
+    /// The ticket's reservation (or a free slot, for a late returner) became
+    /// a session just now.
+    Claimed,
+    /// The ticket already has a session (a second tab, a retried request).
+    AlreadyAdmitted,
+    /// Behind the pointer but the slot lapsed and none is free: registered
+    /// for the next free slot; `ahead` returners are before it.
+    Returner { ahead: u64 },
+    /// The number was never issued in this room state.
+    Unknown,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Sessions idle past their TTL, removed.
+    pub expired_sessions: u64,
+    /// Reservations not claimed within the grace period, released.
+    pub expired_reservations: u64,
+    /// Slots handed out this tick (line and returners).
+    pub admitted: u64,
+    /// State after the tick.
+    pub snapshot: Snapshot,
+}
+
+/// A consistent copy of a room's state, taken at a tick; what waiting
+/// visitors are answered from without a store round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Room state generation, carried in tokens.
+    pub epoch: u32,
+    pub issued: u64,
+    pub admitted: u64,
+    pub active: u64,
+    pub reserved: u64,
+    pub returners: u64,
+    /// Unchecked tickets up to here are older than the check-in window and
+    /// presumed dead; those above it may still come back.
+    pub cleared: u64,
+    /// Check-in marks in `(admitted, cleared]`: (word, bits, marks before this word).
+    pub marks: Vec<(u64, u64, u64)>,
+}
+
+impl Snapshot {
+    /// Marked tickets in `(self.admitted, hi]`, for `hi <= cleared`.
+    fn marked_through(&self, hi: u64) -> u64 {
+        if hi <= self.admitted {
+            return 0;
+        }
+        let w = hi / 64;
+        let i = self.marks.partition_point(|(word, _, _)| *word < w);
+        match self.marks.get(i) {
+            Some((word, bits, before)) if *word == w => {
+                let mask = if hi % 64 == 63 {
+                    u64::MAX
+                } else {
+                    (1u64 << (hi % 64 + 1)) - 1
+                };
+                before + u64::from((bits & mask).count_ones())
+            }
+            Some((_, _, before)) => *before,
+            None => self
+                .marks
+                .last()
+                .map(|(_, b, before)| before + u64::from(b.count_ones()))
+                .unwrap_or(0),
+        }
+    }
+
+    /// People who may be ahead of ticket `n`, given that the pointer is at
+    /// least `pointer`: returners, checked-in tickets, and tickets too new to
+    /// be presumed dead.
+    pub fn ahead(&self, n: u64, pointer: u64) -> u64 {
+        let lo = self.admitted.max(pointer);
+        if n <= lo + 1 {
+            return self.returners;
+        }
+        let hi = (n - 1).min(self.cleared);
+        let marked = self
+            .marked_through(hi)
+            .saturating_sub(self.marked_through(lo.min(self.cleared)));
+        let fresh = (n - 1).saturating_sub(lo.max(self.cleared));
+        self.returners + marked + fresh
+    }
+
+    /// Everyone who may be waiting.
+    pub fn waiting(&self) -> u64 {
+        self.ahead(self.issued + 1, self.admitted)
+    }
+}
+
+/// Store failures. The memory store never fails; a shared store can.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The waiting room's state. Every method is one atomic decision for one room.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A visitor without a valid token: admit directly if nobody at all is
+    /// waiting (no ticket beyond the pointer, no returner), a slot is free and
+    /// the rate budget allows; otherwise issue the next ticket.
+    async fn arrive(&self, room: &str, now: Millis, limits: &Limits) -> Result<Arrival, StoreError>;
+
+    /// A ticket holder comes back: check in if still waiting, claim the
+    /// reservation if admitted, or take the late-returner lane.
+    async fn visit(&self, room: &str, ticket: u64, now: Millis, limits: &Limits) -> Result<Visit, StoreError>;
+
+    /// Refreshes a session's last-seen time; false if it no longer exists.
+    async fn touch(&self, room: &str, session: u64, now: Millis) -> Result<bool, StoreError>;
+
+    /// Ends a session now, freeing its slot; false if it did not exist.
+    async fn release(&self, room: &str, session: u64) -> Result<bool, StoreError>;
+
+    /// The scheduler step: expire idle sessions, lapsed reservations and
+    /// returners, then hand free slots to returners first and advance the
+    /// pointer over checked-in tickets (skipping presumed-dead ones), within
+    /// the free slots and the per-minute budget.
+    async fn tick(&self, room: &str, now: Millis, limits: &Limits) -> Result<TickReport, StoreError>;
+
+    /// The room's state without changing it (creates the room if new).
+    async fn snapshot(&self, room: &str, now: Millis, limits: &Limits) -> Result<Snapshot, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(admitted: u64, cleared: u64, issued: u64, marked: &[u64]) -> Snapshot {
+        let mut words: std::collections::BTreeMap<u64, u64> = Default::default();
+        for &m in marked {
+            *words.entry(m / 64).or_default() |= 1 << (m % 64);
+        }
+        let mut before = 0;
+        let marks = words
+            .into_iter()
+            .map(|(w, b)| {
+                let e = (w, b, before);
+                before += u64::from(b.count_ones());
+                e
+            })
+            .collect();
+        Snapshot {
+            admitted,
+            cleared,
+            issued,
+            marks,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn ahead_counts_fresh_tickets_and_checked_in_old_ones() {
+        // Pointer at 10, tickets 11..=200 old enough, 201..=210 fresh.
+        let s = snap(10, 200, 210, &[12, 70, 130, 199]);
+        assert_eq!(s.ahead(11, 10), 0);
+        assert_eq!(s.ahead(13, 10), 1); // 12
+        assert_eq!(s.ahead(131, 10), 3); // 12, 70, 130
+        assert_eq!(s.ahead(201, 10), 4);
+        assert_eq!(s.ahead(205, 10), 4 + 4); // + 201..=204 fresh
+        assert_eq!(s.waiting(), 4 + 10);
+        // The pointer moved on (a later answer from the store): 12 and 70 are gone.
+        assert_eq!(s.ahead(131, 100), 1);
+        assert_eq!(s.ahead(250, 240), 9); // 241..=249 all fresh
+    }
+
+    #[test]
+    fn ahead_without_dead_tickets_is_plain_distance() {
+        let s = snap(5, 5, 9, &[]);
+        assert_eq!(s.ahead(6, 5), 0);
+        assert_eq!(s.ahead(9, 5), 3);
+        assert_eq!(s.waiting(), 4);
+    }
+}
