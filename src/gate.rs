@@ -84,9 +84,9 @@ async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) 
             }
             drop(view);
             match app.store.visit(room.name(), t.number, now, &room.limits).await {
-                Ok(Visit::Waiting) => {
+                Ok(Visit::Waiting { pointer }) => {
                     let cookie = app.ticket_cookie(room, &Token { checked_in: true, ..t });
-                    let pos = room.view().snapshot.ahead(t.number, 0) + 1;
+                    let pos = room.view().snapshot.ahead(t.number, pointer) + 1;
                     waiting(app, room, &req, pos, false, true, Some(cookie), now)
                 }
                 Ok(Visit::Claimed) => {
@@ -338,9 +338,9 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
             }
             drop(view);
             match app.store.visit(room.name(), t.number, now, &room.limits).await {
-                Ok(Visit::Waiting) => {
+                Ok(Visit::Waiting { pointer }) => {
                     let cookie = app.ticket_cookie(room, &Token { checked_in: true, ..t });
-                    queued(room.view().snapshot.ahead(t.number, 0) + 1, false, Some(cookie))
+                    queued(room.view().snapshot.ahead(t.number, pointer) + 1, false, Some(cookie))
                 }
                 Ok(Visit::Claimed) => {
                     app.count_claim(room, &t, now);

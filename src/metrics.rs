@@ -136,7 +136,7 @@ impl Metrics {
         let upstream_buckets = vec![
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
         ];
-        Metrics {
+        let m = Metrics {
             active_users: gauge("active_users", "Admitted visitors holding a session."),
             reserved_slots: gauge("reserved_slots", "Slots held for admitted tickets not yet arrived."),
             queue_length: gauge("queue_length", "Visitors who may be waiting in line."),
@@ -169,7 +169,12 @@ impl Metrics {
             config_reloads: counter("config_reloads_total", "Configuration reloads.", &["result"]),
             store_errors: counter("store_errors_total", "Failed store calls.", &["room"]),
             registry: r,
+        };
+        // Both reload outcomes exist from the start, at zero.
+        for result in ["ok", "error"] {
+            m.config_reloads.with_label_values(&[result]);
         }
+        m
     }
 
     /// Handles for one room (or [`NO_ROOM`]); creating them also makes every

@@ -190,7 +190,7 @@ impl RoomState {
         }
         if t > self.admitted {
             self.mark(t);
-            return Visit::Waiting;
+            return Visit::Waiting { pointer: self.admitted };
         }
         if let Some(last) = self.sessions.get_mut(&t) {
             *last = now;
@@ -380,7 +380,7 @@ mod tests {
             r.arrive(0, &l);
         }
         for t in 3..=5 {
-            assert_eq!(r.visit(t, SEC, &l), Visit::Waiting);
+            assert_eq!(r.visit(t, SEC, &l), Visit::Waiting { pointer: 2 });
         }
         assert_eq!(r.tick(2 * SEC, &l).admitted, 0, "room is full");
         r.sessions.remove(&1);
@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(r.used(), 2);
         assert_eq!(r.visit(3, 3 * SEC, &l), Visit::Claimed);
         assert_eq!(r.visit(3, 3 * SEC, &l), Visit::AlreadyAdmitted);
-        assert_eq!(r.visit(4, 3 * SEC, &l), Visit::Waiting);
+        assert_eq!(r.visit(4, 3 * SEC, &l), Visit::Waiting { pointer: 3 });
     }
 
     #[test]
@@ -406,7 +406,7 @@ mod tests {
             panic!()
         };
         r.tick(SEC + 1, &l); // log: issued 1002 at t=1s
-        assert_eq!(r.visit(real, 2 * SEC, &l), Visit::Waiting);
+        assert_eq!(r.visit(real, 2 * SEC, &l), Visit::Waiting { pointer: 1 });
         r.sessions.clear();
         // Inside the window the unchecked tickets may still be real visitors.
         r.tick(3 * SEC, &l);
@@ -442,7 +442,7 @@ mod tests {
         // The freed slot goes to returner 2, not to 4 who is behind it.
         assert_eq!(r.reservations.keys().copied().collect::<Vec<_>>(), vec![2]);
         assert_eq!(r.visit(2, 13 * SEC, &l), Visit::Claimed);
-        assert_eq!(r.visit(4, 13 * SEC, &l), Visit::Waiting);
+        assert!(matches!(r.visit(4, 13 * SEC, &l), Visit::Waiting { .. }));
     }
 
     #[test]

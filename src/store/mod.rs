@@ -60,8 +60,9 @@ pub enum Arrival {
 /// Outcome of a ticket holder's visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visit {
-    /// Still behind the pointer; the ticket is now checked in.
-    Waiting,
+    /// Still behind the pointer (`pointer` is the admitted pointer now); the
+    /// ticket is checked in.
+    Waiting { pointer: u64 },
     /// The ticket's reservation (or a free slot, for a late returner) became
     /// a session just now.
     Claimed,

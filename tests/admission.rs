@@ -1,0 +1,373 @@
+//! Admission behaviour over real HTTP: capacity, order, grace periods, dead
+//! tickets, late returners, status JSON and metrics.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{metric, position, Harness, Visitor};
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn room(capacity: u32) -> String {
+    format!(
+        r#"
+        [[room]]
+        name = "reg"
+        title = "Registration"
+        paths = ["/register"]
+        capacity = {capacity}
+        session_ttl = "60s"
+        claim_grace = "20s"
+        checkin_window = "10s"
+        "#
+    )
+}
+
+/// Checks in: the first status poll after getting a ticket.
+async fn check_in(v: &Visitor) -> u64 {
+    position(&v.get_json("/_vestibule/status").await)
+}
+
+async fn state(v: &Visitor) -> String {
+    v.get_json("/_vestibule/status").await.json()["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn assert_cap(h: &Harness, capacity: u64) {
+    let s = h.snapshot("reg");
+    assert!(s.active + s.reserved <= capacity, "cap exceeded: {s:?}");
+}
+
+#[tokio::test]
+async fn below_capacity_everyone_passes_with_a_session_cookie() {
+    let h = Harness::start(&room(2)).await;
+    for _ in 0..2 {
+        let v = h.visitor();
+        let r = v.get("/register").await;
+        assert!(r.from_upstream(), "{}", r.text());
+        assert!(v.cookie("vst_reg").is_some(), "session cookie set");
+        let sc = r.header("set-cookie").unwrap();
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(sc.contains(attr), "{sc}");
+        }
+        // The session keeps working.
+        assert!(v.get("/register/step2").await.from_upstream());
+    }
+    assert_eq!(h.upstream.hits("/register"), 2);
+    // Paths in no room are never gated.
+    let anon = h.visitor();
+    for _ in 0..5 {
+        assert!(anon.get("/").await.from_upstream());
+    }
+    assert!(anon.cookie("vst_reg").is_none());
+}
+
+#[tokio::test]
+async fn at_capacity_visitors_queue_in_order_and_enter_in_that_order_as_sessions_expire() {
+    let h = Harness::start(&room(2)).await;
+    h.tick().await;
+    let a = h.visitor();
+    let b = h.visitor();
+    assert!(a.get("/register").await.from_upstream());
+    assert!(b.get("/register").await.from_upstream());
+
+    let queued: Vec<Visitor> = (0..3).map(|_| h.visitor()).collect();
+    for (i, v) in queued.iter().enumerate() {
+        let r = v.get("/register").await;
+        assert!(!r.from_upstream());
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text().contains(&format!(r#"<dd id="position">{}</dd>"#, i + 1)),
+            "{}",
+            r.text()
+        );
+        assert!(r.header("retry-after").is_some());
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+    }
+    for (i, v) in queued.iter().enumerate() {
+        assert_eq!(check_in(v).await, i as u64 + 1);
+    }
+    let (c, d, e) = (&queued[0], &queued[1], &queued[2]);
+
+    // B stays active; A goes idle.
+    h.tick_after(40 * SEC).await;
+    assert!(b.get("/register").await.from_upstream());
+    h.tick_after(21 * SEC).await; // T+61: A idle for 61 s
+    assert_cap(&h, 2);
+    assert_eq!(state(d).await, "queued");
+    assert_eq!(check_in(d).await, 1, "D is next after C");
+    assert_eq!(check_in(e).await, 2);
+    assert_eq!(state(c).await, "admitted", "C goes first");
+    assert!(c.get("/register").await.from_upstream());
+    assert!(!e.get("/register").await.from_upstream());
+
+    h.tick_after(40 * SEC).await; // T+101: B idle since T+40
+    assert_cap(&h, 2);
+    assert_eq!(state(e).await, "queued");
+    assert_eq!(state(d).await, "admitted", "then D");
+    assert!(d.get("/register").await.from_upstream());
+
+    h.tick_after(20 * SEC).await; // T+121: C idle since T+61
+    assert_cap(&h, 2);
+    assert_eq!(state(e).await, "admitted", "then E");
+    assert!(e.get("/register").await.from_upstream());
+    // A, B, C, D, E: each reached the upstream through the gate, in order, never more than two at once.
+    h.tick().await;
+    assert_eq!(h.snapshot("reg").active, 2);
+}
+
+#[tokio::test]
+async fn concurrent_new_visitors_get_exactly_capacity_slots() {
+    const C: u64 = 5;
+    const N: usize = 60;
+    let h = Harness::start(&room(C as u32)).await;
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let v = h.visitor();
+        tasks.push(tokio::spawn(async move { v.get("/register").await.from_upstream() }));
+    }
+    let mut through = 0;
+    for t in tasks {
+        through += u64::from(t.await.unwrap());
+    }
+    assert_eq!(through, C);
+    assert_eq!(h.upstream.hits("/register"), C);
+    h.tick().await;
+    let s = h.snapshot("reg");
+    assert_eq!(s.active, C);
+    assert_eq!(s.issued - s.admitted, (N as u64) - C, "everyone else holds a ticket");
+}
+
+#[tokio::test]
+async fn an_unclaimed_admission_frees_its_slot_after_the_grace_period() {
+    let h = Harness::start(&room(1)).await;
+    h.tick().await;
+    let a = h.visitor();
+    assert!(a.get("/register").await.from_upstream());
+    let ghost = h.visitor();
+    let c = h.visitor();
+    ghost.get("/register").await;
+    check_in(&ghost).await;
+    c.get("/register").await;
+    check_in(&c).await;
+
+    a.get("/_vestibule/leave?room=reg").await;
+    h.tick_after(SEC).await;
+    assert_eq!(h.snapshot("reg").reserved, 1, "ghost's slot is reserved");
+    assert_eq!(check_in(&c).await, 1);
+    // The ghost never comes back.
+    h.tick_after(19 * SEC).await;
+    assert_eq!(state(&c).await, "queued", "still inside the grace period");
+    h.tick_after(SEC).await;
+    assert_cap(&h, 1);
+    assert_eq!(state(&c).await, "admitted", "the line moved on");
+    assert!(c.get("/register").await.from_upstream());
+}
+
+#[tokio::test]
+async fn a_cookie_less_flood_does_not_delay_a_real_visitor() {
+    let h = Harness::start(&room(1)).await;
+    h.tick().await;
+    let a = h.visitor();
+    assert!(a.get("/register").await.from_upstream());
+    // A script that drops cookies: every request is a new ticket, never used again.
+    let flood = h.visitor();
+    for _ in 0..1000 {
+        let r = flood.get("/register").await;
+        assert!(!r.from_upstream());
+        flood.forget_cookies();
+    }
+    let real = h.visitor();
+    real.get("/register").await;
+    assert_eq!(
+        check_in(&real).await,
+        1001,
+        "flood tickets are young: they may still be people"
+    );
+    h.tick_after(SEC).await;
+    // The room stays full for a while; the flood's tickets age past the window.
+    h.tick_after(15 * SEC).await;
+    assert_eq!(check_in(&real).await, 1, "dead tickets no longer count");
+    assert_eq!(state(&real).await, "queued");
+    // A slot frees: the very next tick admits the real visitor.
+    a.get("/_vestibule/leave?room=reg").await;
+    h.tick_after(SEC).await;
+    assert_eq!(state(&real).await, "admitted");
+    assert!(real.get("/register").await.from_upstream());
+    assert_eq!(h.upstream.hits("/register"), 2, "the flood never reached the upstream");
+    h.tick().await;
+    let s = h.snapshot("reg");
+    assert_eq!(s.reserved, 0);
+    assert_eq!(s.active, 1);
+}
+
+#[tokio::test]
+async fn a_late_returner_takes_the_next_free_slot_ahead_of_the_line() {
+    let h = Harness::start(&room(1)).await;
+    h.tick().await;
+    let a = h.visitor();
+    a.get("/register").await;
+    let (b, c, d) = (h.visitor(), h.visitor(), h.visitor());
+    for v in [&b, &c, &d] {
+        v.get("/register").await;
+        check_in(v).await;
+    }
+    a.get("/_vestibule/leave?room=reg").await;
+    h.tick_after(SEC).await; // B admitted, but B's phone is asleep
+    h.tick_after(20 * SEC).await; // B's grace ends: C gets the slot
+    assert_eq!(state(&c).await, "admitted");
+    // B wakes up: no slot is free, but B is ahead of D.
+    let r = b.get_json("/register").await;
+    assert_eq!(r.json()["state"], "queued");
+    assert_eq!(r.json()["returner"], true);
+    assert_eq!(r.json()["position"], 1);
+    h.tick_after(SEC).await; // no slot free: B stays registered; views learn of it
+    assert_eq!(check_in(&d).await, 2, "D is behind the returner");
+    c.get("/_vestibule/leave?room=reg").await;
+    h.tick_after(SEC).await;
+    assert_eq!(state(&d).await, "queued");
+    assert_eq!(state(&b).await, "admitted", "B takes the freed slot before D");
+    assert!(b.get("/register").await.from_upstream());
+    assert_cap(&h, 1);
+}
+
+#[tokio::test]
+async fn a_queued_post_never_reaches_the_upstream() {
+    let h = Harness::start(&room(1)).await;
+    let a = h.visitor();
+    a.get("/register").await;
+    let q = h.visitor();
+    q.get("/register").await;
+    let r = q.post("/register", "name=Ada").await;
+    assert_eq!(r.status, 503);
+    assert!(r.header("retry-after").is_some());
+    assert!(r.text().contains("not sent"), "{}", r.text());
+    // An API client gets JSON saying the same.
+    let r = q
+        .send(
+            http::Method::POST,
+            "/register",
+            &[("accept", "application/json")],
+            "x".into(),
+        )
+        .await;
+    assert_eq!(r.status, 503);
+    assert!(r.json()["message"].as_str().unwrap().contains("not sent"));
+    // A brand-new visitor's POST is parked too.
+    let fresh = h.visitor();
+    assert_eq!(fresh.post("/register", "name=Bob").await.status, 503);
+    assert!(fresh.cookie("vst_reg").is_some(), "but keeps the place it was given");
+    assert_eq!(h.upstream.hits("/register"), 1, "only A's GET");
+}
+
+#[tokio::test]
+async fn status_json_for_queued_and_admitted() {
+    let h = Harness::start(&room(1)).await;
+    h.tick().await;
+    let a = h.visitor();
+    a.get("/register").await;
+    let s = a.get_json("/_vestibule/status").await;
+    assert_eq!(s.json()["state"], "admitted");
+    assert_eq!(s.header("cache-control"), Some("no-store"));
+
+    let q: Vec<Visitor> = (0..4).map(|_| h.visitor()).collect();
+    for v in &q {
+        v.get("/register").await;
+    }
+    let j = q[1].get_json("/_vestibule/status").await.json();
+    assert_eq!(j["state"], "queued");
+    assert_eq!(j["position"], 2);
+    assert!(
+        j["eta_seconds"].is_null(),
+        "no admission measured yet: no invented estimate"
+    );
+    assert!(j["poll_after_seconds"].as_u64().unwrap() >= 1);
+    for v in &q {
+        check_in(v).await;
+    }
+    // Admit one visitor every 2 s for a while: the line's speed is now known.
+    let mut inside = a.clone();
+    for v in q.iter().take(3) {
+        inside.get("/_vestibule/leave?room=reg").await;
+        h.tick_after(2 * SEC).await;
+        assert_eq!(state(v).await, "admitted");
+        inside = v.clone();
+    }
+    let j = q[3].get_json("/_vestibule/status").await.json();
+    assert_eq!(j["position"], 1);
+    let eta = j["eta_seconds"].as_u64().expect("measured by now");
+    assert!((1..=4).contains(&eta), "one admission per 2 s, next in line: {eta}");
+    // No ticket at all.
+    let none = h.visitor().get_json("/_vestibule/status").await;
+    assert_eq!(none.status, 404);
+    assert_eq!(none.json()["state"], "none");
+}
+
+#[tokio::test]
+async fn metrics_report_the_scenario() {
+    let h = Harness::start(&room(2)).await;
+    h.tick().await;
+    let vs: Vec<Visitor> = (0..5).map(|_| h.visitor()).collect();
+    for v in &vs {
+        v.get("/register").await;
+    }
+    for v in &vs[2..] {
+        check_in(v).await;
+    }
+    h.visitor().get("/").await;
+    h.tick_after(SEC).await;
+    let m = h.metrics().await;
+    assert_eq!(metric(&m, r#"vestibule_capacity{room="reg"}"#), 2.0);
+    assert_eq!(metric(&m, r#"vestibule_active_users{room="reg"}"#), 2.0);
+    assert_eq!(metric(&m, r#"vestibule_queue_length{room="reg"}"#), 3.0);
+    assert_eq!(metric(&m, r#"vestibule_tickets_issued_total{room="reg"}"#), 3.0);
+    assert_eq!(metric(&m, r#"vestibule_admitted_total{room="reg",via="direct"}"#), 2.0);
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="direct",room="reg"}"#),
+        2.0
+    );
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="queued",room="reg"}"#),
+        3.0
+    );
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="status",room="reg"}"#),
+        3.0
+    );
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="bypass",room="_none"}"#),
+        1.0
+    );
+    assert_eq!(
+        metric(&m, r#"vestibule_upstream_duration_seconds_count{room="reg"}"#),
+        2.0
+    );
+
+    vs[0].get("/_vestibule/leave?room=reg").await;
+    h.tick_after(5 * SEC).await;
+    assert_eq!(state(&vs[2]).await, "admitted");
+    let m = h.metrics().await;
+    assert_eq!(metric(&m, r#"vestibule_admitted_total{room="reg",via="queue"}"#), 1.0);
+    assert_eq!(metric(&m, r#"vestibule_wait_seconds_count{room="reg"}"#), 1.0);
+    assert_eq!(metric(&m, r#"vestibule_wait_seconds_sum{room="reg"}"#), 6.0);
+    assert_eq!(metric(&m, r#"vestibule_queue_length{room="reg"}"#), 2.0);
+    assert_eq!(
+        metric(&m, r#"vestibule_upstream_errors_total{kind="connect",room="reg"}"#),
+        0.0
+    );
+    assert!(m.contains("vestibule_config_reloads_total"));
+}
+
+#[tokio::test]
+async fn admin_health_and_readiness() {
+    let h = Harness::start(&room(1)).await;
+    let admin = Visitor::new(h.running.admin_addr);
+    assert_eq!(admin.get("/healthz").await.status, 200);
+    assert_eq!(admin.get("/readyz").await.status, 200);
+    assert_eq!(admin.get("/nope").await.status, 404);
+    h.running.app.ready.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(admin.get("/readyz").await.status, 503);
+}

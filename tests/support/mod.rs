@@ -1,0 +1,391 @@
+//! Shared test helpers: a fake upstream, vestibule started on 127.0.0.1:0
+//! with a manual clock, and a visitor that keeps its own cookies.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use vestibule::{Clock, Config, Options, Running};
+
+pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+pub const MB: usize = 1024 * 1024;
+
+/// A fake upstream on 127.0.0.1:0 that counts what reaches it.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    /// Requests that reached it, by path.
+    pub hits: Arc<Mutex<HashMap<String, u64>>>,
+    pub total: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let total = Arc::new(AtomicU64::new(0));
+        let (h, t) = (hits.clone(), total.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (h, t) = (h.clone(), t.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let (h, t) = (h.clone(), t.clone());
+                        async move { Ok::<_, Infallible>(upstream_handler(req, &h, &t).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        Upstream {
+            addr,
+            hits,
+            total,
+            task,
+        }
+    }
+
+    pub fn hits(&self, path: &str) -> u64 {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::SeqCst)
+    }
+
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+type UpBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+fn full(s: impl Into<Bytes>) -> UpBody {
+    Full::new(s.into()).map_err(|e: Infallible| match e {}).boxed()
+}
+
+async fn upstream_handler(
+    req: Request<Incoming>,
+    hits: &Mutex<HashMap<String, u64>>,
+    total: &AtomicU64,
+) -> Response<UpBody> {
+    total.fetch_add(1, Ordering::SeqCst);
+    *hits.lock().unwrap().entry(req.uri().path().to_string()).or_default() += 1;
+    let query = req.uri().query().unwrap_or("").to_string();
+    match req.uri().path() {
+        // 10 MB in 64 KiB frames, generated on the fly.
+        "/big" => {
+            let chunks =
+                (0..160).map(|i| Ok::<_, std::io::Error>(Frame::data(Bytes::from(vec![(i % 251) as u8; 64 * 1024]))));
+            Response::new(StreamBody::new(futures_util_stream(chunks)).boxed())
+        }
+        // Counts the request body as it streams in.
+        "/upload" => {
+            let mut body = req.into_body();
+            let mut n = 0usize;
+            while let Some(f) = body.frame().await {
+                if let Ok(d) = f.unwrap().into_data() {
+                    n += d.len();
+                }
+            }
+            Response::new(full(n.to_string()))
+        }
+        "/slow" => {
+            let ms = query.strip_prefix("ms=").and_then(|v| v.parse().ok()).unwrap_or(1000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Response::new(full("slow done"))
+        }
+        "/ws" => {
+            let on = hyper::upgrade::on(req);
+            tokio::spawn(async move {
+                if let Ok(up) = on.await {
+                    let mut io = TokioIo::new(up);
+                    let mut buf = [0u8; 1024];
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    while let Ok(n) = io.read(&mut buf).await {
+                        if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            });
+            Response::builder()
+                .status(StatusCode::SWITCHING_PROTOCOLS)
+                .header("connection", "upgrade")
+                .header("upgrade", "echo")
+                .body(full(""))
+                .unwrap()
+        }
+        // Everything else: echo what arrived, as JSON.
+        _ => {
+            let headers: HashMap<String, String> = req
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect();
+            let body = serde_json::json!({
+                "path": req.uri().path(),
+                "method": req.method().as_str(),
+                "headers": headers,
+            });
+            Response::builder()
+                .header("content-type", "application/json")
+                .header("connection", "keep-alive, x-hop")
+                .header("x-hop", "should not pass")
+                .body(full(body.to_string()))
+                .unwrap()
+        }
+    }
+}
+
+/// A tiny adapter: an iterator as a `Stream`, without pulling in futures.
+fn futures_util_stream<I: Iterator + Unpin>(it: I) -> IterStream<I> {
+    IterStream(it)
+}
+
+pub struct IterStream<I>(I);
+
+impl<I: Iterator + Unpin> tokio_stream_shim::Stream for IterStream<I> {
+    type Item = I::Item;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<I::Item>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}
+
+mod tokio_stream_shim {
+    pub use futures_core::Stream;
+}
+
+/// vestibule in front of an [`Upstream`], with a manual clock and no tick
+/// loop: tests move time and tick explicitly.
+pub struct Harness {
+    pub running: Running,
+    pub clock: Clock,
+    pub upstream: Upstream,
+    pub config: Config,
+}
+
+/// Start time of the manual clock (a realistic Unix time, in ms).
+pub const T0: u64 = 1_800_000_000_000;
+
+impl Harness {
+    /// Starts vestibule with `rooms` (TOML `[[room]]` tables) and extra
+    /// `[server]` lines.
+    pub async fn start(rooms: &str) -> Harness {
+        Harness::start_with(rooms, "").await
+    }
+
+    pub async fn start_with(rooms: &str, server_extra: &str) -> Harness {
+        let upstream = Upstream::start().await;
+        Harness::in_front_of(upstream, rooms, server_extra).await
+    }
+
+    pub async fn in_front_of(upstream: Upstream, rooms: &str, server_extra: &str) -> Harness {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{}\"\n{server_extra}\n{rooms}",
+            upstream.addr
+        );
+        let config = Config::parse(&text, Path::new("."), "test").unwrap_or_else(|e| panic!("{e}"));
+        let clock = Clock::manual(T0);
+        let running = vestibule::spawn(
+            config.clone(),
+            Options {
+                clock: clock.clone(),
+                scheduler: false,
+                keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
+                drain_grace: Duration::from_secs(2),
+                ..Options::default()
+            },
+        )
+        .await
+        .unwrap();
+        Harness {
+            running,
+            clock,
+            upstream,
+            config,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running.addr())
+    }
+
+    pub fn visitor(&self) -> Visitor {
+        Visitor::new(self.running.addr())
+    }
+
+    /// Moves the clock and runs one scheduler tick.
+    pub async fn tick_after(&self, d: Duration) {
+        self.clock.advance(d);
+        self.running.app.tick().await;
+    }
+
+    pub async fn tick(&self) {
+        self.running.app.tick().await;
+    }
+
+    /// The admin `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let v = Visitor::new(self.running.admin_addr);
+        v.get("/metrics").await.text()
+    }
+
+    pub fn snapshot(&self, room: &str) -> vestibule::store::Snapshot {
+        self.running.app.room(room).unwrap().view().snapshot.clone()
+    }
+}
+
+/// Reads one sample value from Prometheus text: `name{labels} value`.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("series {series} not found in metrics:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// An HTTP response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// True if the fake upstream produced this (its echo JSON).
+    pub fn from_upstream(&self) -> bool {
+        self.header("content-type") == Some("application/json") && self.text().contains("\"headers\"")
+    }
+}
+
+/// A browser-like visitor: its own cookie jar, one connection pool.
+#[derive(Clone)]
+pub struct Visitor {
+    addr: SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
+    pub jar: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl Visitor {
+    pub fn new(addr: SocketAddr) -> Visitor {
+        Visitor {
+            addr,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            jar: Arc::default(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, &[("accept", "application/json")], Bytes::new())
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<Bytes>) -> Resp {
+        self.send(Method::POST, path, &[], body.into()).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> Resp {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr));
+        let cookie = self.cookie_header();
+        if !cookie.is_empty() {
+            b = b.header("cookie", cookie);
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let resp = self.client.request(b.body(Full::new(body)).unwrap()).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        self.store_cookies(&parts.headers);
+        Resp {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.unwrap().to_bytes(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        let jar = self.jar.lock().unwrap();
+        let mut v: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        v.sort();
+        v.join("; ")
+    }
+
+    fn store_cookies(&self, h: &HeaderMap) {
+        let mut jar = self.jar.lock().unwrap();
+        for sc in h.get_all("set-cookie") {
+            let s = sc.to_str().unwrap();
+            let (nv, attrs) = s.split_once(';').unwrap_or((s, ""));
+            let (name, value) = nv.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+
+    /// The raw value of one cookie.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().unwrap().get(name).cloned()
+    }
+
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar.lock().unwrap().insert(name.into(), value.into());
+    }
+
+    pub fn forget_cookies(&self) {
+        self.jar.lock().unwrap().clear();
+    }
+}
+
+/// Position shown in a JSON waiting answer.
+pub fn position(r: &Resp) -> u64 {
+    let j = r.json();
+    assert_eq!(j["state"], "queued", "{j}");
+    j["position"].as_u64().unwrap()
+}
