@@ -1,0 +1,201 @@
+//! The reverse proxy itself: streaming, headers, upgrades, HTTP/2, a dead
+//! or slow upstream, slow and oversized clients.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use support::{metric, Harness, Upstream, MB};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const ROOM: &str = r#"
+    [[room]]
+    name = "reg"
+    paths = ["/register", "/ws", "/big", "/upload"]
+    capacity = 1
+"#;
+
+#[tokio::test]
+async fn ten_megabytes_stream_both_ways_for_an_admitted_visitor() {
+    let h = Harness::start(ROOM).await;
+    let v = h.visitor();
+    let r = v.get("/big").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), 10 * MB);
+    assert!(r
+        .body
+        .chunks(64 * 1024)
+        .enumerate()
+        .all(|(i, c)| c.iter().all(|b| *b == (i % 251) as u8)));
+    let upload = Bytes::from(vec![7u8; 10 * MB]);
+    let r = v.send(Method::POST, "/upload", &[], upload).await;
+    assert_eq!(r.text(), (10 * MB).to_string());
+}
+
+#[tokio::test]
+async fn forwarded_headers_are_set_and_hop_by_hop_and_own_cookies_stripped() {
+    let h = Harness::start(ROOM).await;
+    let v = h.visitor();
+    v.set_cookie("app", "keep-me");
+    let r = v
+        .send(
+            Method::GET,
+            "/register",
+            &[
+                ("x-forwarded-for", "203.0.113.7"),
+                ("connection", "x-private"),
+                ("x-private", "secret"),
+            ],
+            Bytes::new(),
+        )
+        .await;
+    let j = r.json();
+    let hd = &j["headers"];
+    assert_eq!(hd["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(hd["x-forwarded-proto"], "http");
+    assert_eq!(hd["x-forwarded-host"], h.running.addr().to_string());
+    assert_eq!(hd["host"], h.running.addr().to_string(), "the client's Host is kept");
+    assert!(hd.get("x-private").is_none(), "named in Connection: hop-by-hop");
+    assert_eq!(
+        hd["cookie"], "app=keep-me",
+        "vestibule's own cookie is not sent upstream"
+    );
+    // Second request carries the session cookie: still stripped.
+    let j = v.get("/register").await.json();
+    assert_eq!(j["headers"]["cookie"], "app=keep-me");
+    // The upstream's hop-by-hop response headers do not reach the client.
+    assert!(r.header("x-hop").is_none());
+}
+
+#[tokio::test]
+async fn websocket_style_upgrade_passes_for_admitted_visitors_only() {
+    let h = Harness::start(ROOM).await;
+    let inside = h.visitor();
+    inside.get("/register").await;
+    let upgrade = |cookie: String| {
+        format!("GET /ws HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: echo\r\ncookie: {cookie}\r\n\r\n")
+    };
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(upgrade(inside.cookie_header()).as_bytes()).await.unwrap();
+    let head = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    s.write_all(b"ping through the tunnel").await.unwrap();
+    let mut buf = [0u8; 23];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"ping through the tunnel");
+
+    // The room is full: someone without a session gets the waiting page, not a tunnel.
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(upgrade(String::new()).as_bytes()).await.unwrap();
+    let head = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(h.upstream.hits("/ws"), 1);
+}
+
+async fn read_head(s: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge_clients_are_served() {
+    let h = Harness::start(ROOM).await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+    let resp = client.get(h.url("/register").parse().unwrap()).await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("set-cookie").is_some());
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(j["path"], "/register");
+    assert!(j["headers"]["host"].is_string(), "Host rebuilt from the :authority");
+}
+
+#[tokio::test]
+async fn a_dead_upstream_gets_a_502_page_and_holds_no_slot() {
+    let up = Upstream::start().await;
+    up.stop();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let h = Harness::in_front_of(up, ROOM, "connect_timeout = \"1s\"").await;
+    h.tick().await;
+    for _ in 0..3 {
+        let v = h.visitor();
+        let r = v.get("/register").await;
+        assert_eq!(r.status, 502);
+        assert!(r.text().contains("could not be reached"), "{}", r.text());
+        assert!(v.cookie("vst_reg").is_none(), "no session for a failed admission");
+        h.tick().await;
+        let s = h.snapshot("reg");
+        assert_eq!(s.active + s.reserved, 0, "slot released: {s:?}");
+    }
+    let m = h.metrics().await;
+    assert_eq!(
+        metric(&m, r#"vestibule_upstream_errors_total{kind="connect",room="reg"}"#),
+        3.0
+    );
+    // Ungated paths get the same clear answer, as JSON for API clients.
+    let r = h.visitor().get_json("/").await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.json()["status"], 502);
+}
+
+#[tokio::test]
+async fn a_slow_upstream_gets_a_504_and_is_counted() {
+    let h = Harness::start_with(ROOM, "response_timeout = \"300ms\"").await;
+    let r = h.visitor().get("/slow?ms=3000").await;
+    assert_eq!(r.status, 504);
+    let m = h.metrics().await;
+    assert_eq!(
+        metric(&m, r#"vestibule_upstream_errors_total{kind="timeout",room="_none"}"#),
+        1.0
+    );
+    assert_eq!(h.visitor().get("/slow?ms=10").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let h = Harness::start_with(ROOM, "header_read_timeout = \"500ms\"").await;
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"GET /register HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    // The server closes the connection (possibly after a 408); it does not wait forever.
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+    assert!(n.is_ok(), "connection still open");
+    assert_eq!(h.upstream.total(), 0);
+    // Meanwhile normal visitors are served.
+    assert!(h.visitor().get("/register").await.from_upstream());
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused() {
+    let h = Harness::start_with(ROOM, "max_header_bytes = 8192").await;
+    let big = "x".repeat(20_000);
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    let req = format!("GET /register HTTP/1.1\r\nhost: x\r\nx-big: {big}\r\n\r\n");
+    let _ = s.write_all(req.as_bytes()).await;
+    let head = read_head(&mut s).await;
+    assert!(head.is_empty() || head.starts_with("HTTP/1.1 431"), "{head}");
+    assert_eq!(h.upstream.total(), 0);
+}
