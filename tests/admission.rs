@@ -1,6 +1,8 @@
 //! Admission behaviour over real HTTP: capacity, order, grace periods, dead
 //! tickets, late returners, status JSON and metrics.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -47,20 +49,20 @@ async fn below_capacity_everyone_passes_with_a_session_cookie() {
     for _ in 0..2 {
         let v = h.visitor();
         let r = v.get("/register").await;
-        assert!(r.from_upstream(), "{}", r.text());
+        assert!(r.reached_upstream(), "{}", r.text());
         assert!(v.cookie("vst_reg").is_some(), "session cookie set");
         let sc = r.header("set-cookie").unwrap();
         for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
             assert!(sc.contains(attr), "{sc}");
         }
         // The session keeps working.
-        assert!(v.get("/register/step2").await.from_upstream());
+        assert!(v.get("/register/step2").await.reached_upstream());
     }
     assert_eq!(h.upstream.hits("/register"), 2);
     // Paths in no room are never gated.
     let anon = h.visitor();
     for _ in 0..5 {
-        assert!(anon.get("/").await.from_upstream());
+        assert!(anon.get("/").await.reached_upstream());
     }
     assert!(anon.cookie("vst_reg").is_none());
 }
@@ -71,13 +73,13 @@ async fn at_capacity_visitors_queue_in_order_and_enter_in_that_order_as_sessions
     h.tick().await;
     let a = h.visitor();
     let b = h.visitor();
-    assert!(a.get("/register").await.from_upstream());
-    assert!(b.get("/register").await.from_upstream());
+    assert!(a.get("/register").await.reached_upstream());
+    assert!(b.get("/register").await.reached_upstream());
 
     let queued: Vec<Visitor> = (0..3).map(|_| h.visitor()).collect();
     for (i, v) in queued.iter().enumerate() {
         let r = v.get("/register").await;
-        assert!(!r.from_upstream());
+        assert!(!r.reached_upstream());
         assert_eq!(r.status, 200);
         assert!(
             r.text().contains(&format!(r#"<dd id="position">{}</dd>"#, i + 1)),
@@ -94,26 +96,26 @@ async fn at_capacity_visitors_queue_in_order_and_enter_in_that_order_as_sessions
 
     // B stays active; A goes idle.
     h.tick_after(40 * SEC).await;
-    assert!(b.get("/register").await.from_upstream());
+    assert!(b.get("/register").await.reached_upstream());
     h.tick_after(21 * SEC).await; // T+61: A idle for 61 s
     assert_cap(&h, 2);
     assert_eq!(state(d).await, "queued");
     assert_eq!(check_in(d).await, 1, "D is next after C");
     assert_eq!(check_in(e).await, 2);
     assert_eq!(state(c).await, "admitted", "C goes first");
-    assert!(c.get("/register").await.from_upstream());
-    assert!(!e.get("/register").await.from_upstream());
+    assert!(c.get("/register").await.reached_upstream());
+    assert!(!e.get("/register").await.reached_upstream());
 
     h.tick_after(40 * SEC).await; // T+101: B idle since T+40
     assert_cap(&h, 2);
     assert_eq!(state(e).await, "queued");
     assert_eq!(state(d).await, "admitted", "then D");
-    assert!(d.get("/register").await.from_upstream());
+    assert!(d.get("/register").await.reached_upstream());
 
     h.tick_after(20 * SEC).await; // T+121: C idle since T+61
     assert_cap(&h, 2);
     assert_eq!(state(e).await, "admitted", "then E");
-    assert!(e.get("/register").await.from_upstream());
+    assert!(e.get("/register").await.reached_upstream());
     // A, B, C, D, E: each reached the upstream through the gate, in order, never more than two at once.
     h.tick().await;
     assert_eq!(h.snapshot("reg").active, 2);
@@ -127,7 +129,7 @@ async fn concurrent_new_visitors_get_exactly_capacity_slots() {
     let mut tasks = Vec::new();
     for _ in 0..N {
         let v = h.visitor();
-        tasks.push(tokio::spawn(async move { v.get("/register").await.from_upstream() }));
+        tasks.push(tokio::spawn(async move { v.get("/register").await.reached_upstream() }));
     }
     let mut through = 0;
     for t in tasks {
@@ -146,7 +148,7 @@ async fn an_unclaimed_admission_frees_its_slot_after_the_grace_period() {
     let h = Harness::start(&room(1)).await;
     h.tick().await;
     let a = h.visitor();
-    assert!(a.get("/register").await.from_upstream());
+    assert!(a.get("/register").await.reached_upstream());
     let ghost = h.visitor();
     let c = h.visitor();
     ghost.get("/register").await;
@@ -164,7 +166,7 @@ async fn an_unclaimed_admission_frees_its_slot_after_the_grace_period() {
     h.tick_after(SEC).await;
     assert_cap(&h, 1);
     assert_eq!(state(&c).await, "admitted", "the line moved on");
-    assert!(c.get("/register").await.from_upstream());
+    assert!(c.get("/register").await.reached_upstream());
 }
 
 #[tokio::test]
@@ -172,12 +174,12 @@ async fn a_cookie_less_flood_does_not_delay_a_real_visitor() {
     let h = Harness::start(&room(1)).await;
     h.tick().await;
     let a = h.visitor();
-    assert!(a.get("/register").await.from_upstream());
+    assert!(a.get("/register").await.reached_upstream());
     // A script that drops cookies: every request is a new ticket, never used again.
     let flood = h.visitor();
     for _ in 0..1000 {
         let r = flood.get("/register").await;
-        assert!(!r.from_upstream());
+        assert!(!r.reached_upstream());
         flood.forget_cookies();
     }
     let real = h.visitor();
@@ -196,7 +198,7 @@ async fn a_cookie_less_flood_does_not_delay_a_real_visitor() {
     a.get("/_vestibule/leave?room=reg").await;
     h.tick_after(SEC).await;
     assert_eq!(state(&real).await, "admitted");
-    assert!(real.get("/register").await.from_upstream());
+    assert!(real.get("/register").await.reached_upstream());
     assert_eq!(h.upstream.hits("/register"), 2, "the flood never reached the upstream");
     h.tick().await;
     let s = h.snapshot("reg");
@@ -230,7 +232,7 @@ async fn a_late_returner_takes_the_next_free_slot_ahead_of_the_line() {
     h.tick_after(SEC).await;
     assert_eq!(state(&d).await, "queued");
     assert_eq!(state(&b).await, "admitted", "B takes the freed slot before D");
-    assert!(b.get("/register").await.from_upstream());
+    assert!(b.get("/register").await.reached_upstream());
     assert_cap(&h, 1);
 }
 

@@ -1,6 +1,8 @@
 //! The reverse proxy itself: streaming, headers, upgrades, HTTP/2, a dead
 //! or slow upstream, slow and oversized clients.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -185,7 +187,7 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     assert!(n.is_ok(), "connection still open");
     assert_eq!(h.upstream.total(), 0);
     // Meanwhile normal visitors are served.
-    assert!(h.visitor().get("/register").await.from_upstream());
+    assert!(h.visitor().get("/register").await.reached_upstream());
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! The tick loop runs on tokio time: with the clock paused, a test moves
 //! through minutes of sessions and admissions without sleeping for real.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

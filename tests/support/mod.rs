@@ -1,6 +1,6 @@
 //! Shared test helpers: a fake upstream, vestibule started on 127.0.0.1:0
 //! with a manual clock, and a visitor that keeps its own cookies.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -292,7 +292,7 @@ impl Resp {
     }
 
     /// True if the fake upstream produced this (its echo JSON).
-    pub fn from_upstream(&self) -> bool {
+    pub fn reached_upstream(&self) -> bool {
         self.header("content-type") == Some("application/json") && self.text().contains("\"headers\"")
     }
 }
