@@ -18,7 +18,7 @@ use crate::body::Body;
 use crate::clock::{Clock, Millis};
 use crate::config::{Config, StoreConfig};
 use crate::gate::respond;
-use crate::metrics::{Metrics, RoomMetrics, NO_ROOM};
+use crate::metrics::{Metrics, RoomMetrics};
 use crate::page::Pages;
 use crate::proxy::Proxy;
 use crate::room::{Room, Rooms};
@@ -73,6 +73,9 @@ pub struct Options {
     pub extra_listeners: Vec<SocketAddr>,
     /// How long in-flight requests may take to finish at shutdown.
     pub drain_grace: Duration,
+    /// A store to use instead of the one `[store]` names (tests wrap the
+    /// memory store to count calls).
+    pub store: Option<Arc<dyn Store>>,
 }
 
 impl Default for Options {
@@ -83,6 +86,7 @@ impl Default for Options {
             keys: None,
             extra_listeners: Vec::new(),
             drain_grace: Duration::from_secs(30),
+            store: None,
         }
     }
 }
@@ -112,9 +116,22 @@ pub fn load_keys(secret_file: Option<&Path>) -> Result<Keys, StartError> {
 impl App {
     /// Builds the application state (no sockets yet).
     pub async fn new(cfg: &Config, clock: Clock, keys: Keys) -> Result<App, StartError> {
-        let store: Arc<dyn Store> = match &cfg.store {
-            StoreConfig::Memory => Arc::new(MemoryStore::new()),
-            StoreConfig::Redis { .. } => return Err(StartError::Store("the redis store is not available yet".into())),
+        App::with_store(cfg, clock, keys, None).await
+    }
+
+    /// Like [`App::new`], with `store` replacing the configured one when given.
+    pub async fn with_store(
+        cfg: &Config,
+        clock: Clock,
+        keys: Keys,
+        store: Option<Arc<dyn Store>>,
+    ) -> Result<App, StartError> {
+        let store: Arc<dyn Store> = match (store, &cfg.store) {
+            (Some(s), _) => s,
+            (None, StoreConfig::Memory) => Arc::new(MemoryStore::new()),
+            (None, StoreConfig::Redis { .. }) => {
+                return Err(StartError::Store("the redis store is not available yet".into()))
+            }
         };
         let metrics = Metrics::new();
         let app = App {
@@ -123,7 +140,7 @@ impl App {
             keys,
             proxy: Proxy::new(&cfg.server),
             pages: Pages::new(cfg.page.template.as_deref())?,
-            bypass_metrics: metrics.room(NO_ROOM),
+            bypass_metrics: metrics.bypass(),
             metrics,
             clock,
             cookie_secure: cfg.token.cookie_secure,
@@ -301,7 +318,7 @@ pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
         source,
     })?;
 
-    let app = Arc::new(App::new(&cfg, opts.clock, keys).await?);
+    let app = Arc::new(App::with_store(&cfg, opts.clock, keys, opts.store).await?);
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let conn = server::ConnSettings::from(&cfg.server);

@@ -280,9 +280,8 @@ async fn internal(app: &App, rest: &str, req: Request<Incoming>) -> Response<Bod
                 }
                 resp.headers_mut().append(header::SET_COOKIE, app.clear_cookie(&room));
             }
-            if let Ok(v) = HeaderValue::from_str(&target) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
+            let location = HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/"));
+            resp.headers_mut().insert(header::LOCATION, location);
             resp.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp

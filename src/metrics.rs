@@ -197,6 +197,30 @@ impl Metrics {
         }
     }
 
+    /// Handles for requests on paths in no room: only the request and
+    /// upstream series are exported; room gauges would be meaningless there.
+    pub fn bypass(&self) -> RoomMetrics {
+        let m = self.room(NO_ROOM);
+        self.forget_room(NO_ROOM);
+        let _ = self.tickets_issued.remove_label_values(&[NO_ROOM]);
+        let _ = self.wait_seconds.remove_label_values(&[NO_ROOM]);
+        let _ = self.store_errors.remove_label_values(&[NO_ROOM]);
+        for via in ["direct", "queue"] {
+            let _ = self.admitted.remove_label_values(&[NO_ROOM, via]);
+        }
+        for o in [
+            Outcome::Session,
+            Outcome::Claimed,
+            Outcome::Direct,
+            Outcome::Queued,
+            Outcome::Rejected,
+            Outcome::Status,
+        ] {
+            let _ = self.requests.remove_label_values(&[NO_ROOM, o.as_str()]);
+        }
+        m
+    }
+
     /// Drops the series of a room that left the configuration.
     pub fn forget_room(&self, room: &str) {
         for g in [
@@ -270,5 +294,11 @@ mod tests {
         assert!(text.contains("vestibule_upstream_errors_total{kind=\"timeout\",room=\"registration\"} 1"));
         assert!(text.contains("vestibule_config_reloads_total{result=\"error\"} 1"));
         assert!(text.contains("vestibule_admitted_total{room=\"registration\",via=\"direct\"} 0"));
+        let b = m.bypass();
+        b.request(Outcome::Bypass);
+        let text = m.render();
+        assert!(text.contains("vestibule_requests_total{outcome=\"bypass\",room=\"_none\"} 1"));
+        assert!(!text.contains("vestibule_active_users{room=\"_none\"}"));
+        assert!(!text.contains("vestibule_requests_total{outcome=\"queued\",room=\"_none\"}"));
     }
 }

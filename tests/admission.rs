@@ -7,7 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::{metric, position, Harness, Visitor};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use support::{metric, position, CountingStore, Harness, Upstream, Visitor};
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -372,4 +375,46 @@ async fn admin_health_and_readiness() {
     assert_eq!(admin.get("/nope").await.status, 404);
     h.running.app.ready.store(false, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(admin.get("/readyz").await.status, 503);
+}
+
+#[tokio::test]
+async fn waiting_and_admitted_visitors_cost_no_store_round_trip() {
+    let store = Arc::new(CountingStore::default());
+    let calls = store.calls.clone();
+    let h = Harness::with_store(Upstream::start().await, &room(1), "", Some(store)).await;
+    h.tick().await;
+    let a = h.visitor();
+    assert!(a.get("/register").await.reached_upstream());
+    let queued: Vec<Visitor> = (0..3).map(|_| h.visitor()).collect();
+    for v in &queued {
+        v.get("/register").await;
+        check_in(v).await;
+    }
+    let before = calls.per_request();
+    for _ in 0..200 {
+        for v in &queued {
+            v.get_json("/_vestibule/status").await;
+        }
+    }
+    for v in &queued {
+        for _ in 0..20 {
+            assert!(!v.get("/register").await.reached_upstream());
+        }
+    }
+    for _ in 0..100 {
+        assert!(a.get("/register").await.reached_upstream());
+    }
+    assert_eq!(
+        calls.per_request(),
+        before,
+        "polls and admitted requests went to the store"
+    );
+    // Past half the session TTL, the admitted visitor's next request refreshes
+    // the session once, and the refreshed cookie makes the following ones free again.
+    h.clock.advance(Duration::from_secs(31));
+    for _ in 0..10 {
+        assert!(a.get("/register").await.reached_upstream());
+    }
+    assert_eq!(calls.touch.load(Ordering::SeqCst), 1);
+    assert_eq!(calls.per_request(), before + 1);
 }

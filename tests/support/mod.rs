@@ -19,6 +19,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
+use vestibule::store::memory::MemoryStore;
+use vestibule::store::{Arrival, Limits, Snapshot, Store, StoreError, TickReport, Visit};
 use vestibule::{Clock, Config, Options, Running};
 
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
@@ -205,6 +207,16 @@ impl Harness {
     }
 
     pub async fn in_front_of(upstream: Upstream, rooms: &str, server_extra: &str) -> Harness {
+        Harness::with_store(upstream, rooms, server_extra, None).await
+    }
+
+    /// Like [`Harness::in_front_of`], with the store replaced.
+    pub async fn with_store(
+        upstream: Upstream,
+        rooms: &str,
+        server_extra: &str,
+        store: Option<Arc<dyn Store>>,
+    ) -> Harness {
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{}\"\n{server_extra}\n{rooms}",
             upstream.addr
@@ -218,6 +230,7 @@ impl Harness {
                 scheduler: false,
                 keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
                 drain_grace: Duration::from_secs(2),
+                store,
                 ..Options::default()
             },
         )
@@ -388,4 +401,60 @@ pub fn position(r: &Resp) -> u64 {
     let j = r.json();
     assert_eq!(j["state"], "queued", "{j}");
     j["position"].as_u64().unwrap()
+}
+
+/// Store calls, counted by kind.
+#[derive(Default, Debug)]
+pub struct Calls {
+    pub arrive: AtomicU64,
+    pub visit: AtomicU64,
+    pub touch: AtomicU64,
+    pub release: AtomicU64,
+    pub tick: AtomicU64,
+    pub snapshot: AtomicU64,
+}
+
+impl Calls {
+    /// Calls made on behalf of requests (everything but ticks and snapshots).
+    pub fn per_request(&self) -> u64 {
+        [&self.arrive, &self.visit, &self.touch, &self.release]
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .sum()
+    }
+}
+
+/// The memory store, counting every call.
+#[derive(Default)]
+pub struct CountingStore {
+    inner: MemoryStore,
+    pub calls: Arc<Calls>,
+}
+
+#[async_trait::async_trait]
+impl Store for CountingStore {
+    async fn arrive(&self, room: &str, now: u64, l: &Limits) -> Result<Arrival, StoreError> {
+        self.calls.arrive.fetch_add(1, Ordering::SeqCst);
+        self.inner.arrive(room, now, l).await
+    }
+    async fn visit(&self, room: &str, t: u64, now: u64, l: &Limits) -> Result<Visit, StoreError> {
+        self.calls.visit.fetch_add(1, Ordering::SeqCst);
+        self.inner.visit(room, t, now, l).await
+    }
+    async fn touch(&self, room: &str, s: u64, now: u64) -> Result<bool, StoreError> {
+        self.calls.touch.fetch_add(1, Ordering::SeqCst);
+        self.inner.touch(room, s, now).await
+    }
+    async fn release(&self, room: &str, s: u64) -> Result<bool, StoreError> {
+        self.calls.release.fetch_add(1, Ordering::SeqCst);
+        self.inner.release(room, s).await
+    }
+    async fn tick(&self, room: &str, now: u64, l: &Limits) -> Result<TickReport, StoreError> {
+        self.calls.tick.fetch_add(1, Ordering::SeqCst);
+        self.inner.tick(room, now, l).await
+    }
+    async fn snapshot(&self, room: &str, now: u64, l: &Limits) -> Result<Snapshot, StoreError> {
+        self.calls.snapshot.fetch_add(1, Ordering::SeqCst);
+        self.inner.snapshot(room, now, l).await
+    }
 }
