@@ -136,9 +136,15 @@ impl Pages {
     /// The waiting page. A template that fails at render time falls back to
     /// a plain page, so a bad custom template never costs anyone their place.
     pub fn waiting(&self, w: &Waiting<'_>) -> String {
+        // The JSON answer leaves out the page-only fields; the page gets them too.
+        let ctx = minijinja::context! {
+            updated_text => &w.updated_text,
+            status_url => &w.status_url,
+            ..minijinja::Value::from_serialize(w)
+        };
         self.env
             .get_template("waiting.html")
-            .and_then(|t| t.render(w))
+            .and_then(|t| t.render(ctx))
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "waiting page template failed; sending the plain page");
                 format!(
@@ -199,6 +205,14 @@ mod tests {
         assert!(html.contains(r#"<dd id="position">3</dd>"#));
         assert!(html.contains("about 2 minutes"));
         assert!(html.contains("2023-11-14T22:13:20Z"));
+        assert!(
+            html.contains(">22:13:20 UTC</time>"),
+            "the visible update time is filled in"
+        );
+        assert!(
+            html.contains(r#"var url = "/_vestibule/status?room=reg";"#),
+            "the poller knows where to ask"
+        );
         let json: serde_json::Value = serde_json::to_value(&w).unwrap();
         assert_eq!(json["state"], "queued");
         assert_eq!(json["position"], 3);
