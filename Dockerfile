@@ -2,7 +2,8 @@
 # The build step is the same release build CI's toolchain performs:
 #   cargo build --release --locked --bin vestibule
 
-FROM rust:1.85-bookworm AS build
+# Same toolchain as CI (rustc 1.95), so the image builds what CI tested.
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
