@@ -208,14 +208,7 @@ impl Metrics {
         for via in ["direct", "queue"] {
             let _ = self.admitted.remove_label_values(&[NO_ROOM, via]);
         }
-        for o in [
-            Outcome::Session,
-            Outcome::Claimed,
-            Outcome::Direct,
-            Outcome::Queued,
-            Outcome::Rejected,
-            Outcome::Status,
-        ] {
+        for o in Outcome::ALL.into_iter().filter(|o| *o != Outcome::Bypass) {
             let _ = self.requests.remove_label_values(&[NO_ROOM, o.as_str()]);
         }
         m
