@@ -1,0 +1,285 @@
+//! The waiting page in a real headless browser (Debian `chromium`): it moves
+//! a visitor forward on its own, with JavaScript (status polls, then a
+//! reload) and without (the `<noscript>` meta refresh).
+//!
+//! Skipped with a note when `/usr/bin/chromium` is missing, unless
+//! `VESTIBULE_REQUIRE_BROWSER=1` is set, in which case a missing browser fails.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use support::{metric, Harness};
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Virtual time the browser gets before it dumps the DOM. Virtual time
+/// stands still while a request is pending and skips ahead when the page
+/// only waits on a timer, so this is minutes of polling done in about a
+/// second of real time; once the page shows the site, nothing is left to
+/// wait for and the rest of the budget passes at once. (A page that keeps
+/// meta-refreshing does not run the budget out: only the timeout ends it.)
+const VIRTUAL_BUDGET_MS: u64 = 300_000;
+
+/// Real time the whole browser run may take; it needs about two seconds.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(30);
+
+const ROOM: &str = r#"
+    [[room]]
+    name = "reg"
+    title = "Registration"
+    paths = ["/register"]
+    capacity = 1
+    session_ttl = "60s"
+    claim_grace = "30s"
+    checkin_window = "10s"
+    "#;
+
+/// The browser to use, or `None` (with a note) when it is not installed and
+/// not required.
+fn chromium() -> Option<&'static Path> {
+    let path = Path::new(CHROMIUM);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("VESTIBULE_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!(
+            "{CHROMIUM} not found and VESTIBULE_REQUIRE_BROWSER=1: install the `chromium` package \
+             (apt-get install chromium) to run the browser tests"
+        );
+    }
+    eprintln!("skipped: chromium not installed ({CHROMIUM} not found)");
+    None
+}
+
+/// A fresh, empty browser profile directory, removed on drop.
+struct Profile(PathBuf);
+
+impl Profile {
+    fn new(label: &str) -> Profile {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let dir = std::env::temp_dir().join(format!("vestibule-browser-{label}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Profile(dir)
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the browser printed.
+struct Dump {
+    dom: String,
+    stderr: String,
+}
+
+/// Loads `url` in headless chromium and returns the DOM once the virtual time
+/// budget is spent, or `None` if the browser is still busy after
+/// [`BROWSER_TIMEOUT`] (a page that keeps refreshing never lets it finish).
+async fn browse(browser: &Path, url: &str, javascript: bool) -> Option<Dump> {
+    let profile = Profile::new(if javascript { "js" } else { "nojs" });
+    if !javascript {
+        // JavaScript off for every site, as a visitor would set it. (The
+        // `--blink-settings=scriptEnabled=false` switch makes headless
+        // chromium load nothing at all.)
+        let prefs = profile.0.join("Default");
+        std::fs::create_dir_all(&prefs).unwrap();
+        std::fs::write(
+            prefs.join("Preferences"),
+            r#"{"profile":{"default_content_setting_values":{"javascript":2}}}"#,
+        )
+        .unwrap();
+    }
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-dev-shm-usage",
+    ])
+    .arg(format!("--user-data-dir={}", profile.0.display()))
+    .arg(format!("--virtual-time-budget={VIRTUAL_BUDGET_MS}"));
+    cmd.arg("--dump-dom")
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a hung browser can be ended whole.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", browser.display()));
+    let pid = child.id().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let run = async {
+        let (mut out, mut err) = (String::new(), String::new());
+        let (a, b, status) = tokio::join!(
+            stdout.read_to_string(&mut out),
+            stderr.read_to_string(&mut err),
+            child.wait()
+        );
+        a.unwrap();
+        b.unwrap();
+        (status.unwrap(), out, err)
+    };
+    match tokio::time::timeout(BROWSER_TIMEOUT, run).await {
+        Ok((status, dom, stderr)) => {
+            assert!(status.success(), "chromium failed ({status}):\n{stderr}");
+            Some(Dump { dom, stderr })
+        }
+        Err(_) => {
+            // The browser and its helpers share the group led by `pid`.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+            let _ = child.kill().await;
+            None
+        }
+    }
+}
+
+/// Until stopped, runs a scheduler tick every few milliseconds of real time
+/// (the clock stays put), and frees the only slot once the browser holds a
+/// ticket, so its ticket is reserved as soon as it checks in.
+fn drive(h: &Harness) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
+    let app = h.running.app.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let task = tokio::spawn(async move {
+        let mut released = false;
+        while !flag.load(Ordering::SeqCst) {
+            app.tick().await;
+            if !released && app.room("reg").unwrap().view().snapshot.issued >= 2 {
+                assert!(app.store.release("reg", 1).await.unwrap(), "visitor A held slot 1");
+                released = true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    (stop, task)
+}
+
+/// Fills the room with visitor A, sends the browser to the gated page and
+/// checks it ends up on the site. Returns the admin metrics text.
+async fn browser_gets_in(javascript: bool) -> Option<String> {
+    let browser = chromium()?;
+    let started = Instant::now();
+    let h = Harness::start(ROOM).await;
+    h.tick().await;
+
+    // Visitor A takes the only slot.
+    let a = h.visitor();
+    assert!(a.get("/register").await.reached_upstream());
+    h.tick().await;
+    assert_eq!(h.snapshot("reg").active, 1);
+
+    let (stop, driver) = drive(&h);
+    let dump = browse(browser, &h.url("/register"), javascript).await;
+    stop.store(true, Ordering::SeqCst);
+    driver.await.unwrap();
+    h.tick().await;
+    let Some(dump) = dump else {
+        let m = h.metrics().await;
+        let hits = h.upstream.hits.lock().unwrap().clone();
+        panic!(
+            "chromium did not finish within {BROWSER_TIMEOUT:?}: the page never got in\n{:?}\nsite hits: {hits:?}\n{m}",
+            h.snapshot("reg"),
+        );
+    };
+
+    let context = || format!("DOM:\n{}\n--- chromium stderr:\n{}", dump.dom, dump.stderr);
+    // Only /register (and the browser's own favicon requests, in no room)
+    // reached the site: the waiting page itself sends nothing there; a bad
+    // status URL would show up here as another path.
+    let hits = h.upstream.hits.lock().unwrap().clone();
+    assert_eq!(
+        h.upstream.total() - h.upstream.hits("/favicon.ico"),
+        h.upstream.hits("/register"),
+        "requests from the waiting page reached the site: {hits:?}\n{}",
+        context()
+    );
+    // The browser was given a ticket, not a slot...
+    let s = h.snapshot("reg");
+    assert_eq!(s.issued, 2, "{s:?}\n{}", context());
+    // ...and the page brought it in: what it shows now is the site's answer.
+    assert!(
+        dump.dom.contains(r#""path":"/register""#) && dump.dom.contains(r#""headers""#),
+        "browser did not end up on the site\n{}",
+        context()
+    );
+    assert!(!dump.dom.contains("You are in line"), "{}", context());
+    assert_eq!(s.admitted, 2, "{s:?}");
+    assert_eq!(s.active, 1, "the browser holds the slot: {s:?}");
+    assert_eq!(s.reserved, 0, "{s:?}");
+    // A once, the browser once: the waiting page never reached the site.
+    assert_eq!(h.upstream.hits("/register"), 2);
+
+    let m = h.metrics().await;
+    assert_eq!(metric(&m, r#"vestibule_admitted_total{room="reg",via="direct"}"#), 1.0);
+    assert_eq!(metric(&m, r#"vestibule_admitted_total{room="reg",via="queue"}"#), 1.0);
+    eprintln!(
+        "browser admitted ({}) in {:.1}s after {} waiting pages and {} status polls",
+        if javascript { "javascript" } else { "no javascript" },
+        started.elapsed().as_secs_f64(),
+        metric(&m, r#"vestibule_requests_total{outcome="queued",room="reg"}"#),
+        metric(&m, r#"vestibule_requests_total{outcome="status",room="reg"}"#),
+    );
+    Some(m)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_page_admits_the_visitor_with_javascript() {
+    let Some(m) = browser_gets_in(true).await else {
+        return;
+    };
+    // The script polled the status endpoint: once to check in, once more to
+    // claim the slot; then it reloaded into the site with a session cookie.
+    let status = metric(&m, r#"vestibule_requests_total{outcome="status",room="reg"}"#);
+    assert!(status >= 2.0, "status polls: {status}\n{m}");
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="claimed",room="reg"}"#),
+        0.0
+    );
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="session",room="reg"}"#),
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_page_admits_the_visitor_without_javascript() {
+    let Some(m) = browser_gets_in(false).await else {
+        return;
+    };
+    // No script ran: no status polls. The meta refresh reloaded the page
+    // (checking in, then waiting) until a reload claimed the slot.
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="status",room="reg"}"#),
+        0.0
+    );
+    let queued = metric(&m, r#"vestibule_requests_total{outcome="queued",room="reg"}"#);
+    assert!(queued >= 2.0, "waiting pages served: {queued}\n{m}");
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="claimed",room="reg"}"#),
+        1.0
+    );
+}
