@@ -418,3 +418,35 @@ async fn waiting_and_admitted_visitors_cost_no_store_round_trip() {
     assert_eq!(calls.touch.load(Ordering::SeqCst), 1);
     assert_eq!(calls.per_request(), before + 1);
 }
+
+#[tokio::test]
+async fn an_operator_template_replaces_the_waiting_page() {
+    let dir = std::env::temp_dir().join(format!("vst-template-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tpl = dir.join("waiting.html");
+    std::fs::write(
+        &tpl,
+        "<title>{{ site_name }}</title><p id=pos>Place {{ position }} in {{ room_title }}</p>\
+         <p>{{ eta_text }}; next check in {{ poll_after_seconds }}s via {{ status_url }}</p>",
+    )
+    .unwrap();
+    let rooms = format!(
+        "[page]\ntemplate = {:?}\nsite_name = \"Big Event\"\n{}",
+        tpl.display().to_string(),
+        room(1)
+    );
+    let h = Harness::start(&rooms).await;
+    h.visitor().get("/register").await;
+    let r = h.visitor().get("/register").await;
+    let body = r.text();
+    assert!(
+        body.starts_with("<title>Big Event</title><p id=pos>Place 1 in Registration</p>"),
+        "{body}"
+    );
+    // Auto-escaped like any HTML template (`/` becomes `&#x2f;`), which browsers decode.
+    assert!(body.contains("_vestibule&#x2f;status?room=reg"), "{body}");
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    // JSON clients are not affected by the template.
+    assert_eq!(h.visitor().get_json("/register").await.json()["position"], 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
