@@ -49,6 +49,7 @@ pub mod raw {
         pub response_timeout: Option<String>,
         pub header_read_timeout: Option<String>,
         pub max_header_bytes: Option<usize>,
+        pub trust_forwarded_headers: Option<bool>,
     }
 
     /// `[token]`
@@ -157,6 +158,9 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Largest request head accepted from a client.
     pub max_header_bytes: usize,
+    /// Keep `X-Forwarded-Proto`/`-Host` set by a load balancer in front
+    /// (only when every client comes through it).
+    pub trust_forwarded_headers: bool,
 }
 
 /// The upstream origin, split once so each request only swaps the path.
@@ -495,6 +499,7 @@ impl Validator<'_> {
             response_timeout,
             header_read_timeout,
             max_header_bytes,
+            trust_forwarded_headers: s.trust_forwarded_headers.unwrap_or(false),
         })
     }
 

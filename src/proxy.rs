@@ -51,6 +51,7 @@ pub struct Proxy {
     client: Client<HttpConnector, Incoming>,
     upstream: Upstream,
     response_timeout: Duration,
+    trust_forwarded: bool,
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 7.6.1).
@@ -86,6 +87,7 @@ impl Proxy {
             client,
             upstream: cfg.upstream.clone(),
             response_timeout: cfg.response_timeout,
+            trust_forwarded: cfg.trust_forwarded_headers,
         }
     }
 
@@ -110,7 +112,7 @@ impl Proxy {
             parts.headers.insert(header::UPGRADE, p);
         }
         strip_own_cookies(&mut parts.headers);
-        forwarded_headers(&mut parts.headers, peer, host.as_ref());
+        forwarded_headers(&mut parts.headers, peer, host.as_ref(), self.trust_forwarded);
         if let Some(h) = host {
             parts.headers.insert(header::HOST, h);
         }
@@ -214,7 +216,10 @@ fn strip_own_cookies(h: &mut HeaderMap) {
     }
 }
 
-fn forwarded_headers(h: &mut HeaderMap, peer: SocketAddr, host: Option<&HeaderValue>) {
+/// Appends the peer to `X-Forwarded-For` and sets `X-Forwarded-Proto` and
+/// `-Host`, unless `trust` says a load balancer in front already set them
+/// (it knows whether the client used HTTPS; we only see its connection).
+fn forwarded_headers(h: &mut HeaderMap, peer: SocketAddr, host: Option<&HeaderValue>, trust: bool) {
     let ip = peer.ip().to_string();
     let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
@@ -223,8 +228,10 @@ fn forwarded_headers(h: &mut HeaderMap, peer: SocketAddr, host: Option<&HeaderVa
     if let Ok(v) = HeaderValue::from_str(&xff) {
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
-    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    if let Some(host) = host {
+    if !(trust && h.contains_key(&X_FORWARDED_PROTO)) {
+        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    }
+    if let Some(host) = host.filter(|_| !(trust && h.contains_key(&X_FORWARDED_HOST))) {
         h.insert(X_FORWARDED_HOST.clone(), host.clone());
     }
 }
@@ -280,9 +287,29 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.9"));
         let host = HeaderValue::from_static("example.org");
-        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), Some(&host));
+        h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), Some(&host), false);
         assert_eq!(h.get(&X_FORWARDED_FOR).unwrap(), "203.0.113.9, 10.0.0.1");
-        assert_eq!(h.get(&X_FORWARDED_PROTO).unwrap(), "http");
+        assert_eq!(
+            h.get(&X_FORWARDED_PROTO).unwrap(),
+            "http",
+            "a client cannot claim https"
+        );
         assert_eq!(h.get(&X_FORWARDED_HOST).unwrap(), "example.org");
+    }
+
+    #[test]
+    fn a_trusted_balancer_keeps_its_proto_and_host() {
+        let mut h = HeaderMap::new();
+        h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        h.insert(&X_FORWARDED_HOST, HeaderValue::from_static("tickets.example.org"));
+        let host = HeaderValue::from_static("10.0.0.5:8080");
+        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), Some(&host), true);
+        assert_eq!(h.get(&X_FORWARDED_PROTO).unwrap(), "https");
+        assert_eq!(h.get(&X_FORWARDED_HOST).unwrap(), "tickets.example.org");
+        assert_eq!(h.get(&X_FORWARDED_FOR).unwrap(), "10.0.0.1");
+        let mut h = HeaderMap::new();
+        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), Some(&host), true);
+        assert_eq!(h.get(&X_FORWARDED_PROTO).unwrap(), "http", "absent: set as usual");
     }
 }
