@@ -1,0 +1,121 @@
+//! The binary as a user runs it: `check`, a bad configuration, and the demo.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::Visitor;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vst-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_accepts_the_shipped_config_with_a_summary() {
+    let out = Command::new(BIN)
+        .args([
+            "check",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/vestibule.toml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        s.contains("ok: 1 room(s): registration (capacity 500, 600/min, /register)"),
+        "{s}"
+    );
+}
+
+#[test]
+fn check_reports_every_problem_and_fails() {
+    let p = write(
+        "bad.toml",
+        "[server]\nupstream = \"http://127.0.0.1:1\"\ntick = \"fast\"\n[[room]]\nname = \"Reg\"\npaths = [\"x\"]\n",
+    );
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let e = String::from_utf8(out.stderr).unwrap();
+    for k in ["server.tick", "room[0].name", "room[0].paths", "room[0].capacity"] {
+        assert!(e.contains(k), "{k} missing from:\n{e}");
+    }
+    assert!(e.contains("4 problem(s)"), "{e}");
+}
+
+#[test]
+fn running_with_a_bad_config_exits_64_without_serving() {
+    let p = write(
+        "typo.toml",
+        "[server]\nupstream = \"http://127.0.0.1:1\"\nlisten_addr = \"0.0.0.0:80\"\n",
+    );
+    let out = Command::new(BIN).arg("--config").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("unknown field `listen_addr`"));
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_demo_shows_the_third_visitor_the_line() {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Killed(child);
+    // The demo prints one "open http://ADDR/register" line per listener.
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut addrs = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(a) = line.trim().strip_prefix("open http://") {
+                addrs.push(a.trim_end_matches("/register").to_string());
+            }
+            if line.starts_with("Press Ctrl-C") {
+                break;
+            }
+        }
+        addrs
+    });
+    let addrs = tokio::time::timeout(Duration::from_secs(20), lines)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(addrs.len(), 3, "three loopback names, three cookie jars: {addrs:?}");
+    let mut inside = 0;
+    let mut waiting = 0;
+    for a in &addrs {
+        let v = Visitor::new(a.parse().unwrap());
+        let r = v.get("/register").await;
+        assert_eq!(r.status, 200);
+        if r.text().contains("You are in line") {
+            waiting += 1;
+        } else {
+            assert!(r.text().contains("<form method=post"), "{}", r.text());
+            inside += 1;
+        }
+    }
+    assert_eq!((inside, waiting), (2, 1), "capacity 2: the third visitor waits");
+}
