@@ -41,6 +41,12 @@ async fn state(v: &Visitor) -> String {
         .to_string()
 }
 
+fn assert_metrics(text: &str, expected: &[(&str, f64)]) {
+    for (series, value) in expected {
+        assert_eq!(metric(text, series), *value, "{series}");
+    }
+}
+
 fn assert_cap(h: &Harness, capacity: u64) {
     let s = h.snapshot("reg");
     assert!(s.active + s.reserved <= capacity, "cap exceeded: {s:?}");
@@ -324,44 +330,35 @@ async fn metrics_report_the_scenario() {
     }
     h.visitor().get("/").await;
     h.tick_after(SEC).await;
-    let m = h.metrics().await;
-    assert_eq!(metric(&m, r#"vestibule_capacity{room="reg"}"#), 2.0);
-    assert_eq!(metric(&m, r#"vestibule_active_users{room="reg"}"#), 2.0);
-    assert_eq!(metric(&m, r#"vestibule_queue_length{room="reg"}"#), 3.0);
-    assert_eq!(metric(&m, r#"vestibule_tickets_issued_total{room="reg"}"#), 3.0);
-    assert_eq!(metric(&m, r#"vestibule_admitted_total{room="reg",via="direct"}"#), 2.0);
-    assert_eq!(
-        metric(&m, r#"vestibule_requests_total{outcome="direct",room="reg"}"#),
-        2.0
-    );
-    assert_eq!(
-        metric(&m, r#"vestibule_requests_total{outcome="queued",room="reg"}"#),
-        3.0
-    );
-    assert_eq!(
-        metric(&m, r#"vestibule_requests_total{outcome="status",room="reg"}"#),
-        3.0
-    );
-    assert_eq!(
-        metric(&m, r#"vestibule_requests_total{outcome="bypass",room="_none"}"#),
-        1.0
-    );
-    assert_eq!(
-        metric(&m, r#"vestibule_upstream_duration_seconds_count{room="reg"}"#),
-        2.0
+    assert_metrics(
+        &h.metrics().await,
+        &[
+            (r#"vestibule_capacity{room="reg"}"#, 2.0),
+            (r#"vestibule_active_users{room="reg"}"#, 2.0),
+            (r#"vestibule_queue_length{room="reg"}"#, 3.0),
+            (r#"vestibule_tickets_issued_total{room="reg"}"#, 3.0),
+            (r#"vestibule_admitted_total{room="reg",via="direct"}"#, 2.0),
+            (r#"vestibule_requests_total{outcome="direct",room="reg"}"#, 2.0),
+            (r#"vestibule_requests_total{outcome="queued",room="reg"}"#, 3.0),
+            (r#"vestibule_requests_total{outcome="status",room="reg"}"#, 3.0),
+            (r#"vestibule_requests_total{outcome="bypass",room="_none"}"#, 1.0),
+            (r#"vestibule_upstream_duration_seconds_count{room="reg"}"#, 2.0),
+        ],
     );
 
     vs[0].get("/_vestibule/leave?room=reg").await;
     h.tick_after(5 * SEC).await;
     assert_eq!(state(&vs[2]).await, "admitted");
     let m = h.metrics().await;
-    assert_eq!(metric(&m, r#"vestibule_admitted_total{room="reg",via="queue"}"#), 1.0);
-    assert_eq!(metric(&m, r#"vestibule_wait_seconds_count{room="reg"}"#), 1.0);
-    assert_eq!(metric(&m, r#"vestibule_wait_seconds_sum{room="reg"}"#), 6.0);
-    assert_eq!(metric(&m, r#"vestibule_queue_length{room="reg"}"#), 2.0);
-    assert_eq!(
-        metric(&m, r#"vestibule_upstream_errors_total{kind="connect",room="reg"}"#),
-        0.0
+    assert_metrics(
+        &m,
+        &[
+            (r#"vestibule_admitted_total{room="reg",via="queue"}"#, 1.0),
+            (r#"vestibule_wait_seconds_count{room="reg"}"#, 1.0),
+            (r#"vestibule_wait_seconds_sum{room="reg"}"#, 6.0),
+            (r#"vestibule_queue_length{room="reg"}"#, 2.0),
+            (r#"vestibule_upstream_errors_total{kind="connect",room="reg"}"#, 0.0),
+        ],
     );
     assert!(m.contains("vestibule_config_reloads_total"));
 }
