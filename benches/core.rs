@@ -34,6 +34,7 @@ fn store(c: &mut Criterion) {
         session_ttl_ms: 600_000,
         claim_grace_ms: 60_000,
         checkin_window_ms: 15_000,
+        tick_ms: 1_000,
     };
     let s = MemoryStore::new();
     let mut now = 1_800_000_000_000u64;

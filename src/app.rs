@@ -135,7 +135,7 @@ impl App {
         };
         let metrics = Metrics::new();
         let app = App {
-            rooms: ArcSwap::from_pointee(Rooms::new(&cfg.rooms, &metrics)),
+            rooms: ArcSwap::from_pointee(Rooms::new(&cfg.rooms, cfg.server.tick, &metrics)),
             store,
             keys,
             proxy: Proxy::new(&cfg.server),
@@ -189,9 +189,12 @@ impl App {
     /// The caller's valid token for `room`, if any. Forged, truncated,
     /// expired, other-room and other-epoch tokens are all `None`.
     pub fn token(&self, room: &Room, headers: &HeaderMap, now: Millis) -> Option<Token> {
-        let raw = crate::gate::cookie(headers, &room.cookie)?;
-        let t = self.keys.verify(room.name(), raw, now).ok()?;
-        (t.epoch == room.view().snapshot.epoch).then_some(t)
+        let epoch = room.view().snapshot.epoch;
+        // Several cookies can carry the room's name (a stale one set for a
+        // parent domain, say): the first valid one counts.
+        crate::gate::cookies(headers, &room.cookie)
+            .filter_map(|raw| self.keys.verify(room.name(), raw, now).ok())
+            .find(|t| t.epoch == epoch)
     }
 
     fn cookie(&self, room: &Room, value: &str, max_age: u64) -> HeaderValue {
@@ -209,12 +212,13 @@ impl App {
         self.cookie(room, &self.keys.sign(room.name(), t), max_age)
     }
 
-    /// Set-Cookie for a session refreshed at `now`.
-    pub fn session_cookie(&self, room: &Room, number: u64, now: Millis) -> HeaderValue {
+    /// Set-Cookie for a session refreshed at `now`; `confirmed` is false for
+    /// a direct admission until the visitor comes back with the cookie.
+    pub fn session_cookie(&self, room: &Room, number: u64, now: Millis, confirmed: bool) -> HeaderValue {
         let ttl = room.limits.session_ttl_ms;
         let t = Token {
             kind: Kind::Session,
-            checked_in: true,
+            checked_in: confirmed,
             epoch: room.view().snapshot.epoch,
             number,
             stamp_ms: now,

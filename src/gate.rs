@@ -35,72 +35,104 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Resp
         let rest = rest.to_string();
         return internal(app, &rest, req).await;
     }
-    let room = app.rooms.load().route(req.uri().path()).cloned();
-    match room {
+    let rooms = app.rooms.load_full();
+    match rooms.route(req.uri().path()) {
         None => {
             app.bypass_metrics.request(Outcome::Bypass);
-            proxy(app, &app.bypass_metrics, req, peer, None, None).await
+            let cookies = confirm_on_bypass(app, &rooms, req.headers()).await;
+            proxy(app, &app.bypass_metrics, req, peer, cookies, None).await
         }
-        Some(room) => gate(app, &room, req, peer).await,
+        Some(room) => gate(app, room, req, peer).await,
     }
 }
 
-/// A fresh session created by this request: released if the upstream fails.
-type Fresh<'a> = Option<(&'a Room, u64)>;
+/// A directly admitted visitor is provisional until they come back with the
+/// cookie. Their next request may well be for an ungated path (a stylesheet,
+/// an image), so those confirm them too. The common case, no provisional
+/// cookie, costs a scan of the Cookie header and no MAC.
+async fn confirm_on_bypass(app: &App, rooms: &crate::room::Rooms, headers: &HeaderMap) -> Vec<HeaderValue> {
+    let mut set = Vec::new();
+    for room in rooms.iter() {
+        if !cookies(headers, &room.cookie).any(crate::token::looks_like_provisional_session) {
+            continue;
+        }
+        let now = app.clock.now_ms();
+        let Some(t) = app
+            .token(room, headers, now)
+            .filter(|t| t.kind == Kind::Session && !t.checked_in)
+        else {
+            continue;
+        };
+        if let Ok(true) = app.store.touch(room.name(), t.number, now).await {
+            set.push(app.session_cookie(room, t.number, now, true));
+        }
+    }
+    set
+}
+
+/// A session created by this request: counted when the upstream answers,
+/// released at once when it does not.
+enum Admission<'a> {
+    Direct(&'a Room, u64),
+    Claimed(&'a Room, &'a Token),
+}
 
 async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let now = app.clock.now_ms();
     let m = &room.metrics;
     match app.token(room, req.headers(), now) {
         Some(t) if t.kind == Kind::Session => {
-            if now.saturating_sub(t.stamp_ms) < room.limits.session_ttl_ms / 2 {
+            // A confirmed session refreshed less than half a TTL ago cannot
+            // have expired in the store; unless it was released early, no
+            // store call is needed.
+            let revoked = room.view().snapshot.is_revoked(t.number);
+            if t.checked_in && !revoked && now.saturating_sub(t.stamp_ms) < room.limits.session_ttl_ms / 2 {
                 m.request(Outcome::Session);
-                return proxy(app, m, req, peer, None, None).await;
+                return proxy(app, m, req, peer, Vec::new(), None).await;
             }
             match app.store.touch(room.name(), t.number, now).await {
                 Ok(true) => {
                     m.request(Outcome::Session);
-                    let cookie = app.session_cookie(room, t.number, now);
-                    proxy(app, m, req, peer, Some(cookie), None).await
+                    let cookie = app.session_cookie(room, t.number, now, true);
+                    proxy(app, m, req, peer, vec![cookie], None).await
                 }
                 // Idled out: the slot went to someone else. A new visitor now.
                 Ok(false) => arrive(app, room, req, peer, now).await,
-                Err(e) => {
-                    // The cookie is valid and recent enough to be signed by
-                    // us; keep serving the visitor rather than punish them
-                    // for a store hiccup.
+                Err(e) if !revoked => {
+                    // The cookie is ours and not expired; keep serving the
+                    // visitor rather than punish them for a store hiccup.
                     m.store_errors.inc();
                     tracing::warn!(room = room.name(), error = %e, "session refresh failed; serving on the cookie");
                     m.request(Outcome::Session);
-                    proxy(app, m, req, peer, None, None).await
+                    proxy(app, m, req, peer, Vec::new(), None).await
                 }
+                Err(e) => store_unavailable(app, room, &req, &e),
             }
         }
         Some(t) => {
             let view = room.view();
             if t.checked_in && t.number > view.snapshot.admitted {
                 let pos = view.snapshot.ahead(t.number, 0) + 1;
-                return waiting(app, room, &req, pos, false, true, None, now);
+                return waiting(app, room, &req, pos, false, true, Vec::new(), now);
             }
             drop(view);
             match app.store.visit(room.name(), t.number, now, &room.limits).await {
                 Ok(Visit::Waiting { pointer }) => {
                     let cookie = app.ticket_cookie(room, &Token { checked_in: true, ..t });
                     let pos = room.view().snapshot.ahead(t.number, pointer) + 1;
-                    waiting(app, room, &req, pos, false, true, Some(cookie), now)
+                    waiting(app, room, &req, pos, false, true, vec![cookie], now)
                 }
                 Ok(Visit::Claimed) => {
-                    app.count_claim(room, &t, now);
                     m.request(Outcome::Claimed);
-                    let cookie = app.session_cookie(room, t.number, now);
-                    proxy(app, m, req, peer, Some(cookie), Some((room, t.number))).await
+                    let cookie = app.session_cookie(room, t.number, now, true);
+                    proxy(app, m, req, peer, vec![cookie], Some(Admission::Claimed(room, &t))).await
                 }
                 Ok(Visit::AlreadyAdmitted) => {
                     m.request(Outcome::Session);
-                    let cookie = app.session_cookie(room, t.number, now);
-                    proxy(app, m, req, peer, Some(cookie), None).await
+                    let cookie = app.session_cookie(room, t.number, now, true);
+                    proxy(app, m, req, peer, vec![cookie], None).await
                 }
-                Ok(Visit::Returner { ahead }) => waiting(app, room, &req, ahead + 1, true, true, None, now),
+                Ok(Visit::Returner { ahead }) => waiting(app, room, &req, ahead + 1, true, true, Vec::new(), now),
                 Ok(Visit::Unknown) => arrive(app, room, req, peer, now).await,
                 Err(e) => store_unavailable(app, room, &req, &e),
             }
@@ -114,10 +146,9 @@ async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr
     let m = &room.metrics;
     match app.store.arrive(room.name(), now, &room.limits).await {
         Ok(Arrival::Direct { number }) => {
-            m.admitted_direct.inc();
             m.request(Outcome::Direct);
-            let cookie = app.session_cookie(room, number, now);
-            proxy(app, m, req, peer, Some(cookie), Some((room, number))).await
+            let cookie = app.session_cookie(room, number, now, false);
+            proxy(app, m, req, peer, vec![cookie], Some(Admission::Direct(room, number))).await
         }
         Ok(Arrival::Queued { ticket, pointer }) => {
             m.tickets_issued.inc();
@@ -131,37 +162,44 @@ async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr
             };
             let cookie = app.ticket_cookie(room, &token);
             let pos = room.view().snapshot.ahead(ticket, pointer) + 1;
-            waiting(app, room, &req, pos, false, false, Some(cookie), now)
+            waiting(app, room, &req, pos, false, false, vec![cookie], now)
         }
         Err(e) => store_unavailable(app, room, &req, &e),
     }
 }
 
-/// Forwards upstream and maps failures to a page. `fresh` is released when
-/// the exchange fails, so the visitor's slot is not held by an error.
+/// Forwards upstream and maps failures to a page. A session this request
+/// created is counted once the upstream answers, and released at once when
+/// it does not, so an error never holds the visitor's slot.
 async fn proxy(
     app: &App,
     m: &RoomMetrics,
     req: Request<Incoming>,
     peer: SocketAddr,
-    cookie: Option<HeaderValue>,
-    fresh: Fresh<'_>,
+    cookies: Vec<HeaderValue>,
+    admission: Option<Admission<'_>>,
 ) -> Response<Body> {
     let json = prefers_json(req.headers());
     let started = tokio::time::Instant::now();
     match app.proxy.forward(req, peer).await {
         Ok(mut resp) => {
             m.upstream_duration.observe(started.elapsed().as_secs_f64());
-            if let Some(c) = cookie {
+            for c in cookies {
                 resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            match admission {
+                Some(Admission::Direct(room, _)) => room.metrics.admitted_direct.inc(),
+                Some(Admission::Claimed(room, t)) => app.count_claim(room, t, app.clock.now_ms()),
+                None => {}
             }
             resp
         }
         Err(e) => {
             m.upstream_error(e.kind());
             tracing::warn!(error = %e, "upstream request failed");
-            if let Some((room, id)) = fresh {
-                if let Err(e) = app.store.release(room.name(), id).await {
+            if let Some(Admission::Direct(room, id) | Admission::Claimed(room, &Token { number: id, .. })) = admission {
+                let now = app.clock.now_ms();
+                if let Err(e) = app.store.release(room.name(), id, now, &room.limits).await {
                     tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
                 }
             }
@@ -191,7 +229,7 @@ fn waiting(
     position: u64,
     returner: bool,
     checked_in: bool,
-    cookie: Option<HeaderValue>,
+    cookies: Vec<HeaderValue>,
     now: Millis,
 ) -> Response<Body> {
     let view = room.view();
@@ -234,7 +272,7 @@ fn waiting(
     let h = resp.headers_mut();
     h.insert(header::RETRY_AFTER, HeaderValue::from(poll));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(c) = cookie {
+    for c in cookies {
         h.append(header::SET_COOKIE, c);
     }
     resp
@@ -269,12 +307,12 @@ async fn internal(app: &App, rest: &str, req: Request<Incoming>) -> Response<Bod
         }
         "leave" => {
             let target = query_param(req.uri().query(), "return_to")
-                .filter(|t| t.starts_with('/') && !t.starts_with("//") && !t.contains('\\'))
+                .filter(|t| is_local_path(t))
                 .unwrap_or_else(|| "/".into());
             let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
             if let Some(room) = room {
                 if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
-                    if let Err(e) = app.store.release(room.name(), t.number).await {
+                    if let Err(e) = app.store.release(room.name(), t.number, now, &room.limits).await {
                         tracing::warn!(room = room.name(), error = %e, "leave: release failed");
                     }
                 }
@@ -343,9 +381,9 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
                 }
                 Ok(Visit::Claimed) => {
                     app.count_claim(room, &t, now);
-                    admitted(Some(app.session_cookie(room, t.number, now)))
+                    admitted(Some(app.session_cookie(room, t.number, now, true)))
                 }
-                Ok(Visit::AlreadyAdmitted) => admitted(Some(app.session_cookie(room, t.number, now))),
+                Ok(Visit::AlreadyAdmitted) => admitted(Some(app.session_cookie(room, t.number, now, true))),
                 Ok(Visit::Returner { ahead }) => queued(ahead + 1, true, None),
                 Ok(Visit::Unknown) => json_response(
                     StatusCode::NOT_FOUND,
@@ -410,17 +448,27 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The value of cookie `name` in the request, if any.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The values of every cookie called `name` in the request. Parsed on bytes:
+/// a site's own cookie with raw UTF-8 in it must not hide ours.
+pub fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == name).then_some(v)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .filter_map(move |c| {
+            let c = c.trim_ascii();
+            let eq = c.iter().position(|b| *b == b'=')?;
+            let (k, v) = (&c[..eq], &c[eq + 1..]);
+            (k == name.as_bytes()).then(|| std::str::from_utf8(v).ok()).flatten()
         })
+}
+
+/// A same-site path to send a visitor back to: no scheme or host, no
+/// `//` or `\` that a browser would read as one, no control characters or
+/// spaces (browsers strip tabs and newlines, which turns `/\t/evil` into
+/// `//evil`).
+fn is_local_path(t: &str) -> bool {
+    t.starts_with('/') && !t.starts_with("//") && t.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\')
 }
 
 /// True when the client asks for JSON rather than a page.
@@ -454,15 +502,41 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, HeaderValue::from_static("a=1; vst_reg=abc"));
         h.append(header::COOKIE, HeaderValue::from_static("b=2"));
-        assert_eq!(cookie(&h, "vst_reg"), Some("abc"));
-        assert_eq!(cookie(&h, "b"), Some("2"));
-        assert_eq!(cookie(&h, "vst"), None);
+        let first = |n: &str| cookies(&h, n).next().map(str::to_string);
+        assert_eq!(first("vst_reg").as_deref(), Some("abc"));
+        assert_eq!(first("b").as_deref(), Some("2"));
+        assert_eq!(first("vst"), None);
+        // Raw UTF-8 from the site's own cookie does not hide ours.
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_bytes("name=J\u{fc}rgen; vst_reg=xyz".as_bytes()).unwrap(),
+        );
+        assert_eq!(cookies(&h, "vst_reg").collect::<Vec<_>>(), vec!["xyz"]);
         assert_eq!(
             query_param(Some("room=reg&return_to=%2Fdone%3Fx"), "return_to").as_deref(),
             Some("/done?x")
         );
         assert_eq!(query_param(Some("room=reg"), "x"), None);
         assert_eq!(percent_decode("%zz%2"), "%zz%2");
+    }
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        for ok in ["/", "/done?x=1", "/a/b"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil",
+            "http://x",
+            "",
+            "/a b",
+            "/\n/x",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Proxy {
                 .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(header::UPGRADE, p);
         }
-        strip_own_cookies(&mut parts.headers);
+        normalize_cookies(&mut parts.headers);
         forwarded_headers(&mut parts.headers, peer, host.as_ref(), self.trust_forwarded);
         if let Some(h) = host {
             parts.headers.insert(header::HOST, h);
@@ -188,29 +188,39 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::UPGRADE);
 }
 
-/// Drops vestibule's own cookies from the request: the upstream has no use
-/// for them, and they should not end up in its logs.
-fn strip_own_cookies(h: &mut HeaderMap) {
-    let has_own = h.get_all(header::COOKIE).iter().any(|v| {
-        v.as_bytes()
-            .windows(COOKIE_PREFIX.len())
-            .any(|w| w == COOKIE_PREFIX.as_bytes())
-    });
-    if !has_own {
-        return;
+/// Sends the upstream one `Cookie` header without vestibule's own cookies:
+/// the upstream has no use for them, and they should not end up in its
+/// logs. HTTP/2 clients send each cookie as its own header ("crumbs"), which
+/// must be joined for HTTP/1.1 (RFC 9113 8.2.3). Works on bytes, so a
+/// cookie with raw UTF-8 in it passes through intact.
+fn normalize_cookies(h: &mut HeaderMap) {
+    let mut values = h.get_all(header::COOKIE).iter();
+    let single = match (values.next(), values.next()) {
+        (None, _) => return,
+        (Some(v), None) => Some(v),
+        _ => None,
+    };
+    let own = COOKIE_PREFIX.as_bytes();
+    if let Some(v) = single {
+        if !v.as_bytes().windows(own.len()).any(|w| w == own) {
+            return;
+        }
     }
-    let kept: Vec<String> = h
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && !c.starts_with(COOKIE_PREFIX))
-        .map(str::to_string)
-        .collect();
+    let mut joined = Vec::new();
+    for v in h.get_all(header::COOKIE) {
+        for c in v.as_bytes().split(|b| *b == b';').map(<[u8]>::trim_ascii) {
+            if c.is_empty() || c.starts_with(own) {
+                continue;
+            }
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(c);
+        }
+    }
     h.remove(header::COOKIE);
-    if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+    if !joined.is_empty() {
+        if let Ok(v) = HeaderValue::from_bytes(&joined) {
             h.insert(header::COOKIE, v);
         }
     }
@@ -220,18 +230,28 @@ fn strip_own_cookies(h: &mut HeaderMap) {
 /// `-Host`, unless `trust` says a load balancer in front already set them
 /// (it knows whether the client used HTTPS; we only see its connection).
 fn forwarded_headers(h: &mut HeaderMap, peer: SocketAddr, host: Option<&HeaderValue>, trust: bool) {
-    let ip = peer.ip().to_string();
-    let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
-        _ => ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    // Every earlier hop, however many header lines carried them, then this peer.
+    let mut xff = Vec::new();
+    for v in h.get_all(&X_FORWARDED_FOR) {
+        let v = v.as_bytes().trim_ascii();
+        if !v.is_empty() {
+            xff.extend_from_slice(v);
+            xff.extend_from_slice(b", ");
+        }
+    }
+    xff.extend_from_slice(peer.ip().to_string().as_bytes());
+    if let Ok(v) = HeaderValue::from_bytes(&xff) {
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
-    if !(trust && h.contains_key(&X_FORWARDED_PROTO)) {
+    if !trust {
+        // What a client claims about the original request is not evidence.
+        h.remove(&X_FORWARDED_PROTO);
+        h.remove(&X_FORWARDED_HOST);
+    }
+    if !h.contains_key(&X_FORWARDED_PROTO) {
         h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
-    if let Some(host) = host.filter(|_| !(trust && h.contains_key(&X_FORWARDED_HOST))) {
+    if let Some(host) = host.filter(|_| !h.contains_key(&X_FORWARDED_HOST)) {
         h.insert(X_FORWARDED_HOST.clone(), host.clone());
     }
 }
@@ -274,12 +294,41 @@ mod tests {
     fn own_cookies_are_not_forwarded() {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("a=1; vst_reg=xyz; b=2"));
-        strip_own_cookies(&mut h);
+        normalize_cookies(&mut h);
         assert_eq!(h.get(header::COOKIE).unwrap(), "a=1; b=2");
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("vst_reg=xyz"));
-        strip_own_cookies(&mut h);
+        normalize_cookies(&mut h);
         assert!(!h.contains_key(header::COOKIE));
+    }
+
+    #[test]
+    fn cookie_crumbs_are_joined_and_raw_utf8_survives() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1"));
+        h.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        normalize_cookies(&mut h);
+        assert_eq!(h.get_all(header::COOKIE).iter().count(), 1);
+        assert_eq!(h.get(header::COOKIE).unwrap(), "a=1; b=2");
+        let mut h = HeaderMap::new();
+        let raw = "name=J\u{fc}rgen; vst_reg=x; app_session=s1";
+        h.insert(header::COOKIE, HeaderValue::from_bytes(raw.as_bytes()).unwrap());
+        normalize_cookies(&mut h);
+        assert_eq!(
+            h.get(header::COOKIE).unwrap().as_bytes(),
+            "name=J\u{fc}rgen; app_session=s1".as_bytes()
+        );
+    }
+
+    #[test]
+    fn an_untrusted_client_cannot_set_forwarded_host_or_proto() {
+        let mut h = HeaderMap::new();
+        h.insert(&X_FORWARDED_HOST, HeaderValue::from_static("evil.example"));
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.1"));
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.2"));
+        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), None, false);
+        assert!(!h.contains_key(&X_FORWARDED_HOST), "no Host: nothing to vouch for");
+        assert_eq!(h.get(&X_FORWARDED_FOR).unwrap(), "198.51.100.1, 198.51.100.2, 10.0.0.1");
     }
 
     #[test]

@@ -72,11 +72,11 @@ pub struct Room {
 }
 
 impl Room {
-    pub fn new(cfg: RoomConfig, metrics: &Metrics) -> Room {
+    pub fn new(cfg: RoomConfig, tick: std::time::Duration, metrics: &Metrics) -> Room {
         let m = metrics.room(&cfg.name);
         m.capacity.set(i64::from(cfg.capacity));
         Room {
-            limits: Limits::from(&cfg),
+            limits: Limits::new(&cfg, tick),
             cookie: format!("vst_{}", cfg.name),
             metrics: m,
             cfg,
@@ -140,8 +140,11 @@ pub struct Rooms {
 }
 
 impl Rooms {
-    pub fn new(cfgs: &[RoomConfig], metrics: &Metrics) -> Rooms {
-        let rooms: Vec<Arc<Room>> = cfgs.iter().map(|c| Arc::new(Room::new(c.clone(), metrics))).collect();
+    pub fn new(cfgs: &[RoomConfig], tick: std::time::Duration, metrics: &Metrics) -> Rooms {
+        let rooms: Vec<Arc<Room>> = cfgs
+            .iter()
+            .map(|c| Arc::new(Room::new(c.clone(), tick, metrics)))
+            .collect();
         let by_name = rooms.iter().enumerate().map(|(i, r)| (r.cfg.name.clone(), i)).collect();
         let mut routes: Vec<(String, usize)> = rooms
             .iter()
@@ -161,12 +164,15 @@ impl Rooms {
     }
 
     /// The room whose longest prefix matches `path`. A prefix matches whole
-    /// path segments: `/register` covers `/register`, `/register/` and
-    /// `/register/step2`, not `/registration`.
+    /// path segments: `/register` covers `/register`, `/register/`,
+    /// `/register/step2` and `/register;jsessionid=1`, not `/registration`.
+    /// The path is normalised first (see [`normalize_path`]), so spellings a
+    /// backend would read as a room path are gated too.
     pub fn route(&self, path: &str) -> Option<&Arc<Room>> {
+        let path = normalize_path(path);
         self.routes
             .iter()
-            .find(|(prefix, _)| prefix_matches(prefix, path))
+            .find(|(prefix, _)| prefix_matches(prefix, &path))
             .map(|&(_, i)| &self.rooms[i])
     }
 }
@@ -174,8 +180,60 @@ impl Rooms {
 fn prefix_matches(prefix: &str, path: &str) -> bool {
     match path.strip_prefix(prefix) {
         None => false,
-        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', ';']),
     }
+}
+
+/// The path as a backend is likely to read it (RFC 3986 normalisation):
+/// percent-encoded unreserved characters decoded, repeated slashes merged,
+/// `.` and `..` segments resolved. Reserved escapes such as `%2F` stay as
+/// they are. Paths that need none of this (nearly all) are not copied.
+pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains(['%', '.']) && !path.contains("//") {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let b = path.as_bytes();
+    let mut decoded = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if let (b'%', Some(h), Some(l)) = (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            let c = (h * 16 + l) as u8;
+            if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+                decoded.push(c);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(b[i]);
+        i += 1;
+    }
+    let decoded = String::from_utf8_lossy(&decoded);
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
+    let trailing = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    for seg in segments {
+        match seg {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let mut p = String::with_capacity(path.len());
+    for seg in &out {
+        p.push('/');
+        p.push_str(seg);
+    }
+    if out.is_empty() || trailing {
+        p.push('/');
+    }
+    std::borrow::Cow::Owned(p)
 }
 
 #[cfg(test)]
@@ -202,6 +260,7 @@ mod tests {
         let m = Metrics::new();
         let rooms = Rooms::new(
             &[room("a", &["/register"]), room("b", &["/register/vip", "/tickets/"])],
+            std::time::Duration::from_secs(1),
             &m,
         );
         let r = |p: &str| rooms.route(p).map(|r| r.name().to_string());
@@ -214,6 +273,31 @@ mod tests {
         assert_eq!(r("/tickets/1").as_deref(), Some("b"));
         assert_eq!(r("/tickets"), None);
         assert_eq!(r("/"), None);
+        assert_eq!(r("/register;jsessionid=1").as_deref(), Some("a"));
+        // Spellings a backend would read as a room path are gated as one.
+        for p in [
+            "/%72egister",
+            "//register",
+            "/x/../register",
+            "/./register/",
+            "/%2e%2e/register",
+            "/register/vip/..",
+        ] {
+            assert_eq!(r(p).as_deref(), Some("a"), "{p}");
+        }
+        assert_eq!(r("/register%2Fvip"), None, "reserved escapes stay escaped");
+    }
+
+    #[test]
+    fn normalisation_leaves_ordinary_paths_alone() {
+        assert!(matches!(
+            normalize_path("/register/step2"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(normalize_path("/a/./b/../c/"), "/a/c/");
+        assert_eq!(normalize_path("/../.."), "/");
+        assert_eq!(normalize_path("/a%7Eb/%41"), "/a~b/A");
+        assert_eq!(normalize_path("/a/b/.."), "/a/");
     }
 
     #[test]
@@ -238,7 +322,7 @@ mod tests {
     fn poll_interval_respects_the_grace_period() {
         let mut cfg = room("a", &["/a"]);
         cfg.claim_grace = std::time::Duration::from_secs(30);
-        let r = Room::new(cfg, &Metrics::new());
+        let r = Room::new(cfg, std::time::Duration::from_secs(1), &Metrics::new());
         assert_eq!(r.poll_after(false, None), 2);
         assert_eq!(r.poll_after(true, Some(5)), 2);
         assert_eq!(r.poll_after(true, Some(3600)), 10);

@@ -82,8 +82,12 @@ async fn at_capacity_visitors_queue_in_order_and_enter_in_that_order_as_sessions
     h.tick().await;
     let a = h.visitor();
     let b = h.visitor();
-    assert!(a.get("/register").await.reached_upstream());
-    assert!(b.get("/register").await.reached_upstream());
+    for v in [&a, &b] {
+        assert!(v.get("/register").await.reached_upstream());
+        // A browser comes straight back (the next page, an asset), which
+        // confirms the session for its full TTL.
+        assert!(v.get("/register/form").await.reached_upstream());
+    }
 
     let queued: Vec<Visitor> = (0..3).map(|_| h.visitor()).collect();
     for (i, v) in queued.iter().enumerate() {
@@ -382,6 +386,10 @@ async fn waiting_and_admitted_visitors_cost_no_store_round_trip() {
     h.tick().await;
     let a = h.visitor();
     assert!(a.get("/register").await.reached_upstream());
+    assert!(
+        a.get("/register").await.reached_upstream(),
+        "confirms the direct session (one store call)"
+    );
     let queued: Vec<Visitor> = (0..3).map(|_| h.visitor()).collect();
     for v in &queued {
         v.get("/register").await;
@@ -412,7 +420,11 @@ async fn waiting_and_admitted_visitors_cost_no_store_round_trip() {
     for _ in 0..10 {
         assert!(a.get("/register").await.reached_upstream());
     }
-    assert_eq!(calls.touch.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        calls.touch.load(Ordering::SeqCst),
+        2,
+        "the confirmation, then one refresh"
+    );
     assert_eq!(calls.per_request(), before + 1);
 }
 
@@ -446,4 +458,88 @@ async fn an_operator_template_replaces_the_waiting_page() {
     // JSON clients are not affected by the template.
     assert_eq!(h.visitor().get_json("/register").await.json()["position"], 2);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn cookie_less_requests_below_capacity_do_not_hold_slots() {
+    let h = Harness::start(&room(3)).await;
+    h.tick().await;
+    // A script that drops cookies: each request is admitted directly...
+    for _ in 0..3 {
+        assert!(h.visitor().get("/register").await.reached_upstream());
+    }
+    // ...but never comes back, so after the grace period the slots are free again.
+    h.tick_after(20 * SEC).await;
+    assert_eq!(h.snapshot("reg").active, 0);
+    let real = h.visitor();
+    assert!(real.get("/register").await.reached_upstream());
+    // A real browser's next request confirms its session, here for an
+    // ungated asset: it keeps the slot for the full session TTL.
+    assert!(real.get("/static/app.css").await.reached_upstream());
+    h.tick_after(50 * SEC).await;
+    assert_eq!(h.snapshot("reg").active, 1);
+    assert!(real.get("/register").await.reached_upstream());
+}
+
+#[tokio::test]
+async fn a_session_that_left_cannot_ride_on_its_old_cookie() {
+    let h = Harness::start(&room(1)).await;
+    h.tick().await;
+    let a = h.visitor();
+    a.get("/register").await;
+    a.get("/register").await;
+    let old_cookie = a.cookie("vst_reg").unwrap();
+    let b = h.visitor();
+    b.get("/register").await;
+    check_in(&b).await;
+    a.get("/_vestibule/leave?room=reg").await;
+    assert!(a.cookie("vst_reg").is_none(), "the browser's cookie is cleared");
+    h.tick_after(SEC).await;
+    assert_eq!(state(&b).await, "admitted");
+    // A client that kept the cookie anyway gets no second seat.
+    a.set_cookie("vst_reg", &old_cookie);
+    assert!(!a.get("/register").await.reached_upstream());
+    assert!(b.get("/register").await.reached_upstream());
+    assert_eq!(h.upstream.hits("/register"), 3, "A twice, then B");
+}
+
+#[tokio::test]
+async fn a_kept_ticket_cookie_cannot_re_enter() {
+    let h = Harness::start(&room(1)).await;
+    h.tick().await;
+    let first = h.visitor();
+    first.get("/register").await;
+    let a = h.visitor();
+    a.get("/register").await;
+    check_in(&a).await;
+    let ticket = a.cookie("vst_reg").unwrap();
+    first.get("/_vestibule/leave?room=reg").await;
+    h.tick_after(SEC).await;
+    assert!(a.get("/register").await.reached_upstream(), "A's turn");
+    let b = h.visitor();
+    b.get("/register").await;
+    check_in(&b).await;
+    a.get("/_vestibule/leave?room=reg").await;
+    a.set_cookie("vst_reg", &ticket);
+    let r = a.get("/register").await;
+    assert!(!r.reached_upstream(), "the used ticket is void");
+    h.tick_after(SEC).await;
+    assert_eq!(state(&b).await, "admitted", "B is next, not the replayed ticket");
+}
+
+#[tokio::test]
+async fn odd_spellings_of_a_room_path_are_gated() {
+    let h = Harness::start(&room(0)).await;
+    for p in [
+        "/register",
+        "/%72egister",
+        "//register",
+        "/x/../register",
+        "/register;jsessionid=1",
+        "/./register/a",
+    ] {
+        let r = h.visitor().get(p).await;
+        assert!(!r.reached_upstream(), "{p} bypassed the room");
+    }
+    assert_eq!(h.upstream.total(), 0);
 }

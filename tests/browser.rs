@@ -169,7 +169,11 @@ fn drive(h: &Harness) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
         while !flag.load(Ordering::SeqCst) {
             app.tick().await;
             if !released && app.room("reg").unwrap().view().snapshot.issued >= 2 {
-                assert!(app.store.release("reg", 1).await.unwrap(), "visitor A held slot 1");
+                let (now, limits) = (app.clock.now_ms(), app.room("reg").unwrap().limits);
+                assert!(
+                    app.store.release("reg", 1, now, &limits).await.unwrap(),
+                    "visitor A held slot 1"
+                );
                 released = true;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -201,3 +201,72 @@ async fn oversized_headers_are_refused() {
     assert!(head.is_empty() || head.starts_with("HTTP/1.1 431"), "{head}");
     assert_eq!(h.upstream.total(), 0);
 }
+
+#[tokio::test]
+async fn a_sites_raw_utf8_cookie_neither_hides_ours_nor_is_lost() {
+    let h = Harness::start(ROOM).await;
+    let a = h.visitor();
+    assert!(a.get("/register").await.reached_upstream());
+    let session = a.cookie("vst_reg").unwrap();
+    // The site once set `name=Jürgen`; browsers send such cookies as raw UTF-8.
+    let req = format!(
+        "GET /register HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncookie: name=J\u{fc}rgen; vst_reg={session}; app=1\r\n\r\n"
+    );
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    // What the upstream received is in the echoed body.
+    let upstream_saw = out.split_once("\r\n\r\n").unwrap().1;
+    assert!(
+        upstream_saw.contains("\"path\":\"/register\""),
+        "the admitted visitor was not recognised:\n{out}"
+    );
+    assert!(
+        upstream_saw.contains("name=J\u{fc}rgen; app=1"),
+        "the site's own cookies must reach it:\n{out}"
+    );
+    assert!(!upstream_saw.contains("vst_reg"), "ours must not:\n{out}");
+}
+
+#[tokio::test]
+async fn http2_cookie_crumbs_reach_the_upstream_as_one_header() {
+    let h = Harness::start(ROOM).await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+    let req = http::Request::get(h.url("/"))
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let body = client
+        .request(req)
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(j["headers"]["cookie"], "a=1; b=2");
+}
+
+#[tokio::test]
+async fn leave_only_redirects_to_local_paths() {
+    let h = Harness::start(ROOM).await;
+    for (q, want) in [
+        ("return_to=%2Fdone", "/done"),
+        ("return_to=%2F%09%2Fevil.example", "/"),
+        ("return_to=%2F%2Fevil.example", "/"),
+        ("return_to=https%3A%2F%2Fevil.example", "/"),
+        ("return_to=%2F%5Cevil.example", "/"),
+    ] {
+        let r = h.visitor().get(&format!("/_vestibule/leave?room=reg&{q}")).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some(want), "{q}");
+    }
+}

@@ -47,8 +47,9 @@ impl MemoryStore {
 }
 
 /// Admission rate limit: a token bucket refilled at `admit_per_minute`,
-/// holding at most one second's worth (at least one admission), so a burst
-/// at the threshold is smoothed rather than let through at once.
+/// holding one tick's worth plus one. A burst at the threshold is smoothed,
+/// and the fraction left after a tick carries to the next, so 90/min really
+/// admits 90 a minute with one-second ticks.
 #[derive(Debug, Clone)]
 struct Bucket {
     tokens: f64,
@@ -56,14 +57,24 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn refill(&mut self, now: Millis, per_minute: u32) -> f64 {
+    fn refill(&mut self, now: Millis, per_minute: u32, tick_ms: u64) -> f64 {
         let rate = f64::from(per_minute) / 60_000.0;
-        let burst = (f64::from(per_minute) / 60.0).max(1.0);
+        let burst = rate * tick_ms as f64 + 1.0;
         let dt = now.saturating_sub(self.last_ms) as f64;
         self.tokens = (self.tokens + dt * rate).min(burst);
         self.last_ms = now;
         self.tokens
     }
+}
+
+/// An admitted visitor.
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    last_seen: Millis,
+    /// Came back with the cookie at least once (or was admitted from the
+    /// line, which proves it). Provisional sessions expire after the claim
+    /// grace period instead of the session TTL.
+    confirmed: bool,
 }
 
 /// One room's state; see the module docs of [`crate::store`].
@@ -72,12 +83,16 @@ struct RoomState {
     epoch: u32,
     issued: u64,
     admitted: u64,
-    /// Session id (its ticket number) -> last seen.
-    sessions: HashMap<u64, Millis>,
+    /// Session id (its ticket number) -> session.
+    sessions: HashMap<u64, Session>,
     /// Ticket -> claim deadline.
     reservations: BTreeMap<u64, Millis>,
     /// Late returner ticket -> deadline to come back for the slot.
     returners: BTreeMap<u64, Millis>,
+    /// Tickets whose reservation lapsed -> until when they may return.
+    lapsed: BTreeMap<u64, Millis>,
+    /// Sessions released early -> until when their cookies could look fresh.
+    revoked: BTreeMap<u64, Millis>,
     /// Check-in bits of tickets beyond the pointer; empty words are absent.
     marks: BTreeMap<u64, u64>,
     /// (time, issued) at each tick, trimmed to the check-in window.
@@ -94,6 +109,8 @@ impl RoomState {
             sessions: HashMap::new(),
             reservations: BTreeMap::new(),
             returners: BTreeMap::new(),
+            lapsed: BTreeMap::new(),
+            revoked: BTreeMap::new(),
             marks: BTreeMap::new(),
             issue_log: VecDeque::new(),
             bucket: Bucket {
@@ -114,7 +131,7 @@ impl RoomState {
     fn budget(&mut self, now: Millis, lim: &Limits) -> u64 {
         match lim.admit_per_minute {
             None => u64::MAX,
-            Some(r) => self.bucket.refill(now, r).floor().max(0.0) as u64,
+            Some(r) => self.bucket.refill(now, r, lim.tick_ms).floor().max(0.0) as u64,
         }
     }
 
@@ -174,7 +191,13 @@ impl RoomState {
             self.spend(lim, 1);
             self.issued += 1;
             self.admitted = self.issued;
-            self.sessions.insert(self.issued, now);
+            self.sessions.insert(
+                self.issued,
+                Session {
+                    last_seen: now,
+                    confirmed: false,
+                },
+            );
             return Arrival::Direct { number: self.issued };
         }
         self.issued += 1;
@@ -192,21 +215,27 @@ impl RoomState {
             self.mark(t);
             return Visit::Waiting { pointer: self.admitted };
         }
-        if let Some(last) = self.sessions.get_mut(&t) {
-            *last = now;
+        if let Some(session) = self.sessions.get_mut(&t) {
+            session.last_seen = now;
+            session.confirmed = true;
             return Visit::AlreadyAdmitted;
         }
         if self.reservations.remove(&t).is_some() {
-            self.sessions.insert(t, now);
+            self.confirmed_session(t, now);
             return Visit::Claimed;
         }
-        // A late returner: its slot lapsed. The first returner in ticket
-        // order takes a free slot at once; the others wait for the tick,
-        // which serves returners before the line.
+        // Only a ticket whose reservation lapsed may come back late. A used
+        // ticket, or one skipped because it never checked in, is void.
+        if !self.returners.contains_key(&t) && self.lapsed.remove(&t).is_none() {
+            return Visit::Unknown;
+        }
+        // The first returner in ticket order takes a free slot at once; the
+        // others wait for the tick, which serves returners before the line.
         let first = self.returners.keys().next().copied();
-        if self.has_free_slot(lim) && first.is_none_or(|f| f == t) {
+        if self.has_free_slot(lim) && first.is_none_or(|f| f == t) && self.budget(now, lim) >= 1 {
+            self.spend(lim, 1);
             self.returners.remove(&t);
-            self.sessions.insert(t, now);
+            self.confirmed_session(t, now);
             return Visit::Claimed;
         }
         self.returners.insert(t, now + lim.claim_grace_ms);
@@ -215,14 +244,63 @@ impl RoomState {
         }
     }
 
+    fn confirmed_session(&mut self, t: u64, now: Millis) {
+        self.sessions.insert(
+            t,
+            Session {
+                last_seen: now,
+                confirmed: true,
+            },
+        );
+    }
+
+    fn touch(&mut self, session: u64, now: Millis) -> bool {
+        match self.sessions.get_mut(&session) {
+            Some(s) => {
+                s.last_seen = now;
+                s.confirmed = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn release(&mut self, session: u64, now: Millis, lim: &Limits) -> bool {
+        let existed = self.sessions.remove(&session).is_some();
+        if existed {
+            // A cookie refreshed just before this passes cached checks for
+            // half a TTL; refuse it that long.
+            self.revoked.insert(session, now + lim.session_ttl_ms / 2 + 1);
+        }
+        existed
+    }
+
     fn tick(&mut self, now: Millis, lim: &Limits) -> TickReport {
         let before = self.sessions.len();
-        self.sessions.retain(|_, last| *last + lim.session_ttl_ms > now);
+        self.sessions.retain(|_, s| {
+            // A provisional session never outlives a confirmed one.
+            let ttl = if s.confirmed {
+                lim.session_ttl_ms
+            } else {
+                lim.claim_grace_ms.min(lim.session_ttl_ms)
+            };
+            s.last_seen.saturating_add(ttl) > now
+        });
         let expired_sessions = (before - self.sessions.len()) as u64;
-        let before = self.reservations.len();
-        self.reservations.retain(|_, deadline| *deadline > now);
-        let expired_reservations = (before - self.reservations.len()) as u64;
-        self.returners.retain(|_, deadline| *deadline > now);
+        // Lapsed reservations and returners that stopped polling may still
+        // come back for a session TTL.
+        let until = now.saturating_add(lim.session_ttl_ms);
+        let mut expired_reservations = 0;
+        for map in [&mut self.reservations, &mut self.returners] {
+            let gone: Vec<u64> = map.iter().filter(|(_, d)| **d <= now).map(|(t, _)| *t).collect();
+            for t in gone {
+                map.remove(&t);
+                self.lapsed.insert(t, until);
+                expired_reservations += 1;
+            }
+        }
+        self.lapsed.retain(|_, d| *d > now);
+        self.revoked.retain(|_, d| *d > now);
 
         self.log_issued(now, lim.checkin_window_ms);
         let cleared = self.cleared(now, lim.checkin_window_ms);
@@ -304,6 +382,7 @@ impl RoomState {
             returners: self.returners.len() as u64,
             cleared,
             marks,
+            revoked: self.revoked.keys().copied().collect(),
         }
     }
 }
@@ -319,17 +398,11 @@ impl Store for MemoryStore {
     }
 
     async fn touch(&self, room: &str, session: u64, now: Millis) -> Result<bool, StoreError> {
-        Ok(self.with(room, now, |r| match r.sessions.get_mut(&session) {
-            Some(last) => {
-                *last = now;
-                true
-            }
-            None => false,
-        }))
+        Ok(self.with(room, now, |r| r.touch(session, now)))
     }
 
-    async fn release(&self, room: &str, session: u64) -> Result<bool, StoreError> {
-        Ok(self.with(room, 0, |r| r.sessions.remove(&session).is_some()))
+    async fn release(&self, room: &str, session: u64, now: Millis, limits: &Limits) -> Result<bool, StoreError> {
+        Ok(self.with(room, now, |r| r.release(session, now, limits)))
     }
 
     async fn tick(&self, room: &str, now: Millis, limits: &Limits) -> Result<TickReport, StoreError> {
@@ -354,6 +427,7 @@ mod tests {
             session_ttl_ms: 60 * SEC,
             claim_grace_ms: 10 * SEC,
             checkin_window_ms: 5 * SEC,
+            tick_ms: SEC,
         }
     }
 
@@ -446,13 +520,30 @@ mod tests {
     }
 
     #[test]
-    fn sessions_expire_after_ttl() {
+    fn sessions_expire_after_ttl_and_unconfirmed_ones_after_the_grace_period() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(2);
+        assert_eq!(r.arrive(0, &l), Arrival::Direct { number: 1 });
+        assert_eq!(r.arrive(0, &l), Arrival::Direct { number: 2 });
+        assert!(r.touch(1, SEC)); // visitor 1 came back with the cookie
+                                  // Visitor 2 never did (a client that drops cookies): its slot goes
+                                  // after the grace period, not the session TTL.
+        assert_eq!(r.tick(10 * SEC, &l).expired_sessions, 1);
+        assert!(r.sessions.contains_key(&1));
+        assert_eq!(r.tick(60 * SEC, &l).expired_sessions, 0);
+        assert_eq!(r.tick(61 * SEC, &l).expired_sessions, 1);
+        assert!(matches!(r.arrive(61 * SEC, &l), Arrival::Direct { .. }));
+    }
+
+    #[test]
+    fn released_sessions_are_revoked_for_half_a_ttl() {
         let mut r = RoomState::new(1, 0);
         let l = lim(1);
         r.arrive(0, &l);
-        assert_eq!(r.tick(59 * SEC, &l).expired_sessions, 0);
-        assert_eq!(r.tick(60 * SEC, &l).expired_sessions, 1);
-        assert!(matches!(r.arrive(61 * SEC, &l), Arrival::Direct { .. }));
+        assert!(r.release(1, SEC, &l));
+        assert!(!r.release(1, SEC, &l));
+        assert!(r.tick(2 * SEC, &l).snapshot.is_revoked(1));
+        assert!(!r.tick(31 * SEC + 1, &l).snapshot.is_revoked(1));
     }
 
     #[test]
@@ -468,6 +559,174 @@ mod tests {
         r.visit(2, 0, &l);
         assert_eq!(r.tick(500, &l).admitted, 0, "half a token");
         assert_eq!(r.tick(1_000, &l).admitted, 1);
+    }
+
+    /// Fills the line with `n` checked-in tickets and an empty bucket.
+    fn long_line(n: u64) -> RoomState {
+        let mut r = RoomState::new(1, 0);
+        r.bucket.tokens = 0.0;
+        r.issued = n;
+        for t in 1..=n {
+            r.mark(t);
+        }
+        r
+    }
+
+    #[test]
+    fn the_rate_budget_carries_fractions_across_ticks() {
+        let l = Limits {
+            admit_per_minute: Some(90),
+            ..lim(10_000)
+        };
+        let mut r = long_line(1_000);
+        let total: u64 = (1..=60).map(|s| r.tick(s * SEC, &l).admitted).sum();
+        assert_eq!(total, 90, "90/min over sixty 1 s ticks");
+        let l = Limits {
+            admit_per_minute: Some(600),
+            tick_ms: 5 * SEC,
+            ..lim(10_000)
+        };
+        let mut r = long_line(1_000);
+        let total: u64 = (1..=12).map(|s| r.tick(s * 5 * SEC, &l).admitted).sum();
+        assert_eq!(total, 600, "600/min over twelve 5 s ticks");
+    }
+
+    #[test]
+    fn a_used_ticket_cannot_come_back_after_its_session_ends() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(1);
+        r.tick(0, &l);
+        r.arrive(0, &l);
+        assert!(matches!(r.arrive(0, &l), Arrival::Queued { ticket: 2, .. }));
+        r.visit(2, 0, &l);
+        r.sessions.remove(&1);
+        r.tick(SEC, &l);
+        assert_eq!(r.visit(2, SEC, &l), Visit::Claimed);
+        assert!(matches!(r.arrive(SEC, &l), Arrival::Queued { ticket: 3, .. }));
+        r.visit(3, SEC, &l);
+        // Ticket 2's holder leaves, then replays the old ticket cookie.
+        assert!(r.release(2, 2 * SEC, &l));
+        assert_eq!(r.visit(2, 2 * SEC, &l), Visit::Unknown, "a used ticket is void");
+        r.tick(3 * SEC, &l);
+        assert_eq!(
+            r.visit(3, 3 * SEC, &l),
+            Visit::Claimed,
+            "the next in line gets the slot"
+        );
+    }
+
+    #[test]
+    fn skipped_tickets_cannot_be_cashed_in_later() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(1);
+        r.tick(0, &l);
+        r.arrive(0, &l);
+        for _ in 0..100 {
+            r.arrive(0, &l); // hoarded: 2..=101, never checked in
+        }
+        r.tick(SEC, &l);
+        let Arrival::Queued { ticket: real, .. } = r.arrive(2 * SEC, &l) else {
+            panic!()
+        };
+        r.visit(real, 3 * SEC, &l);
+        r.tick(7 * SEC, &l);
+        assert_eq!(r.admitted, 101, "the hoard was skipped");
+        for t in 2..=101 {
+            assert_eq!(r.visit(t, 8 * SEC, &l), Visit::Unknown);
+        }
+        assert!(r.returners.is_empty(), "no memory spent on them");
+        r.sessions.clear();
+        r.tick(9 * SEC, &l);
+        assert_eq!(r.reservations.keys().copied().collect::<Vec<_>>(), vec![real]);
+    }
+
+    #[test]
+    fn a_returner_taking_a_free_slot_spends_the_rate_budget() {
+        let l = Limits {
+            admit_per_minute: Some(1),
+            ..lim(100)
+        };
+        let mut r = RoomState::new(1, 0);
+        r.issued = 50;
+        r.admitted = 50;
+        for t in 1..=50 {
+            r.lapsed.insert(t, u64::MAX);
+        }
+        r.bucket = Bucket {
+            tokens: 0.0,
+            last_ms: 0,
+        };
+        let claimed = (1..=50).filter(|t| r.visit(*t, 0, &l) == Visit::Claimed).count();
+        assert_eq!(claimed, 0, "no budget, no admission");
+        assert_eq!(r.returners.len(), 50, "all wait for the tick instead");
+    }
+
+    /// A model check of the check-in bits and `Snapshot::ahead` around word
+    /// boundaries, against a naive count (contributed by review).
+    #[test]
+    fn marks_and_positions_match_a_naive_model() {
+        let interesting: Vec<u64> = {
+            let mut v = vec![];
+            for b in [0u64, 64, 128, 192, 256] {
+                for d in [0u64, 1, 2] {
+                    v.push(b + d);
+                    if b >= d {
+                        v.push(b - d);
+                    }
+                }
+                v.push(b + 63);
+            }
+            v.sort();
+            v.dedup();
+            v
+        };
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut rnd = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for _ in 0..5_000 {
+            let issued = 300u64;
+            let admitted = interesting[rnd(interesting.len() as u64) as usize].min(issued);
+            let cleared = interesting[rnd(interesting.len() as u64) as usize].min(issued);
+            let mut r = RoomState::new(1, 0);
+            r.issued = issued;
+            r.admitted = admitted;
+            let mut model = std::collections::BTreeSet::new();
+            for _ in 0..rnd(40) {
+                let t = admitted + 1 + rnd(issued - admitted + 1);
+                if t <= issued {
+                    r.mark(t);
+                    model.insert(t);
+                }
+            }
+            for _ in 0..rnd(5) {
+                if let Some(&t) = model.iter().nth(rnd(model.len() as u64 + 1) as usize) {
+                    r.unmark(t);
+                    model.remove(&t);
+                }
+            }
+            for &f in &interesting {
+                let f = f.max(1);
+                assert_eq!(r.next_marked(f), model.range(f..).next().copied(), "next_marked({f})");
+            }
+            r.issue_log.push_back((0, cleared));
+            let s = r.snapshot(10 * SEC, &lim(1));
+            assert_eq!(s.cleared, cleared);
+            for &n in interesting.iter().filter(|n| **n > 0) {
+                for p in [0, admitted, admitted + 1, cleared, cleared + 1, n - 1] {
+                    let lo = admitted.max(p);
+                    let naive = (lo + 1..n).filter(|t| *t > cleared || model.contains(t)).count() as u64;
+                    assert_eq!(
+                        s.ahead(n, p),
+                        naive,
+                        "ahead({n},{p}) admitted={admitted} cleared={cleared}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -11,8 +11,17 @@
 //!   time they were last seen) and reservations (tickets the pointer passed
 //!   that have not arrived yet, with a deadline). Both are bounded by the
 //!   room's capacity: `sessions + reservations <= capacity` is the cap.
-//! * returners: tickets behind the pointer whose slot lapsed (a phone that
-//!   slept) waiting for the next free slot, ahead of everyone still in line.
+//! * lapsed tickets: reservations that expired unclaimed, remembered for a
+//!   session TTL. Only these may come back as *returners* (a phone that
+//!   slept), waiting for the next free slot ahead of everyone still in line.
+//!   Any other ticket behind the pointer (already used, or never checked in
+//!   and skipped) is void.
+//! * sessions start *provisional* when admitted directly (no proof yet that
+//!   the visitor keeps cookies) and expire after `claim_grace` unless the
+//!   visitor comes back with the cookie, which confirms them for
+//!   `session_ttl`. A client that drops cookies holds no slot for long.
+//! * revoked sessions: released early (`/leave`, a failed first request);
+//!   published in the snapshot so a cached check refuses their cookies.
 //!
 //! Every method is one atomic decision on one room, so a shared
 //! implementation can run each as one script. The in-memory store is the
@@ -34,16 +43,20 @@ pub struct Limits {
     pub session_ttl_ms: u64,
     pub claim_grace_ms: u64,
     pub checkin_window_ms: u64,
+    /// The scheduler period: the rate budget holds one tick's worth.
+    pub tick_ms: u64,
 }
 
-impl From<&RoomConfig> for Limits {
-    fn from(r: &RoomConfig) -> Limits {
+impl Limits {
+    pub fn new(r: &RoomConfig, tick: std::time::Duration) -> Limits {
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Limits {
             capacity: r.capacity,
             admit_per_minute: r.admit_per_minute,
-            session_ttl_ms: r.session_ttl.as_millis() as u64,
-            claim_grace_ms: r.claim_grace.as_millis() as u64,
-            checkin_window_ms: r.checkin_window.as_millis() as u64,
+            session_ttl_ms: ms(r.session_ttl),
+            claim_grace_ms: ms(r.claim_grace),
+            checkin_window_ms: ms(r.checkin_window),
+            tick_ms: ms(tick),
         }
     }
 }
@@ -71,7 +84,9 @@ pub enum Visit {
     /// Behind the pointer but the slot lapsed and none is free: registered
     /// for the next free slot; `ahead` returners are before it.
     Returner { ahead: u64 },
-    /// The number was never issued in this room state.
+    /// Not a ticket that may enter: never issued in this room state, already
+    /// used, or skipped because it never checked in. Its holder is a new
+    /// visitor.
     Unknown,
 }
 
@@ -104,6 +119,8 @@ pub struct Snapshot {
     pub cleared: u64,
     /// Check-in marks in `(admitted, cleared]`: (word, bits, marks before this word).
     pub marks: Vec<(u64, u64, u64)>,
+    /// Sessions released early whose cookies may still look fresh, sorted.
+    pub revoked: Vec<u64>,
 }
 
 impl Snapshot {
@@ -152,6 +169,11 @@ impl Snapshot {
     pub fn waiting(&self) -> u64 {
         self.ahead(self.issued + 1, self.admitted)
     }
+
+    /// True if session `n` was released early.
+    pub fn is_revoked(&self, n: u64) -> bool {
+        self.revoked.binary_search(&n).is_ok()
+    }
 }
 
 /// Store failures. The memory store never fails; a shared store can.
@@ -173,11 +195,13 @@ pub trait Store: Send + Sync + 'static {
     /// reservation if admitted, or take the late-returner lane.
     async fn visit(&self, room: &str, ticket: u64, now: Millis, limits: &Limits) -> Result<Visit, StoreError>;
 
-    /// Refreshes a session's last-seen time; false if it no longer exists.
+    /// Refreshes a session's last-seen time and confirms a provisional one;
+    /// false if it no longer exists.
     async fn touch(&self, room: &str, session: u64, now: Millis) -> Result<bool, StoreError>;
 
-    /// Ends a session now, freeing its slot; false if it did not exist.
-    async fn release(&self, room: &str, session: u64) -> Result<bool, StoreError>;
+    /// Ends a session now, freeing its slot, and revokes it for the time its
+    /// cookie could still pass a cached check; false if it did not exist.
+    async fn release(&self, room: &str, session: u64, now: Millis, limits: &Limits) -> Result<bool, StoreError>;
 
     /// The scheduler step: expire idle sessions, lapsed reservations and
     /// returners, then hand free slots to returners first and advance the

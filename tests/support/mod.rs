@@ -144,7 +144,7 @@ async fn upstream_handler(
             let headers: HashMap<String, String> = req
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect();
             let body = serde_json::json!({
                 "path": req.uri().path(),
@@ -445,9 +445,9 @@ impl Store for CountingStore {
         self.calls.touch.fetch_add(1, Ordering::SeqCst);
         self.inner.touch(room, s, now).await
     }
-    async fn release(&self, room: &str, s: u64) -> Result<bool, StoreError> {
+    async fn release(&self, room: &str, s: u64, now: u64, l: &Limits) -> Result<bool, StoreError> {
         self.calls.release.fetch_add(1, Ordering::SeqCst);
-        self.inner.release(room, s).await
+        self.inner.release(room, s, now, l).await
     }
     async fn tick(&self, room: &str, now: u64, l: &Limits) -> Result<TickReport, StoreError> {
         self.calls.tick.fetch_add(1, Ordering::SeqCst);
