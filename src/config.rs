@@ -346,6 +346,41 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// No duration setting needs more; bounding them keeps the arithmetic on
+/// them (ticks times counts, now plus a TTL) far from overflow.
+const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The line that sets `key` (`server.tick`, `room[1].capacity`), looking
+/// only inside the right table: the n-th `[[room]]`, or `[server]`.
+fn locate(text: &str, key: &str) -> Option<usize> {
+    let (table, leaf) = key.rsplit_once('.')?;
+    let (name, index) = match table.split_once('[') {
+        Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()?),
+        None => (table, 0),
+    };
+    let mut seen = 0;
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            let header = l.trim_matches(|c| c == '[' || c == ']').trim();
+            inside = header == name && {
+                seen += 1;
+                seen == index + 1
+            };
+            continue;
+        }
+        if inside {
+            if let Some(rest) = l.strip_prefix(leaf) {
+                if rest.trim_start().starts_with('=') {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
 struct Validator<'a> {
     problems: Vec<Problem>,
     text: &'a str,
@@ -353,16 +388,7 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn problem(&mut self, key: &str, message: impl Into<String>, hint: impl Into<Option<String>>) {
-        // Best effort: point at the first line that sets the key's last segment.
-        let leaf = key.rsplit('.').next().unwrap_or(key);
-        let line = self
-            .text
-            .lines()
-            .position(|l| {
-                let l = l.trim_start();
-                l.starts_with(leaf) && l[leaf.len()..].trim_start().starts_with('=')
-            })
-            .map(|i| i + 1);
+        let line = locate(self.text, key);
         self.problems.push(Problem {
             key: key.into(),
             line,
@@ -375,6 +401,14 @@ impl Validator<'_> {
         match v {
             None => default,
             Some(s) => match humantime::parse_duration(s) {
+                Ok(d) if d > MAX_DURATION => {
+                    self.problem(
+                        key,
+                        format!("{s:?} is longer than 30 days"),
+                        Some("no setting here needs more; check the unit".into()),
+                    );
+                    default
+                }
                 Ok(d) => d,
                 Err(e) => {
                     self.problem(
@@ -449,13 +483,15 @@ impl Validator<'_> {
                 Some("remove the key to let the runtime choose".into()),
             );
         }
-        let tick = self.duration("server.tick", s.tick.as_deref(), defaults::tick());
+        let mut tick = self.duration("server.tick", s.tick.as_deref(), defaults::tick());
         if tick < Duration::from_millis(50) || tick > Duration::from_secs(60) {
             self.problem(
                 "server.tick",
                 format!("{tick:?} is out of range"),
                 Some("use between 50ms and 60s; 1s suits almost everyone".into()),
             );
+            // Check the rooms against a sane tick rather than report nonsense.
+            tick = defaults::tick();
         }
         let connect_timeout = self.duration(
             "server.connect_timeout",
@@ -819,6 +855,31 @@ mod tests {
         }
         assert!(e.problems.iter().all(|p| !p.message.is_empty()));
         assert!(e.to_string().contains("hint:"));
+    }
+
+    #[test]
+    fn huge_durations_are_reported_not_panicked_on() {
+        let e = parse(&GOOD.replace(
+            "listen = \"127.0.0.1:0\"",
+            "listen = \"127.0.0.1:0\"\ntick = \"18446744073709551615s\"",
+        ))
+        .unwrap_err();
+        assert!(e.problems.iter().any(|p| p.key == "server.tick"), "{e}");
+        let e = parse(&GOOD.replace("session_ttl = \"5m\"", "session_ttl = \"400d\"")).unwrap_err();
+        assert!(e.to_string().contains("longer than 30 days"), "{e}");
+    }
+
+    #[test]
+    fn problems_point_at_the_line_in_the_right_table() {
+        let text = "[server]\nupstream = \"http://127.0.0.1:1\"\n\
+                    [[room]]\nname = \"a\"\npaths = [\"/a\"]\ncapacity = 1\n\
+                    [[room]]\nname = \"b\"\npaths = [\"/b\"]\ncapacity = -5\n";
+        let e = parse(text).unwrap_err();
+        let p = e.problems.iter().find(|p| p.key == "room[1].capacity").unwrap();
+        assert_eq!(p.line, Some(10), "{p}");
+        assert_eq!(locate(text, "room[0].capacity"), Some(6));
+        assert_eq!(locate(text, "server.upstream"), Some(2));
+        assert_eq!(locate(text, "server.tick"), None);
     }
 
     #[test]
