@@ -1,8 +1,9 @@
 //! The gate: what happens to one request. The admission rule lives here.
 //!
 //! ```text
-//! path in no room                          -> proxy
-//! valid session cookie for the room        -> proxy (refresh in the store at most every ttl/2)
+//! path in no room                          -> proxy (confirming a provisional session cookie)
+//! valid session cookie for the room        -> proxy (store call only to confirm a direct
+//!                                             admission, to refresh every ttl/2, or if revoked)
 //! valid ticket, checked in, behind pointer -> waiting response (no store call)
 //! valid ticket otherwise                   -> store.visit: check in | claim -> proxy | returner lane
 //! no valid token                           -> store.arrive: direct -> proxy | ticket -> waiting response
@@ -11,7 +12,8 @@
 //! Waiting responses carry `Retry-After` and `Cache-Control: no-store`; a
 //! waiting visitor's non-GET request is answered 503 and never forwarded.
 //! A session created by a request whose upstream exchange then fails is
-//! released at once, so a dead upstream never holds a slot.
+//! released at once, so a dead upstream never holds a slot. Paths are
+//! routed after normalisation ([`crate::room::normalize_path`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -247,6 +247,7 @@ fn forwarded_headers(h: &mut HeaderMap, peer: SocketAddr, host: Option<&HeaderVa
         // What a client claims about the original request is not evidence.
         h.remove(&X_FORWARDED_PROTO);
         h.remove(&X_FORWARDED_HOST);
+        h.remove(header::FORWARDED);
     }
     if !h.contains_key(&X_FORWARDED_PROTO) {
         h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
@@ -324,10 +325,15 @@ mod tests {
     fn an_untrusted_client_cannot_set_forwarded_host_or_proto() {
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_HOST, HeaderValue::from_static("evil.example"));
+        h.insert(
+            header::FORWARDED,
+            HeaderValue::from_static("proto=https;host=evil.example"),
+        );
         h.append(&X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.1"));
         h.append(&X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.2"));
         forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), None, false);
         assert!(!h.contains_key(&X_FORWARDED_HOST), "no Host: nothing to vouch for");
+        assert!(!h.contains_key(header::FORWARDED));
         assert_eq!(h.get(&X_FORWARDED_FOR).unwrap(), "198.51.100.1, 198.51.100.2, 10.0.0.1");
     }
 
