@@ -1,14 +1,11 @@
--- wrk script: behave as one admitted visitor. The first response's
--- Set-Cookie (a session, since the room has space) is sent on every
--- following request, so the run measures the admitted path, not admission.
+-- wrk script: behave as one admitted visitor, keeping the session cookie the
+-- way a browser does (the first answer sets a provisional session, the next
+-- one its confirmed form), so the run measures the admitted path, not
+-- admission.
 wrk.path = "/"
-local cookie = nil
 response = function(status, headers, body)
-  if cookie == nil then
-    local sc = headers["Set-Cookie"] or headers["set-cookie"]
-    if sc ~= nil then
-      cookie = sc:match("^([^;]+)")
-      wrk.headers["Cookie"] = cookie
-    end
+  local sc = headers["Set-Cookie"] or headers["set-cookie"]
+  if sc ~= nil then
+    wrk.headers["Cookie"] = sc:match("^([^;]+)")
   end
 end
