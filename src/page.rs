@@ -103,6 +103,15 @@ pub fn eta_text(eta: Option<u64>, returner: bool) -> String {
     }
 }
 
+/// `seconds` give or take a fifth, at least 1. Pages without JavaScript
+/// refresh on this, so visitors who arrived together do not all come back
+/// in the same second.
+pub fn jittered(seconds: u64) -> u64 {
+    let spread = seconds as f64 * 0.2;
+    let j = seconds as f64 + (rand::random::<f64>() * 2.0 - 1.0) * spread;
+    (j.round() as u64).max(1)
+}
+
 fn iso_time(ms: Millis) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
@@ -140,6 +149,7 @@ impl Pages {
         let ctx = minijinja::context! {
             updated_text => &w.updated_text,
             status_url => &w.status_url,
+            refresh_seconds => jittered(w.poll_after_seconds),
             ..minijinja::Value::from_serialize(w)
         };
         self.env
@@ -185,6 +195,14 @@ mod tests {
     }
 
     #[test]
+    fn refresh_is_jittered_within_a_fifth() {
+        let seen: std::collections::BTreeSet<u64> = (0..500).map(|_| jittered(20)).collect();
+        assert!(seen.iter().all(|s| (16..=24).contains(s)), "{seen:?}");
+        assert!(seen.len() >= 5, "not spread: {seen:?}");
+        assert!((0..100).all(|_| jittered(1) >= 1));
+    }
+
+    #[test]
     fn eta_texts() {
         assert_eq!(eta_text(None, false), "measuring…");
         assert_eq!(eta_text(Some(59), false), "less than a minute");
@@ -201,7 +219,9 @@ mod tests {
         let html = p.waiting(&w);
         assert!(html.contains("&lt;Big&gt; sale"));
         assert!(!html.contains("<Big>"));
-        assert!(html.contains(r#"<meta http-equiv="refresh" content="7">"#));
+        assert!(["6", "7", "8"]
+            .iter()
+            .any(|s| html.contains(&format!(r#"<meta http-equiv="refresh" content="{s}">"#))));
         assert!(html.contains(r#"<dd id="position">3</dd>"#));
         assert!(html.contains("about 2 minutes"));
         assert!(html.contains("2023-11-14T22:13:20Z"));
