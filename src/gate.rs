@@ -28,7 +28,7 @@ use crate::clock::Millis;
 use crate::metrics::{Outcome, RoomMetrics};
 use crate::page::{self, Waiting};
 use crate::room::Room;
-use crate::store::{Arrival, Visit};
+use crate::store::{Arrival, StoreError, Visit};
 use crate::token::{Kind, Token};
 
 /// Handles one request on the public listener.
@@ -111,36 +111,83 @@ async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) 
                 Err(e) => store_unavailable(app, room, &req, &e),
             }
         }
-        Some(t) => {
-            let view = room.view();
-            if t.checked_in && t.number > view.snapshot.admitted {
-                let pos = view.snapshot.ahead(t.number, 0) + 1;
-                return waiting(app, room, &req, pos, false, true, Vec::new(), now);
+        Some(t) => match ticket_state(app, room, &t, now).await {
+            Ok(TicketState::Waiting {
+                position,
+                returner,
+                cookie,
+            }) => waiting(
+                app,
+                room,
+                &req,
+                position,
+                returner,
+                true,
+                cookie.into_iter().collect(),
+                now,
+            ),
+            Ok(TicketState::Admitted { cookie, claimed: true }) => {
+                m.request(Outcome::Claimed);
+                proxy(app, m, req, peer, vec![cookie], Some(Admission::Claimed(room, &t))).await
             }
-            drop(view);
-            match app.store.visit(room.name(), t.number, now, &room.limits).await {
-                Ok(Visit::Waiting { pointer }) => {
-                    let cookie = app.ticket_cookie(room, &Token { checked_in: true, ..t });
-                    let pos = room.view().snapshot.ahead(t.number, pointer) + 1;
-                    waiting(app, room, &req, pos, false, true, vec![cookie], now)
-                }
-                Ok(Visit::Claimed) => {
-                    m.request(Outcome::Claimed);
-                    let cookie = app.session_cookie(room, t.number, now, true);
-                    proxy(app, m, req, peer, vec![cookie], Some(Admission::Claimed(room, &t))).await
-                }
-                Ok(Visit::AlreadyAdmitted) => {
-                    m.request(Outcome::Session);
-                    let cookie = app.session_cookie(room, t.number, now, true);
-                    proxy(app, m, req, peer, vec![cookie], None).await
-                }
-                Ok(Visit::Returner { ahead }) => waiting(app, room, &req, ahead + 1, true, true, Vec::new(), now),
-                Ok(Visit::Unknown) => arrive(app, room, req, peer, now).await,
-                Err(e) => store_unavailable(app, room, &req, &e),
+            Ok(TicketState::Admitted { cookie, claimed: false }) => {
+                m.request(Outcome::Session);
+                proxy(app, m, req, peer, vec![cookie], None).await
             }
-        }
+            Ok(TicketState::Unknown) => arrive(app, room, req, peer, now).await,
+            Err(e) => store_unavailable(app, room, &req, &e),
+        },
         None => arrive(app, room, req, peer, now).await,
     }
+}
+
+/// Where a valid ticket stands. The gate and the status endpoint both ask;
+/// this is the one place that decides.
+enum TicketState {
+    /// Still in line (or a returner waiting for a slot). `cookie` is the
+    /// checked-in ticket when this visit checked it in.
+    Waiting {
+        position: u64,
+        returner: bool,
+        cookie: Option<HeaderValue>,
+    },
+    /// May enter with this session cookie; `claimed` when the slot was taken
+    /// just now (rather than already held).
+    Admitted { cookie: HeaderValue, claimed: bool },
+    /// Not a ticket that may enter: its holder is a new visitor.
+    Unknown,
+}
+
+/// A checked-in ticket behind the cached pointer is answered from the cached
+/// view; anything else takes one store decision.
+async fn ticket_state(app: &App, room: &Room, t: &Token, now: Millis) -> Result<TicketState, StoreError> {
+    {
+        let view = room.view();
+        if t.checked_in && t.number > view.snapshot.admitted {
+            return Ok(TicketState::Waiting {
+                position: view.snapshot.ahead(t.number, 0) + 1,
+                returner: false,
+                cookie: None,
+            });
+        }
+    }
+    Ok(match app.store.visit(room.name(), t.number, now, &room.limits).await? {
+        Visit::Waiting { pointer } => TicketState::Waiting {
+            position: room.view().snapshot.ahead(t.number, pointer) + 1,
+            returner: false,
+            cookie: Some(app.ticket_cookie(room, &Token { checked_in: true, ..*t })),
+        },
+        Visit::Returner { ahead } => TicketState::Waiting {
+            position: ahead + 1,
+            returner: true,
+            cookie: None,
+        },
+        v @ (Visit::Claimed | Visit::AlreadyAdmitted) => TicketState::Admitted {
+            cookie: app.session_cookie(room, t.number, now, true),
+            claimed: v == Visit::Claimed,
+        },
+        Visit::Unknown => TicketState::Unknown,
+    })
 }
 
 /// A visitor without a usable token.
@@ -280,7 +327,7 @@ fn waiting(
     resp
 }
 
-fn store_unavailable(app: &App, room: &Room, req: &Request<Incoming>, e: &crate::store::StoreError) -> Response<Body> {
+fn store_unavailable(app: &App, room: &Room, req: &Request<Incoming>, e: &StoreError) -> Response<Body> {
     room.metrics.store_errors.inc();
     tracing::warn!(room = room.name(), error = %e, "store call failed");
     app.message(
@@ -370,30 +417,24 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
             r#"{"state":"none","error":"no ticket for this room"}"#.into(),
         ),
         Some(t) if t.kind == Kind::Session => admitted(None),
-        Some(t) => {
-            let view = room.view();
-            if t.checked_in && t.number > view.snapshot.admitted {
-                return queued(view.snapshot.ahead(t.number, 0) + 1, false, None);
-            }
-            drop(view);
-            match app.store.visit(room.name(), t.number, now, &room.limits).await {
-                Ok(Visit::Waiting { pointer }) => {
-                    let cookie = app.ticket_cookie(room, &Token { checked_in: true, ..t });
-                    queued(room.view().snapshot.ahead(t.number, pointer) + 1, false, Some(cookie))
-                }
-                Ok(Visit::Claimed) => {
+        Some(t) => match ticket_state(app, room, &t, now).await {
+            Ok(TicketState::Waiting {
+                position,
+                returner,
+                cookie,
+            }) => queued(position, returner, cookie),
+            Ok(TicketState::Admitted { cookie, claimed }) => {
+                if claimed {
                     app.count_claim(room, &t, now);
-                    admitted(Some(app.session_cookie(room, t.number, now, true)))
                 }
-                Ok(Visit::AlreadyAdmitted) => admitted(Some(app.session_cookie(room, t.number, now, true))),
-                Ok(Visit::Returner { ahead }) => queued(ahead + 1, true, None),
-                Ok(Visit::Unknown) => json_response(
-                    StatusCode::NOT_FOUND,
-                    r#"{"state":"none","error":"ticket not known"}"#.into(),
-                ),
-                Err(e) => store_unavailable(app, room, req, &e),
+                admitted(Some(cookie))
             }
-        }
+            Ok(TicketState::Unknown) => json_response(
+                StatusCode::NOT_FOUND,
+                r#"{"state":"none","error":"ticket not known"}"#.into(),
+            ),
+            Err(e) => store_unavailable(app, room, req, &e),
+        },
     }
 }
 

@@ -2,7 +2,7 @@
 //! JSON, and the short pages for errors. Templates are minijinja; the
 //! built-in waiting page can be replaced with `[page] template`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use minijinja::Environment;
 use serde::Serialize;
@@ -172,14 +172,6 @@ impl Pages {
             .and_then(|t| t.render(minijinja::context! { status, title, message, retry_after }))
             .unwrap_or_else(|_| format!("{status} {title}: {message}"))
     }
-}
-
-/// Seconds since the Unix epoch now, for logs.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
