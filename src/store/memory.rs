@@ -7,23 +7,107 @@
 //! concurrent requests.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
 
-use super::{Arrival, Limits, Snapshot, Store, StoreError, TickReport, Visit};
+use super::{Arrival, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
 use crate::clock::Millis;
+
+/// Ticket numbers a saved copy reserves beyond `issued` at least (see
+/// [`RoomDump::floor`]).
+const MIN_HEADROOM: u64 = 10_000;
 
 /// The default store. Cheap to clone; clones share state.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     rooms: Arc<DashMap<String, Arc<Mutex<RoomState>>>>,
+    /// Bumped by every change worth saving.
+    generation: Arc<AtomicU64>,
+    /// Woken when a room is about to hand out numbers its last saved copy
+    /// did not reserve, so the saver writes before the next interval.
+    save_soon: Arc<tokio::sync::Notify>,
+}
+
+/// A saved copy of every room, as written to the state file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dump {
+    pub rooms: BTreeMap<String, RoomDump>,
+}
+
+/// A saved copy of one room.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoomDump {
+    pub epoch: u32,
+    pub issued: u64,
+    pub admitted: u64,
+    /// Every number up to here may have been handed out before the process
+    /// stopped without saving (`kill -9`). A restore from such a copy starts
+    /// numbering above it, so a ticket or session cookie from the lost
+    /// interval never shares a number with a new one.
+    pub floor: u64,
+    /// (number, last seen, confirmed)
+    pub sessions: Vec<(u64, Millis, bool)>,
+    /// (ticket, deadline) for each map.
+    pub reservations: Vec<(u64, Millis)>,
+    pub returners: Vec<(u64, Millis)>,
+    pub lapsed: Vec<(u64, Millis)>,
+    pub revoked: Vec<(u64, Millis)>,
+    /// (word, bits) check-in marks.
+    pub marks: Vec<(u64, u64)>,
+    /// (time, issued) samples for the check-in window.
+    pub issue_log: Vec<(Millis, u64)>,
+    #[serde(default)]
+    pub overrides: Overrides,
 }
 
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// A store holding the rooms of a saved copy, restored at `now`.
+    /// `clean` says the copy was written at shutdown, after the last change;
+    /// otherwise changes after it may be lost, and numbering resumes above
+    /// each room's [`RoomDump::floor`].
+    pub fn restore(dump: Dump, clean: bool, now: Millis) -> MemoryStore {
+        let store = MemoryStore::new();
+        for (name, d) in dump.rooms {
+            let state = RoomState::restore(d, clean, now);
+            store.rooms.insert(name, Arc::new(Mutex::new(state)));
+        }
+        store
+    }
+
+    /// A copy of every room, for the state file. Each room is copied under
+    /// its lock, so each is consistent.
+    pub fn dump(&self) -> Dump {
+        let rooms = self
+            .rooms
+            .iter()
+            .map(|e| {
+                let mut g = e.value().lock().unwrap_or_else(|p| p.into_inner());
+                (e.key().clone(), g.dump())
+            })
+            .collect();
+        Dump { rooms }
+    }
+
+    /// Changes so far; unchanged means nothing new to save.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Resolves when a save is due before the next interval.
+    pub async fn save_requested(&self) {
+        self.save_soon.notified().await
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn room(&self, name: &str, now: Millis) -> Arc<Mutex<RoomState>> {
@@ -42,7 +126,11 @@ impl MemoryStore {
         // state is still structurally valid, so keep serving rather than
         // poisoning the room forever.
         let mut g = room.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut g)
+        let out = f(&mut g);
+        if std::mem::take(&mut g.save_soon) {
+            self.save_soon.notify_one();
+        }
+        out
     }
 }
 
@@ -98,6 +186,20 @@ struct RoomState {
     /// (time, issued) at each tick, trimmed to the check-in window.
     issue_log: VecDeque<(Millis, u64)>,
     bucket: Bucket,
+    overrides: Overrides,
+    /// When restored from a saved copy (0: never).
+    restored_ms: Millis,
+    /// Numbers up to here are covered by the last saved copy (0: never saved).
+    floor: u64,
+    /// `issued` when the last copy was taken, to size the next headroom.
+    dumped_issued: u64,
+    /// After a restore from an unclean copy: numbers up to here may belong
+    /// to tickets from the lost interval. Most were never handed out, so
+    /// positions count them only once checked in; the scheduler still
+    /// waits one check-in window for their holders.
+    phantom: u64,
+    /// Set when `issued` nears `floor`; taken by [`MemoryStore::with`].
+    save_soon: bool,
 }
 
 impl RoomState {
@@ -117,7 +219,72 @@ impl RoomState {
                 tokens: f64::INFINITY,
                 last_ms: now,
             },
+            overrides: Overrides::default(),
+            restored_ms: 0,
+            floor: 0,
+            dumped_issued: 0,
+            phantom: 0,
+            save_soon: false,
         }
+    }
+
+    fn dump(&mut self) -> RoomDump {
+        // Reserve numbers for what may be issued before the next copy: at
+        // least four times what the last interval issued.
+        let recent = self.issued.saturating_sub(self.dumped_issued);
+        self.floor = self.issued + MIN_HEADROOM.max(recent.saturating_mul(4));
+        self.dumped_issued = self.issued;
+        let pairs = |m: &BTreeMap<u64, Millis>| m.iter().map(|(k, v)| (*k, *v)).collect();
+        let mut sessions: Vec<_> = self
+            .sessions
+            .iter()
+            .map(|(n, s)| (*n, s.last_seen, s.confirmed))
+            .collect();
+        sessions.sort_unstable();
+        RoomDump {
+            epoch: self.epoch,
+            issued: self.issued,
+            admitted: self.admitted,
+            floor: self.floor,
+            sessions,
+            reservations: pairs(&self.reservations),
+            returners: pairs(&self.returners),
+            lapsed: pairs(&self.lapsed),
+            revoked: pairs(&self.revoked),
+            marks: self.marks.iter().map(|(k, v)| (*k, *v)).collect(),
+            issue_log: self.issue_log.iter().copied().collect(),
+            overrides: self.overrides,
+        }
+    }
+
+    fn restore(d: RoomDump, clean: bool, now: Millis) -> RoomState {
+        let mut r = RoomState::new(d.epoch, now);
+        r.issued = d.issued;
+        r.admitted = d.admitted.min(d.issued);
+        r.sessions = d
+            .sessions
+            .into_iter()
+            .map(|(n, last_seen, confirmed)| (n, Session { last_seen, confirmed }))
+            .collect();
+        r.reservations = d.reservations.into_iter().collect();
+        r.returners = d.returners.into_iter().collect();
+        r.lapsed = d.lapsed.into_iter().collect();
+        r.revoked = d.revoked.into_iter().collect();
+        r.marks = d.marks.into_iter().filter(|(_, b)| *b != 0).collect();
+        r.issue_log = d.issue_log.into_iter().collect();
+        r.overrides = d.overrides;
+        r.restored_ms = now;
+        if !clean && d.floor > r.issued {
+            // Tickets from the lost interval are numbered up to `floor`:
+            // count them as issued now, so their holders can check in
+            // within the window and keep their order, and so new numbers
+            // start above them.
+            r.issued = d.floor;
+            r.phantom = d.floor;
+            r.issue_log.push_back((now, r.issued));
+        }
+        r.dumped_issued = r.issued;
+        r
     }
 
     fn used(&self) -> u64 {
@@ -185,9 +352,20 @@ impl RoomState {
         }
     }
 
+    /// Called after `issued` grows: asks for a save before the numbers the
+    /// last copy reserved run out.
+    fn watch_floor(&mut self) {
+        if self.floor != 0 && self.issued + MIN_HEADROOM / 2 >= self.floor {
+            self.save_soon = true;
+        }
+    }
+
     fn arrive(&mut self, now: Millis, lim: &Limits) -> Arrival {
+        let lim = &self.overrides.apply(lim);
+        self.watch_floor();
         let nobody_waiting = self.issued == self.admitted && self.returners.is_empty();
-        if nobody_waiting && self.has_free_slot(lim) && self.budget(now, lim) >= 1 {
+        let open = !self.overrides.paused;
+        if open && nobody_waiting && self.has_free_slot(lim) && self.budget(now, lim) >= 1 {
             self.spend(lim, 1);
             self.issued += 1;
             self.admitted = self.issued;
@@ -208,6 +386,7 @@ impl RoomState {
     }
 
     fn visit(&mut self, t: u64, now: Millis, lim: &Limits) -> Visit {
+        let lim = &self.overrides.apply(lim);
         if t == 0 || t > self.issued {
             return Visit::Unknown;
         }
@@ -232,7 +411,8 @@ impl RoomState {
         // The first returner in ticket order takes a free slot at once; the
         // others wait for the tick, which serves returners before the line.
         let first = self.returners.keys().next().copied();
-        if self.has_free_slot(lim) && first.is_none_or(|f| f == t) && self.budget(now, lim) >= 1 {
+        let open = !self.overrides.paused;
+        if open && self.has_free_slot(lim) && first.is_none_or(|f| f == t) && self.budget(now, lim) >= 1 {
             self.spend(lim, 1);
             self.returners.remove(&t);
             self.confirmed_session(t, now);
@@ -276,6 +456,7 @@ impl RoomState {
     }
 
     fn tick(&mut self, now: Millis, lim: &Limits) -> TickReport {
+        let lim = &self.overrides.apply(lim);
         let before = self.sessions.len();
         self.sessions.retain(|_, s| {
             // A provisional session never outlives a confirmed one.
@@ -306,7 +487,11 @@ impl RoomState {
         let cleared = self.cleared(now, lim.checkin_window_ms);
 
         let free = u64::from(lim.capacity).saturating_sub(self.used());
-        let mut allow = free.min(self.budget(now, lim));
+        let mut allow = if self.overrides.paused {
+            0
+        } else {
+            free.min(self.budget(now, lim))
+        };
         let mut admitted = 0;
         let deadline = now + lim.claim_grace_ms;
 
@@ -354,7 +539,11 @@ impl RoomState {
     }
 
     fn snapshot(&self, now: Millis, lim: &Limits) -> Snapshot {
-        let cleared = self.cleared(now, lim.checkin_window_ms);
+        let lim = &self.overrides.apply(lim);
+        // Positions count a possibly-lost number only once it checks in.
+        let cleared = self
+            .cleared(now, lim.checkin_window_ms)
+            .max(self.phantom.min(self.issued));
         let mut marks = Vec::new();
         if cleared > self.admitted {
             let (lo, hi) = (self.admitted + 1, cleared);
@@ -383,6 +572,8 @@ impl RoomState {
             cleared,
             marks,
             revoked: self.revoked.keys().copied().collect(),
+            overrides: self.overrides,
+            restored_ms: self.restored_ms,
         }
     }
 }
@@ -390,23 +581,49 @@ impl RoomState {
 #[async_trait]
 impl Store for MemoryStore {
     async fn arrive(&self, room: &str, now: Millis, limits: &Limits) -> Result<Arrival, StoreError> {
+        self.changed();
         Ok(self.with(room, now, |r| r.arrive(now, limits)))
     }
 
     async fn visit(&self, room: &str, ticket: u64, now: Millis, limits: &Limits) -> Result<Visit, StoreError> {
+        self.changed();
         Ok(self.with(room, now, |r| r.visit(ticket, now, limits)))
     }
 
     async fn touch(&self, room: &str, session: u64, now: Millis) -> Result<bool, StoreError> {
+        self.changed();
         Ok(self.with(room, now, |r| r.touch(session, now)))
     }
 
     async fn release(&self, room: &str, session: u64, now: Millis, limits: &Limits) -> Result<bool, StoreError> {
+        self.changed();
         Ok(self.with(room, now, |r| r.release(session, now, limits)))
     }
 
     async fn tick(&self, room: &str, now: Millis, limits: &Limits) -> Result<TickReport, StoreError> {
-        Ok(self.with(room, now, |r| r.tick(now, limits)))
+        let (rep, moved) = self.with(room, now, |r| {
+            let before = r.admitted;
+            let rep = r.tick(now, limits);
+            (rep, r.admitted != before)
+        });
+        if moved || rep.admitted > 0 || rep.expired_sessions > 0 || rep.expired_reservations > 0 {
+            self.changed();
+        }
+        Ok(rep)
+    }
+
+    async fn set_overrides(
+        &self,
+        room: &str,
+        overrides: Overrides,
+        now: Millis,
+        limits: &Limits,
+    ) -> Result<Snapshot, StoreError> {
+        self.changed();
+        Ok(self.with(room, now, |r| {
+            r.overrides = overrides;
+            r.snapshot(now, limits)
+        }))
     }
 
     async fn snapshot(&self, room: &str, now: Millis, limits: &Limits) -> Result<Snapshot, StoreError> {
@@ -762,5 +979,126 @@ mod tests {
         assert_eq!(s.cleared, 300);
         assert_eq!(s.waiting(), 5);
         assert_eq!(s.ahead(200, 0), 3);
+    }
+
+    /// A room with sessions 1 and 2, tickets 3..=5 checked in, 6 not.
+    fn busy_room() -> RoomState {
+        let mut r = RoomState::new(7, 0);
+        let l = lim(2);
+        for _ in 0..6 {
+            r.arrive(0, &l);
+        }
+        r.touch(1, 0);
+        for t in 3..=5 {
+            r.visit(t, 0, &l);
+        }
+        r.tick(SEC, &l);
+        r
+    }
+
+    #[test]
+    fn a_clean_copy_restores_exactly() {
+        let mut r = busy_room();
+        let json = serde_json::to_string(&r.dump()).unwrap();
+        let mut back = RoomState::restore(serde_json::from_str(&json).unwrap(), true, 2 * SEC);
+        let l = lim(2);
+        assert_eq!(
+            back.snapshot(2 * SEC, &l),
+            Snapshot {
+                restored_ms: 2 * SEC,
+                ..r.snapshot(2 * SEC, &l)
+            }
+        );
+        // The line continues where it was: the next ticket is 7, 3 is next in.
+        assert_eq!(back.arrive(2 * SEC, &l), Arrival::Queued { ticket: 7, pointer: 2 });
+        back.sessions.remove(&2);
+        back.tick(3 * SEC, &l);
+        assert_eq!(back.visit(3, 3 * SEC, &l), Visit::Claimed);
+        assert!(back.sessions[&1].confirmed && !back.sessions.contains_key(&2));
+    }
+
+    #[test]
+    fn an_unclean_copy_numbers_new_arrivals_above_anything_the_lost_interval_issued() {
+        let mut r = busy_room();
+        let copy = r.dump();
+        let floor = copy.floor;
+        assert!(floor >= r.issued + MIN_HEADROOM);
+        // After the copy, more tickets are handed out; then the process dies.
+        let lost = match r.arrive(SEC, &lim(2)) {
+            Arrival::Queued { ticket, .. } => ticket,
+            a => panic!("{a:?}"),
+        };
+        let mut back = RoomState::restore(copy, false, 2 * SEC);
+        let l = lim(2);
+        let Arrival::Queued { ticket: fresh, .. } = back.arrive(2 * SEC, &l) else {
+            panic!()
+        };
+        assert!(fresh > floor, "no number from the lost interval is reused");
+        // The lost ticket is known, checks in and keeps its order: ahead of
+        // the new one, behind 3..=5.
+        assert_eq!(back.visit(lost, 2 * SEC, &l), Visit::Waiting { pointer: 2 });
+        back.visit(fresh, 2 * SEC, &l);
+        let s = back.snapshot(2 * SEC, &l);
+        assert_eq!(s.ahead(lost, 0) + 1, 4);
+        // Unreturned numbers of the lost range are not counted ahead of anyone.
+        assert_eq!(s.ahead(fresh, 0) + 1, 5);
+        // They hold the line for one check-in window, then are skipped.
+        back.sessions.clear();
+        back.tick(3 * SEC, &l);
+        back.tick(4 * SEC, &l);
+        assert_eq!(back.reservations.keys().copied().collect::<Vec<_>>(), vec![3, 4]);
+        back.reservations.clear();
+        back.tick(2 * SEC + l.checkin_window_ms + 1, &l);
+        assert_eq!(back.reservations.keys().copied().collect::<Vec<_>>(), vec![5, lost]);
+        back.reservations.clear();
+        back.tick(3 * SEC + l.checkin_window_ms, &l);
+        assert_eq!(back.reservations.keys().copied().collect::<Vec<_>>(), vec![fresh]);
+    }
+
+    #[test]
+    fn a_room_near_its_reserved_numbers_asks_for_a_save() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(0);
+        r.dump();
+        for _ in 0..MIN_HEADROOM / 2 - 1 {
+            r.arrive(0, &l);
+        }
+        assert!(!std::mem::take(&mut r.save_soon));
+        r.arrive(0, &l);
+        r.arrive(0, &l);
+        assert!(r.save_soon);
+    }
+
+    #[test]
+    fn paused_rooms_admit_nobody_new_but_keep_those_admitted() {
+        let mut r = RoomState::new(1, 0);
+        let l = lim(3);
+        assert_eq!(r.arrive(0, &l), Arrival::Direct { number: 1 });
+        r.arrive(0, &l);
+        r.sessions.remove(&2);
+        r.lapsed.insert(2, 10 * SEC);
+        r.overrides.paused = true;
+        assert!(
+            matches!(r.arrive(0, &l), Arrival::Queued { ticket: 3, .. }),
+            "no direct admission"
+        );
+        r.visit(3, 0, &l);
+        assert_eq!(r.tick(SEC, &l).admitted, 0, "the line does not move");
+        assert_eq!(r.visit(2, SEC, &l), Visit::Returner { ahead: 0 }, "returners wait too");
+        assert!(r.touch(1, SEC), "sessions continue");
+        r.overrides.paused = false;
+        assert_eq!(r.tick(2 * SEC, &l).admitted, 2);
+    }
+
+    #[test]
+    fn overridden_capacity_and_rate_replace_the_configured_ones() {
+        let mut r = RoomState::new(1, 0);
+        r.overrides = Overrides {
+            capacity: Some(1),
+            ..Overrides::default()
+        };
+        assert!(matches!(r.arrive(0, &lim(5)), Arrival::Direct { .. }));
+        assert!(matches!(r.arrive(0, &lim(5)), Arrival::Queued { .. }));
+        assert_eq!(r.snapshot(0, &lim(5)).overrides.capacity, Some(1));
     }
 }

@@ -61,6 +61,57 @@ impl Limits {
     }
 }
 
+/// Changes an operator made at run time (the admin API). They live in the
+/// store, so every instance sharing it sees them, and they win over the
+/// file's values until the file changes that same value (see
+/// [`crate::app::App::reload`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Overrides {
+    /// Nobody new is admitted: new visitors queue, the pointer stays. Those
+    /// already admitted (sessions and reserved slots) keep their places.
+    #[serde(default)]
+    pub paused: bool,
+    /// Replaces the configured capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
+    /// Replaces the configured rate; `Some(None)` lifts the limit. In JSON:
+    /// absent when not overridden, `null` for no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    pub admit_per_minute: Option<Option<u32>>,
+}
+
+impl Overrides {
+    /// `lim` with these changes applied.
+    pub fn apply(&self, lim: &Limits) -> Limits {
+        Limits {
+            capacity: self.capacity.unwrap_or(lim.capacity),
+            admit_per_minute: self.admit_per_minute.unwrap_or(lim.admit_per_minute),
+            ..*lim
+        }
+    }
+
+    /// True when nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == Overrides::default()
+    }
+}
+
+/// Serde for `Option<Option<T>>`: absent is `None`, `null` is `Some(None)`.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(inner) => s.serialize_some(&Some(inner)),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
 /// Outcome of a visitor arriving without a valid token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
@@ -121,6 +172,12 @@ pub struct Snapshot {
     pub marks: Vec<(u64, u64, u64)>,
     /// Sessions released early whose cookies may still look fresh, sorted.
     pub revoked: Vec<u64>,
+    /// Operator changes in force.
+    pub overrides: Overrides,
+    /// When this state was restored from a saved copy (0: never). A session
+    /// cookie refreshed before then is checked against the store once,
+    /// since the copy may predate it.
+    pub restored_ms: Millis,
 }
 
 impl Snapshot {
@@ -211,6 +268,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// The room's state without changing it (creates the room if new).
     async fn snapshot(&self, room: &str, now: Millis, limits: &Limits) -> Result<Snapshot, StoreError>;
+
+    /// Replaces the room's operator overrides and returns the new state.
+    async fn set_overrides(
+        &self,
+        room: &str,
+        overrides: Overrides,
+        now: Millis,
+        limits: &Limits,
+    ) -> Result<Snapshot, StoreError>;
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use vestibule::store::memory::MemoryStore;
-use vestibule::store::{Arrival, Limits, Snapshot, Store, StoreError, TickReport, Visit};
+use vestibule::store::{Arrival, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
 use vestibule::{Clock, Config, Options, Running};
 
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
@@ -229,7 +229,6 @@ impl Harness {
                 clock: clock.clone(),
                 scheduler: false,
                 keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
-                drain_grace: Duration::from_secs(2),
                 store,
                 ..Options::default()
             },
@@ -242,6 +241,39 @@ impl Harness {
             upstream,
             config,
         }
+    }
+
+    /// Vestibule started from a file `dir/vestibule.toml` holding `text`
+    /// (with `{upstream}` replaced), watched for changes.
+    pub async fn from_file(upstream: Upstream, dir: &Path, text: &str) -> Harness {
+        let path = dir.join("vestibule.toml");
+        let text = text.replace("{upstream}", &upstream.addr.to_string());
+        std::fs::write(&path, &text).unwrap();
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let clock = Clock::manual(T0);
+        let running = vestibule::spawn(
+            config.clone(),
+            Options {
+                clock: clock.clone(),
+                scheduler: false,
+                keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
+                config_path: Some(path),
+                ..Options::default()
+            },
+        )
+        .await
+        .unwrap();
+        Harness {
+            running,
+            clock,
+            upstream,
+            config,
+        }
+    }
+
+    /// A client of the admin listener.
+    pub fn admin(&self) -> Visitor {
+        Visitor::new(self.running.admin_addr)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -456,5 +488,18 @@ impl Store for CountingStore {
     async fn snapshot(&self, room: &str, now: u64, l: &Limits) -> Result<Snapshot, StoreError> {
         self.calls.snapshot.fetch_add(1, Ordering::SeqCst);
         self.inner.snapshot(room, now, l).await
+    }
+    async fn set_overrides(&self, room: &str, o: Overrides, now: u64, l: &Limits) -> Result<Snapshot, StoreError> {
+        self.inner.set_overrides(room, o, now, l).await
+    }
+}
+
+/// Polls `f` every 20 ms until it is true, for at most `secs` seconds (for
+/// things that happen in the background: file events, signals).
+pub async fn eventually(secs: u64, what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
