@@ -1,60 +1,333 @@
-//! The admin listener: `/metrics` (Prometheus text), `/healthz` (the process
-//! answers) and `/readyz` (state loaded and not draining). Kept off the
-//! public port so it can stay on loopback.
+//! The admin listener. Kept off the public port so it can stay on loopback.
+//!
+//! Open to anyone who reaches the port:
+//!
+//! * `GET /metrics`: Prometheus text;
+//! * `GET /healthz`: the process answers;
+//! * `GET /readyz`: state loaded and not draining (503 once shutdown starts).
+//!
+//! The rooms API, JSON, behind `Authorization: Bearer <token>` when
+//! `[server] admin_token_file` is set (and a non-loopback admin address
+//! without a token is refused by the configuration check):
+//!
+//! | request | does |
+//! |---|---|
+//! | `GET /api/rooms` | every room with live stats |
+//! | `GET /api/rooms/{name}` | one room |
+//! | `POST /api/rooms/{name}/pause` | nobody new is admitted; new visitors queue |
+//! | `POST /api/rooms/{name}/resume` | admissions resume |
+//! | `PATCH /api/rooms/{name}` | `{"capacity": 300, "admit_per_minute": 600}`; `null` returns a key to the file's value, `"unlimited"` lifts the rate limit |
+//! | `POST /api/rooms/{name}/reset` | drops every runtime change |
+//! | `POST /api/reload` | re-reads the configuration file, like SIGHUP |
+//!
+//! Runtime changes live in the store (shared by every instance using it,
+//! saved with the state file) and win over the file until the file changes
+//! that same value; see [`crate::reload`].
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
 use http::{Method, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::Request;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
+use serde::Serialize;
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::App;
 use crate::body::Body;
 use crate::gate::respond;
+use crate::room::Room;
 use crate::server::accept_loop;
+use crate::store::Overrides;
+
+/// Largest request body the API reads.
+const MAX_BODY: usize = 16 * 1024;
 
 /// Serves the admin listener until `stop` flips.
 pub async fn serve(listener: TcpListener, app: Arc<App>, stop: watch::Receiver<bool>) {
     let builder = auto::Builder::new(TokioExecutor::new());
     accept_loop(listener, builder, stop, Duration::from_secs(5), move |req, _peer| {
         let app = app.clone();
-        async move { handle(&app, req) }
+        async move { handle(&app, req).await }
     })
     .await
 }
 
-fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return respond(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=utf-8",
-            "use GET\n".into(),
-        );
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    respond(status, "text/plain; charset=utf-8", format!("{body}\n"))
+}
+
+fn json_response(status: StatusCode, v: &impl Serialize) -> Response<Body> {
+    let mut body = serde_json::to_string_pretty(v).unwrap_or_default();
+    body.push('\n');
+    let mut r = respond(status, "application/json", body);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
+    json_response(status, &json!({ "error": msg.into(), "status": status.as_u16() }))
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut r = error(StatusCode::METHOD_NOT_ALLOWED, format!("use {allow}"));
+    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if let Some(rest) = path.strip_prefix("/api/") {
+        if !authorized(app, &req) {
+            let mut r = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"vestibule admin\""),
+            );
+            return r;
+        }
+        return api(app, rest, req).await;
     }
-    match req.uri().path() {
+    let get = req.method() == Method::GET || req.method() == Method::HEAD;
+    match path.as_str() {
+        "/metrics" | "/healthz" | "/readyz" if !get => method_not_allowed("GET"),
         "/metrics" => respond(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
             app.metrics.render(),
         ),
-        "/healthz" => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
-        "/readyz" => {
-            if app.ready.load(Ordering::SeqCst) {
-                respond(StatusCode::OK, "text/plain; charset=utf-8", "ready\n".into())
-            } else {
-                respond(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain; charset=utf-8",
-                    "not ready\n".into(),
-                )
+        "/healthz" => text(StatusCode::OK, "ok"),
+        "/readyz" if app.ready.load(Ordering::SeqCst) => text(StatusCode::OK, "ready"),
+        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "not ready"),
+        _ => text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+fn authorized(app: &App, req: &Request<Incoming>) -> bool {
+    let live = app.live.load();
+    let Some(token) = &live.admin_token else {
+        return true;
+    };
+    req.headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .any(|t| token.matches(t))
+}
+
+async fn api(app: &App, rest: &str, req: Request<Incoming>) -> Response<Body> {
+    let segs: Vec<&str> = rest.split('/').collect();
+    let method = req.method().clone();
+    match (segs.as_slice(), &method) {
+        (["rooms"], &Method::GET) => {
+            let now = app.clock.now_ms();
+            let rooms: Vec<RoomStats> = app.rooms.load().iter().map(|r| RoomStats::of(r, now)).collect();
+            json_response(StatusCode::OK, &json!({ "rooms": rooms }))
+        }
+        (["rooms"], _) => method_not_allowed("GET"),
+        (["reload"], &Method::POST) => match app.reload_file().await {
+            Ok(report) => json_response(StatusCode::OK, &report),
+            Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        },
+        (["reload"], _) => method_not_allowed("POST"),
+        (["rooms", name, tail @ ..], _) => {
+            let Some(room) = app.room(name) else {
+                return error(StatusCode::NOT_FOUND, format!("no room named {name:?}"));
+            };
+            match (tail, &method) {
+                ([], &Method::GET) => json_response(StatusCode::OK, &RoomStats::of(&room, app.clock.now_ms())),
+                ([], &Method::PATCH) => match read_json(req).await {
+                    Ok(v) => match parse_patch(&v) {
+                        Ok(p) => change(app, &room, |ov| p.apply(ov)).await,
+                        Err(msg) => error(StatusCode::BAD_REQUEST, msg),
+                    },
+                    Err(r) => r,
+                },
+                ([], _) => method_not_allowed("GET, PATCH"),
+                (["pause"], &Method::POST) => change(app, &room, |ov| ov.paused = true).await,
+                (["resume"], &Method::POST) => change(app, &room, |ov| ov.paused = false).await,
+                (["reset"], &Method::POST) => change(app, &room, |ov| *ov = Overrides::default()).await,
+                (["pause" | "resume" | "reset"], _) => method_not_allowed("POST"),
+                _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
             }
         }
-        _ => respond(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n".into()),
+        _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
+    }
+}
+
+async fn read_json(req: Request<Incoming>) -> Result<Value, Response<Body>> {
+    let body: Bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body (at most {MAX_BODY} bytes): {e}"),
+            ))
+        }
+    };
+    serde_json::from_slice(&body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")))
+}
+
+/// A `PATCH` body, validated: each key absent (unchanged), `null` (back to
+/// the file), or a value.
+struct Patch {
+    capacity: Option<Option<u32>>,
+    admit_per_minute: Option<Option<Option<u32>>>,
+}
+
+impl Patch {
+    fn apply(&self, ov: &mut Overrides) {
+        if let Some(c) = self.capacity {
+            ov.capacity = c;
+        }
+        if let Some(r) = self.admit_per_minute {
+            ov.admit_per_minute = r;
+        }
+    }
+}
+
+fn parse_patch(v: &Value) -> Result<Patch, String> {
+    let Some(obj) = v.as_object() else {
+        return Err("send a JSON object such as {\"capacity\": 300}".into());
+    };
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "capacity" | "admit_per_minute"))
+    {
+        return Err(format!(
+            "unknown key {k:?}: only \"capacity\" and \"admit_per_minute\" can change at run time"
+        ));
+    }
+    let positive = |k: &str, v: &Value| -> Result<u32, String> {
+        v.as_u64()
+            .filter(|n| *n >= 1)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                format!(
+                    "{k} must be a whole number from 1 to {}, or null for the file's value",
+                    u32::MAX
+                )
+            })
+    };
+    let capacity = match obj.get("capacity") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => Some(Some(positive("capacity", v)?)),
+    };
+    let admit_per_minute = match obj.get("admit_per_minute") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s == "unlimited" => Some(Some(None)),
+        Some(v) => Some(Some(Some(
+            positive("admit_per_minute", v).map_err(|e| format!("{e} (or \"unlimited\")"))?,
+        ))),
+    };
+    if capacity.is_none() && admit_per_minute.is_none() {
+        return Err("nothing to change: send \"capacity\" and/or \"admit_per_minute\"".into());
+    }
+    Ok(Patch {
+        capacity,
+        admit_per_minute,
+    })
+}
+
+/// Applies an operator change to a room's overrides in the store, then
+/// publishes the room at once, so `/metrics` and the API show it.
+async fn change(app: &App, room: &Room, f: impl FnOnce(&mut Overrides)) -> Response<Body> {
+    let _one = app.changes.lock().await;
+    let now = app.clock.now_ms();
+    // Read the current overrides from the store, not the cached view:
+    // another instance may have changed them since the last tick.
+    let current = match app.store.snapshot(room.name(), now, &room.limits).await {
+        Ok(s) => s.overrides,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let mut ov = current;
+    f(&mut ov);
+    match app.store.set_overrides(room.name(), ov, now, &room.limits).await {
+        Ok(snap) => {
+            room.publish(snap, 0, now);
+            if ov != current {
+                tracing::info!(room = room.name(), before = ?current, after = ?ov, "operator changed the room");
+            }
+            json_response(StatusCode::OK, &RoomStats::of(room, now))
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// One room as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct RoomStats {
+    pub name: String,
+    pub title: String,
+    pub paths: Vec<String>,
+    pub paused: bool,
+    /// In force (the override, else the file's value).
+    pub capacity: u32,
+    /// `null`: no limit.
+    pub admit_per_minute: Option<u32>,
+    /// The file's values.
+    pub configured: Configured,
+    pub overrides: Overrides,
+    pub active: u64,
+    pub reserved: u64,
+    /// Everyone who may be in line (returners included).
+    pub waiting: u64,
+    pub returners: u64,
+    pub tickets_issued: u64,
+    pub admitted_pointer: u64,
+    /// Measured over the last minutes; `null` until the line has moved.
+    pub admitted_per_minute: Option<f64>,
+    /// Estimated wait of someone joining the back of the line now.
+    pub eta_back_seconds: Option<u64>,
+    /// Age of these figures (they are refreshed every tick).
+    pub updated_ms_ago: u64,
+}
+
+/// A room's values in the file.
+#[derive(Debug, Serialize)]
+pub struct Configured {
+    pub capacity: u32,
+    pub admit_per_minute: Option<u32>,
+}
+
+impl RoomStats {
+    pub fn of(room: &Room, now: crate::clock::Millis) -> RoomStats {
+        let view = room.view();
+        let s = &view.snapshot;
+        let eff = room.effective(s);
+        let waiting = s.waiting();
+        RoomStats {
+            name: room.name().to_string(),
+            title: room.cfg.title.clone(),
+            paths: room.cfg.paths.clone(),
+            paused: s.overrides.paused,
+            capacity: eff.capacity,
+            admit_per_minute: eff.admit_per_minute,
+            configured: Configured {
+                capacity: room.cfg.capacity,
+                admit_per_minute: room.cfg.admit_per_minute,
+            },
+            overrides: s.overrides,
+            active: s.active,
+            reserved: s.reserved,
+            waiting,
+            returners: s.returners,
+            tickets_issued: s.issued,
+            admitted_pointer: s.admitted,
+            admitted_per_minute: view.rate.map(|r| (r * 60.0 * 10.0).round() / 10.0),
+            eta_back_seconds: view.eta_seconds(waiting),
+            updated_ms_ago: now.saturating_sub(view.updated_ms),
+        }
     }
 }

@@ -2,10 +2,9 @@
 //! the handle that stops it.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::header::HeaderMap;
@@ -20,33 +19,97 @@ use crate::config::{Config, StoreConfig};
 use crate::gate::respond;
 use crate::metrics::{Metrics, RoomMetrics};
 use crate::page::Pages;
+use crate::persist::{self, Saver, StateError};
 use crate::proxy::Proxy;
 use crate::room::{Room, Rooms};
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 use crate::token::{Keys, Kind, Token};
-use crate::{admin, scheduler, server};
+use crate::{admin, reload, scheduler, server};
 
 /// Environment variable that overrides `[token] secret_file`.
 pub const SECRET_ENV: &str = "VESTIBULE_SECRET";
+
+/// The settings that follow the configuration file at run time, swapped
+/// whole by a reload.
+pub struct Live {
+    /// The configuration in force. Keys that need a restart keep the values
+    /// the process started with (see [`crate::reload`]).
+    pub config: Config,
+    pub proxy: Proxy,
+    pub pages: Pages,
+    /// Bearer token the admin API requires, when configured.
+    pub admin_token: Option<AdminToken>,
+}
+
+impl Live {
+    /// Builds everything the configuration names that can fail to load:
+    /// the page template and the admin token file.
+    pub fn new(config: Config, proxy: Option<Proxy>) -> Result<Live, StartError> {
+        let pages = Pages::new(config.page.template.as_deref())?;
+        let admin_token = match &config.server.admin_token_file {
+            Some(p) => Some(AdminToken::read(p)?),
+            None => None,
+        };
+        Ok(Live {
+            proxy: proxy.unwrap_or_else(|| Proxy::new(&config.server)),
+            config,
+            pages,
+            admin_token,
+        })
+    }
+}
+
+/// The admin API's bearer token, compared in constant time.
+pub struct AdminToken(Vec<u8>);
+
+impl AdminToken {
+    /// Shortest token accepted: guessing must be hopeless.
+    pub const MIN_LEN: usize = 16;
+
+    pub fn read(path: &Path) -> Result<AdminToken, StartError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| StartError::AdminToken(format!("cannot read {}: {e}", path.display())))?;
+        let t = text.trim();
+        if t.len() < Self::MIN_LEN || t.chars().any(char::is_whitespace) {
+            return Err(StartError::AdminToken(format!(
+                "{}: the token must be one word of at least {} characters",
+                path.display(),
+                Self::MIN_LEN
+            )));
+        }
+        Ok(AdminToken(t.as_bytes().to_vec()))
+    }
+
+    /// True if `presented` is the token. Both sides are hashed first, so
+    /// the comparison takes the same time whatever the lengths.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        use sha2::{Digest, Sha256};
+        let (a, b) = (Sha256::digest(&self.0), Sha256::digest(presented));
+        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
 
 /// Everything a request handler needs, shared by all connections.
 pub struct App {
     /// Rooms and router; swapped whole when the configuration changes.
     pub rooms: ArcSwap<Rooms>,
+    /// Settings that follow the file; swapped whole by a reload.
+    pub live: ArcSwap<Live>,
     pub store: Arc<dyn Store>,
     pub keys: Keys,
-    pub proxy: Proxy,
-    pub pages: Pages,
     pub metrics: Metrics,
     /// Handles for requests on paths in no room.
     pub bypass_metrics: RoomMetrics,
     pub clock: Clock,
-    pub cookie_secure: bool,
-    pub ticket_ttl_ms: u64,
-    pub site_name: Option<String>,
     /// False until state is loaded, and again once draining starts.
     pub ready: AtomicBool,
+    /// The configuration file, for reloads (`None`: built in, as the demo).
+    pub config_path: Option<PathBuf>,
+    /// Saves the memory store, when `[store] state_file` is set.
+    pub saver: Option<Arc<Saver>>,
+    /// Serialises reloads and operator changes.
+    pub(crate) changes: tokio::sync::Mutex<()>,
 }
 
 /// Errors starting up.
@@ -60,6 +123,10 @@ pub enum StartError {
     Page(#[from] crate::page::PageError),
     #[error("store: {0}")]
     Store(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("admin token: {0}")]
+    AdminToken(String),
 }
 
 /// How to start; the defaults are production's.
@@ -71,11 +138,14 @@ pub struct Options {
     pub keys: Option<Keys>,
     /// More public listeners (the demo listens on several loopback names).
     pub extra_listeners: Vec<SocketAddr>,
-    /// How long in-flight requests may take to finish at shutdown.
-    pub drain_grace: Duration,
     /// A store to use instead of the one `[store]` names (tests wrap the
     /// memory store to count calls).
     pub store: Option<Arc<dyn Store>>,
+    /// The file the configuration came from: watched, and reloaded when it
+    /// changes. `None` for a built-in configuration.
+    pub config_path: Option<PathBuf>,
+    /// Reload on SIGHUP too (the binary; tests share one process).
+    pub sighup: bool,
 }
 
 impl Default for Options {
@@ -85,8 +155,9 @@ impl Default for Options {
             scheduler: true,
             keys: None,
             extra_listeners: Vec::new(),
-            drain_grace: Duration::from_secs(30),
             store: None,
+            config_path: None,
+            sighup: false,
         }
     }
 }
@@ -113,6 +184,30 @@ pub fn load_keys(secret_file: Option<&Path>) -> Result<Keys, StartError> {
     }
 }
 
+/// Checks what a valid configuration names beyond itself, as start-up
+/// would load it: the page template, the admin token file, the secret file.
+/// Every problem is returned (`vestibule check` prints them).
+pub fn preflight(cfg: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(e) = Pages::new(cfg.page.template.as_deref()) {
+        problems.push(format!("page.template: {e}"));
+    }
+    if let Some(p) = &cfg.server.admin_token_file {
+        if let Err(e) = AdminToken::read(p) {
+            problems.push(format!("server.admin_token_file: {e}"));
+        }
+    }
+    if let Some(p) = &cfg.token.secret_file {
+        if let Err(e) = std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Keys::from_text(&t).map_err(|e| e.to_string()))
+        {
+            problems.push(format!("token.secret_file: {}: {e}", p.display()));
+        }
+    }
+    problems
+}
+
 impl App {
     /// Builds the application state (no sockets yet).
     pub async fn new(cfg: &Config, clock: Clock, keys: Keys) -> Result<App, StartError> {
@@ -126,31 +221,67 @@ impl App {
         keys: Keys,
         store: Option<Arc<dyn Store>>,
     ) -> Result<App, StartError> {
+        let metrics = Metrics::new();
+        let now = clock.now_ms();
+        let mut saver = None;
         let store: Arc<dyn Store> = match (store, &cfg.store) {
             (Some(s), _) => s,
-            (None, StoreConfig::Memory) => Arc::new(MemoryStore::new()),
+            (None, StoreConfig::Memory) => match &cfg.persistence.state_file {
+                None => {
+                    tracing::warn!(
+                        "no [store] state_file: tickets and sessions will not survive a restart of this process"
+                    );
+                    Arc::new(MemoryStore::new())
+                }
+                Some(path) => {
+                    let (mem, loaded) = persist::load(path, now)?;
+                    match loaded {
+                        persist::Loaded::Missing => {
+                            tracing::info!(path = %path.display(), "no state file yet; starting empty")
+                        }
+                        persist::Loaded::Restored { saved_ms, clean, rooms } => tracing::info!(
+                            path = %path.display(),
+                            rooms,
+                            clean,
+                            age_ms = now.saturating_sub(saved_ms),
+                            "state restored"
+                        ),
+                        persist::Loaded::SetAside { to, reason } => tracing::error!(
+                            path = %path.display(),
+                            moved_to = %to.display(),
+                            "state file unusable ({reason}); set aside, starting empty"
+                        ),
+                    }
+                    let s = Arc::new(Saver::new(
+                        mem.clone(),
+                        path.clone(),
+                        cfg.persistence.save_interval,
+                        clock.clone(),
+                        metrics.clone(),
+                    ));
+                    saver = Some(s);
+                    Arc::new(mem)
+                }
+            },
             (None, StoreConfig::Redis { .. }) => {
                 return Err(StartError::Store("the redis store is not available yet".into()))
             }
         };
-        let metrics = Metrics::new();
         let app = App {
             rooms: ArcSwap::from_pointee(Rooms::new(&cfg.rooms, cfg.server.tick, &metrics)),
+            live: ArcSwap::from_pointee(Live::new(cfg.clone(), None)?),
             store,
             keys,
-            proxy: Proxy::new(&cfg.server),
-            pages: Pages::new(cfg.page.template.as_deref())?,
             bypass_metrics: metrics.bypass(),
             metrics,
             clock,
-            cookie_secure: cfg.token.cookie_secure,
-            ticket_ttl_ms: cfg.token.ticket_ttl.as_millis() as u64,
-            site_name: cfg.page.site_name.clone(),
             ready: AtomicBool::new(false),
+            config_path: None,
+            saver,
+            changes: tokio::sync::Mutex::new(()),
         };
         // Load every room's state before the first request, so tokens can be
         // checked against the room's epoch from the start.
-        let now = app.clock.now_ms();
         for room in app.rooms.load().iter() {
             let snap = app
                 .store
@@ -158,6 +289,11 @@ impl App {
                 .await
                 .map_err(|e| StartError::Store(e.to_string()))?;
             room.publish(snap, 0, now);
+        }
+        // A first copy now: proves the state file is writable before any
+        // visitor depends on it, and reserves numbers for a crash.
+        if let Some(s) = &app.saver {
+            s.save(false).await?;
         }
         Ok(app)
     }
@@ -198,7 +334,11 @@ impl App {
     }
 
     fn cookie(&self, room: &Room, value: &str, max_age: u64) -> HeaderValue {
-        let secure = if self.cookie_secure { "; Secure" } else { "" };
+        let secure = if self.live.load().config.token.cookie_secure {
+            "; Secure"
+        } else {
+            ""
+        };
         let s = format!(
             "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
             room.cookie
@@ -256,7 +396,7 @@ impl App {
             respond(
                 status,
                 "text/html; charset=utf-8",
-                self.pages.message(status.as_u16(), title, msg, retry),
+                self.live.load().pages.message(status.as_u16(), title, msg, retry),
             )
         };
         if let Some(s) = retry {
@@ -274,8 +414,12 @@ pub struct Running {
     /// Bound public addresses (the first is `[server] listen`).
     pub addrs: Vec<SocketAddr>,
     pub admin_addr: SocketAddr,
+    /// Stops the public listeners, the scheduler, the saver and the watcher.
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Stops the admin listener, last.
+    stop_admin: watch::Sender<bool>,
+    admin_task: JoinHandle<()>,
 }
 
 impl Running {
@@ -284,14 +428,58 @@ impl Running {
         self.addrs[0]
     }
 
-    /// Drains: turns unready, stops accepting, lets in-flight requests
-    /// finish within the grace period, stops the scheduler.
+    /// Stops gracefully; see [`Running::shutdown_or`].
     pub async fn shutdown(self) {
+        self.shutdown_or(std::future::pending()).await
+    }
+
+    /// Stops gracefully, in the order a load balancer needs:
+    ///
+    /// 1. `/readyz` turns unready, while requests are still served, for
+    ///    `[server] shutdown_delay`, so the balancer stops sending traffic;
+    /// 2. the public listeners close and in-flight requests get up to
+    ///    `[server] shutdown_grace` to finish; the scheduler stops;
+    /// 3. the state is saved (the clean copy a restart resumes exactly);
+    /// 4. the admin listener closes.
+    ///
+    /// If `hurry` resolves first (a second signal), the waits are cut
+    /// short; the state is still saved.
+    pub async fn shutdown_or(self, hurry: impl std::future::Future<Output = ()>) {
+        tokio::pin!(hurry);
         self.app.ready.store(false, Ordering::SeqCst);
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        let delay = self.app.live.load().config.server.shutdown_delay;
+        if !delay.is_zero() {
+            tracing::info!(?delay, "unready; still serving while the load balancer notices");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = &mut hurry => tracing::warn!("asked again: skipping the rest of the delay"),
+            }
         }
+        let _ = self.stop.send(true);
+        let mut tasks = self.tasks;
+        let drained = async {
+            for t in &mut tasks {
+                let _ = t.await;
+            }
+        };
+        let hurried = tokio::select! {
+            _ = drained => false,
+            _ = &mut hurry => true,
+        };
+        if hurried {
+            tracing::warn!("asked again: closing open connections now");
+            for t in &tasks {
+                t.abort();
+            }
+        }
+        if let Some(s) = &self.app.saver {
+            match s.save(true).await {
+                Ok(_) => tracing::info!(path = %s.path().display(), "state saved"),
+                Err(e) => tracing::error!(error = %e, "final state save failed; changes since the last save are lost"),
+            }
+        }
+        let _ = self.stop_admin.send(true);
+        let _ = self.admin_task.await;
     }
 }
 
@@ -302,7 +490,8 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 }
 
 /// Starts vestibule: binds the listeners, loads state, spawns the public
-/// server, the admin server and the scheduler.
+/// server, the admin server, the scheduler, the state saver and the
+/// configuration watcher.
 pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
     let keys = match opts.keys {
         Some(k) => k,
@@ -322,8 +511,11 @@ pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
         source,
     })?;
 
-    let app = Arc::new(App::with_store(&cfg, opts.clock, keys, opts.store).await?);
+    let mut app = App::with_store(&cfg, opts.clock, keys, opts.store).await?;
+    app.config_path = opts.config_path;
+    let app = Arc::new(app);
     let (stop, stop_rx) = watch::channel(false);
+    let (stop_admin, stop_admin_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let conn = server::ConnSettings::from(&cfg.server);
     for l in listeners {
@@ -332,14 +524,25 @@ pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
             app.clone(),
             conn.clone(),
             stop_rx.clone(),
-            opts.drain_grace,
+            cfg.server.shutdown_grace,
         )));
     }
-    tasks.push(tokio::spawn(admin::serve(admin_listener, app.clone(), stop_rx.clone())));
+    let admin_task = tokio::spawn(admin::serve(admin_listener, app.clone(), stop_admin_rx));
     if opts.scheduler {
         tasks.push(tokio::spawn(scheduler::run(
             app.clone(),
             cfg.server.tick,
+            stop_rx.clone(),
+        )));
+    }
+    if let Some(s) = &app.saver {
+        tasks.push(tokio::spawn(s.clone().run(stop_rx.clone())));
+    }
+    if let Some(path) = app.config_path.clone() {
+        tasks.push(tokio::spawn(reload::watch(
+            app.clone(),
+            path,
+            opts.sighup,
             stop_rx.clone(),
         )));
     }
@@ -351,19 +554,23 @@ pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
         admin_addr,
         stop,
         tasks,
+        stop_admin,
+        admin_task,
     })
 }
 
-/// Runs until `shutdown` resolves, then drains.
-pub async fn run(
+/// Runs until `shutdown` resolves, then stops gracefully; a second
+/// resolution of `again` cuts the drain short.
+pub async fn run<F: std::future::Future<Output = ()>>(
     cfg: Config,
     opts: Options,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: F,
+    again: impl FnOnce() -> F,
 ) -> Result<(), StartError> {
     let running = spawn(cfg, opts).await?;
     shutdown.await;
-    tracing::info!("shutting down: draining connections");
-    running.shutdown().await;
+    tracing::info!("shutting down");
+    running.shutdown_or(again()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -50,6 +50,9 @@ pub mod raw {
         pub header_read_timeout: Option<String>,
         pub max_header_bytes: Option<usize>,
         pub trust_forwarded_headers: Option<bool>,
+        pub admin_token_file: Option<String>,
+        pub shutdown_delay: Option<String>,
+        pub shutdown_grace: Option<String>,
     }
 
     /// `[token]`
@@ -67,6 +70,8 @@ pub mod raw {
     pub struct Store {
         pub kind: Option<String>,
         pub url: Option<String>,
+        pub state_file: Option<String>,
+        pub save_interval: Option<String>,
     }
 
     /// `[page]`
@@ -125,20 +130,30 @@ pub mod defaults {
     pub const fn checkin_window() -> Duration {
         Duration::from_secs(15)
     }
+    pub const fn shutdown_delay() -> Duration {
+        Duration::ZERO
+    }
+    pub const fn shutdown_grace() -> Duration {
+        Duration::from_secs(30)
+    }
+    pub const fn save_interval() -> Duration {
+        Duration::from_secs(1)
+    }
 }
 
 /// Validated configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
     pub token: TokenConfig,
     pub store: StoreConfig,
+    pub persistence: Persistence,
     pub page: PageConfig,
     pub rooms: Vec<RoomConfig>,
 }
 
 /// `[server]`: listeners, upstream and timeouts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     /// Public listener (HTTP/1.1 and cleartext HTTP/2).
     pub listen: SocketAddr,
@@ -161,10 +176,18 @@ pub struct ServerConfig {
     /// Keep `X-Forwarded-Proto`/`-Host` set by a load balancer in front
     /// (only when every client comes through it).
     pub trust_forwarded_headers: bool,
+    /// File holding the bearer token the admin API requires; `None` leaves
+    /// the API open (allowed only on a loopback admin address).
+    pub admin_token_file: Option<PathBuf>,
+    /// At shutdown, how long `/readyz` reports unready while requests are
+    /// still accepted, so a load balancer stops sending traffic first.
+    pub shutdown_delay: Duration,
+    /// At shutdown, how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
 }
 
 /// The upstream origin, split once so each request only swaps the path.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Upstream {
     pub scheme: Scheme,
     pub authority: Authority,
@@ -177,7 +200,7 @@ impl fmt::Display for Upstream {
 }
 
 /// `[token]`: how tickets and sessions are signed and stored in cookies.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TokenConfig {
     /// File with one or more secrets (whitespace separated, the last one signs).
     pub secret_file: Option<PathBuf>,
@@ -196,8 +219,18 @@ pub enum StoreConfig {
     Redis { url: String },
 }
 
+/// `[store]` settings besides the kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Persistence {
+    /// Where the memory store saves its state (`None`: not saved; a restart
+    /// voids every ticket and session).
+    pub state_file: Option<PathBuf>,
+    /// How often changed state is written.
+    pub save_interval: Duration,
+}
+
 /// `[page]`: the waiting page.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PageConfig {
     /// A minijinja template replacing the built-in waiting page.
     pub template: Option<PathBuf>,
@@ -213,7 +246,7 @@ pub enum QueueMode {
 }
 
 /// One `[[room]]`: a set of path prefixes sharing one capacity and one line.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoomConfig {
     /// Identifier: metrics label, cookie name, status query.
     pub name: String,
@@ -438,8 +471,9 @@ impl Validator<'_> {
     }
 
     fn config(&mut self, raw: raw::File, base: &Path) -> Option<Config> {
-        let server = self.server(raw.server);
+        let server = self.server(raw.server, base);
         let token = self.token(raw.token, base);
+        let persistence = self.persistence(&raw.store, base);
         let store = self.store(raw.store);
         let page = PageConfig {
             template: raw.page.template.map(|p| base.join(p)),
@@ -457,12 +491,39 @@ impl Validator<'_> {
             server: server?,
             token,
             store: store?,
+            persistence,
             page,
             rooms,
         })
     }
 
-    fn server(&mut self, s: raw::Server) -> Option<ServerConfig> {
+    fn persistence(&mut self, s: &raw::Store, base: &Path) -> Persistence {
+        let save_interval = self.duration(
+            "store.save_interval",
+            s.save_interval.as_deref(),
+            defaults::save_interval(),
+        );
+        if save_interval < Duration::from_millis(100) || save_interval > Duration::from_secs(60) {
+            self.problem(
+                "store.save_interval",
+                format!("{save_interval:?} is out of range"),
+                Some("use between 100ms and 60s; after a crash up to one interval of changes is lost".into()),
+            );
+        }
+        if s.state_file.is_some() && s.kind.as_deref() == Some("redis") {
+            self.problem(
+                "store.state_file",
+                "is only used with kind = \"memory\"",
+                Some("Redis keeps the state itself; remove the key".into()),
+            );
+        }
+        Persistence {
+            state_file: s.state_file.as_ref().map(|p| base.join(p)),
+            save_interval,
+        }
+    }
+
+    fn server(&mut self, s: raw::Server, base: &Path) -> Option<ServerConfig> {
         let listen = self.addr("server.listen", s.listen.as_deref(), defaults::LISTEN);
         let admin_listen = self.addr("server.admin_listen", s.admin_listen.as_deref(), defaults::ADMIN_LISTEN);
         let upstream = match s.upstream.as_deref() {
@@ -525,6 +586,30 @@ impl Validator<'_> {
                 Some("browsers send cookies; leave room for them".into()),
             );
         }
+        let admin_token_file = s.admin_token_file.map(|p| base.join(p));
+        if let Some(a) = admin_listen {
+            if admin_token_file.is_none() && !a.ip().is_loopback() {
+                self.problem(
+                    "server.admin_listen",
+                    format!("{a} is reachable from other machines but the admin API has no token"),
+                    Some(
+                        "set server.admin_token_file to a file holding a long random token, \
+                         or listen on 127.0.0.1"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        let shutdown_delay = self.duration(
+            "server.shutdown_delay",
+            s.shutdown_delay.as_deref(),
+            defaults::shutdown_delay(),
+        );
+        let shutdown_grace = self.duration(
+            "server.shutdown_grace",
+            s.shutdown_grace.as_deref(),
+            defaults::shutdown_grace(),
+        );
         Some(ServerConfig {
             listen: listen?,
             admin_listen: admin_listen?,
@@ -536,6 +621,9 @@ impl Validator<'_> {
             header_read_timeout,
             max_header_bytes,
             trust_forwarded_headers: s.trust_forwarded_headers.unwrap_or(false),
+            admin_token_file,
+            shutdown_delay,
+            shutdown_grace,
         })
     }
 

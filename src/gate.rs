@@ -87,8 +87,14 @@ async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) 
             // A confirmed session refreshed less than half a TTL ago cannot
             // have expired in the store; unless it was released early, no
             // store call is needed.
-            let revoked = room.view().snapshot.is_revoked(t.number);
-            if t.checked_in && !revoked && now.saturating_sub(t.stamp_ms) < room.limits.session_ttl_ms / 2 {
+            // A cookie refreshed before the state was restored from a saved
+            // copy is checked once: the copy may not hold its session.
+            let (revoked, restored_ms) = {
+                let view = room.view();
+                (view.snapshot.is_revoked(t.number), view.snapshot.restored_ms)
+            };
+            let fresh = now.saturating_sub(t.stamp_ms) < room.limits.session_ttl_ms / 2;
+            if t.checked_in && !revoked && fresh && t.stamp_ms >= restored_ms {
                 m.request(Outcome::Session);
                 return proxy(app, m, req, peer, Vec::new(), None).await;
             }
@@ -207,7 +213,7 @@ async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr
                 epoch: room.view().snapshot.epoch,
                 number: ticket,
                 stamp_ms: now,
-                expires_ms: now + app.ticket_ttl_ms,
+                expires_ms: now + app.live.load().config.token.ticket_ttl.as_millis() as u64,
             };
             let cookie = app.ticket_cookie(room, &token);
             let pos = room.view().snapshot.ahead(ticket, pointer) + 1;
@@ -230,7 +236,8 @@ async fn proxy(
 ) -> Response<Body> {
     let json = prefers_json(req.headers());
     let started = tokio::time::Instant::now();
-    match app.proxy.forward(req, peer).await {
+    let live = app.live.load_full();
+    match live.proxy.forward(req, peer).await {
         Ok(mut resp) => {
             m.upstream_duration.observe(started.elapsed().as_secs_f64());
             for c in cookies {
@@ -298,10 +305,11 @@ fn waiting(
         )
     } else {
         room.metrics.request(Outcome::Queued);
+        let live = app.live.load();
         let w = Waiting::new(
             room.name(),
             &room.cfg.title,
-            app.site_name.as_deref(),
+            live.config.page.site_name.as_deref(),
             position,
             returner,
             eta,
@@ -315,7 +323,7 @@ fn waiting(
                 serde_json::to_string(&w).unwrap_or_default(),
             )
         } else {
-            respond(StatusCode::OK, "text/html; charset=utf-8", app.pages.waiting(&w))
+            respond(StatusCode::OK, "text/html; charset=utf-8", live.pages.waiting(&w))
         }
     };
     let h = resp.headers_mut();

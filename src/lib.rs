@@ -19,7 +19,9 @@
 //! | [`page`] | the waiting page, status JSON, error pages |
 //! | [`scheduler`] | the tick loop |
 //! | [`metrics`] | every Prometheus name |
-//! | [`admin`] | the admin listener (`/metrics`, `/healthz`, `/readyz`) |
+//! | [`admin`] | the admin listener: `/metrics`, health, the rooms API |
+//! | [`reload`] | live configuration: the file watcher, SIGHUP, what applies live |
+//! | [`persist`] | the memory store's state file: restart without loss |
 //! | [`server`] | accepting connections, HTTP/1.1 + h2c, graceful drain |
 //! | [`app`] | start-up, shared state, shutdown |
 //! | [`demo`] | the built-in demo site |
@@ -35,7 +37,9 @@ pub mod demo;
 pub mod gate;
 pub mod metrics;
 pub mod page;
+pub mod persist;
 pub mod proxy;
+pub mod reload;
 pub mod room;
 pub mod scheduler;
 pub mod server;

@@ -52,8 +52,14 @@ fn main() -> ExitCode {
             }
             Ok(cfg) => {
                 let workers = cfg.server.workers;
+                let opts = vestibule::Options {
+                    config_path: Some(cli.config.clone()),
+                    sighup: true,
+                    ..vestibule::Options::default()
+                };
                 block_on(workers, async move {
-                    vestibule::run(cfg, vestibule::Options::default(), shutdown_signal()).await
+                    // A second SIGTERM/SIGINT during the drain cuts it short.
+                    vestibule::run(cfg, opts, shutdown_signal(), shutdown_signal).await
                 })
             }
         },
@@ -63,6 +69,18 @@ fn main() -> ExitCode {
 
 fn check(path: &std::path::Path) -> ExitCode {
     match Config::load(path) {
+        Ok(cfg) if !vestibule::app::preflight(&cfg).is_empty() => {
+            let problems = vestibule::app::preflight(&cfg);
+            eprintln!(
+                "{}: {} problem(s) with files the configuration names",
+                path.display(),
+                problems.len()
+            );
+            for p in problems {
+                eprintln!("  - {p}");
+            }
+            ExitCode::from(EXIT_CONFIG)
+        }
         Ok(cfg) => {
             let rooms: Vec<String> = cfg
                 .rooms
@@ -72,8 +90,13 @@ fn check(path: &std::path::Path) -> ExitCode {
                     format!("{} (capacity {}{rate}, {})", r.name, r.capacity, r.paths.join(" "))
                 })
                 .collect();
+            let state = match (&cfg.store, &cfg.persistence.state_file) {
+                (config::StoreConfig::Memory, Some(f)) => format!("memory, saved to {}", f.display()),
+                (config::StoreConfig::Memory, None) => "memory, not saved".into(),
+                (config::StoreConfig::Redis { url }, _) => format!("redis {url}"),
+            };
             println!(
-                "{}: ok: {} room(s): {}; upstream {}",
+                "{}: ok: {} room(s): {}; upstream {}; store {state}",
                 path.display(),
                 cfg.rooms.len(),
                 if rooms.is_empty() {
@@ -153,8 +176,11 @@ fn block_on(
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    // Colour only on a terminal: journald and log files get plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

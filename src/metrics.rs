@@ -93,6 +93,7 @@ pub struct Metrics {
     reserved_slots: IntGaugeVec,
     queue_length: IntGaugeVec,
     capacity: IntGaugeVec,
+    paused: IntGaugeVec,
     tickets_issued: IntCounterVec,
     admitted: IntCounterVec,
     wait_seconds: HistogramVec,
@@ -100,7 +101,9 @@ pub struct Metrics {
     upstream_duration: HistogramVec,
     upstream_errors: IntCounterVec,
     config_reloads: IntCounterVec,
+    config_last_reload_successful: IntGauge,
     store_errors: IntCounterVec,
+    state_saves: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -140,7 +143,11 @@ impl Metrics {
             active_users: gauge("active_users", "Admitted visitors holding a session."),
             reserved_slots: gauge("reserved_slots", "Slots held for admitted tickets not yet arrived."),
             queue_length: gauge("queue_length", "Visitors who may be waiting in line."),
-            capacity: gauge("capacity", "Configured maximum of active users."),
+            capacity: gauge(
+                "capacity",
+                "Maximum of active users in force (the file's value, or an operator's override).",
+            ),
+            paused: gauge("paused", "1 while an operator has paused admissions to the room."),
             tickets_issued: counter("tickets_issued_total", "Tickets handed out.", &["room"]),
             admitted: counter(
                 "admitted_total",
@@ -167,13 +174,24 @@ impl Metrics {
             ),
             upstream_errors: counter("upstream_errors_total", "Failed upstream exchanges.", &["room", "kind"]),
             config_reloads: counter("config_reloads_total", "Configuration reloads.", &["result"]),
+            config_last_reload_successful: reg(
+                &r,
+                IntGauge::new(
+                    "config_last_reload_successful",
+                    "1 if the last configuration reload was applied, 0 if it was rejected.",
+                )
+                .expect("valid metric"),
+            ),
             store_errors: counter("store_errors_total", "Failed store calls.", &["room"]),
+            state_saves: counter("state_saves_total", "Writes of the state file.", &["result"]),
             registry: r,
         };
-        // Both reload outcomes exist from the start, at zero.
+        // Both outcomes exist from the start, at zero.
         for result in ["ok", "error"] {
             m.config_reloads.with_label_values(&[result]);
+            m.state_saves.with_label_values(&[result]);
         }
+        m.config_last_reload_successful.set(1);
         m
     }
 
@@ -185,6 +203,7 @@ impl Metrics {
             reserved_slots: self.reserved_slots.with_label_values(&[room]),
             queue_length: self.queue_length.with_label_values(&[room]),
             capacity: self.capacity.with_label_values(&[room]),
+            paused: self.paused.with_label_values(&[room]),
             tickets_issued: self.tickets_issued.with_label_values(&[room]),
             admitted_direct: self.admitted.with_label_values(&[room, "direct"]),
             admitted_queue: self.admitted.with_label_values(&[room, "queue"]),
@@ -221,6 +240,7 @@ impl Metrics {
             &self.reserved_slots,
             &self.queue_length,
             &self.capacity,
+            &self.paused,
         ] {
             let _ = g.remove_label_values(&[room]);
         }
@@ -229,6 +249,14 @@ impl Metrics {
     /// Counts a configuration reload (`result` = "ok" or "error").
     pub fn config_reload(&self, ok: bool) {
         self.config_reloads
+            .with_label_values(&[if ok { "ok" } else { "error" }])
+            .inc();
+        self.config_last_reload_successful.set(i64::from(ok));
+    }
+
+    /// Counts a write of the state file.
+    pub fn state_save(&self, ok: bool) {
+        self.state_saves
             .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
     }
@@ -250,6 +278,7 @@ pub struct RoomMetrics {
     pub reserved_slots: IntGauge,
     pub queue_length: IntGauge,
     pub capacity: IntGauge,
+    pub paused: IntGauge,
     pub tickets_issued: IntCounter,
     pub admitted_direct: IntCounter,
     pub admitted_queue: IntCounter,

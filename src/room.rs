@@ -105,12 +105,27 @@ impl Room {
         m.active_users.set(snapshot.active as i64);
         m.reserved_slots.set(snapshot.reserved as i64);
         m.queue_length.set(snapshot.waiting() as i64);
-        m.capacity.set(i64::from(self.limits.capacity));
+        m.capacity.set(i64::from(self.effective(&snapshot).capacity));
+        m.paused.set(i64::from(snapshot.overrides.paused));
         self.view.store(Arc::new(View {
             snapshot,
             rate,
             updated_ms: now,
         }));
+    }
+
+    /// The limits in force given a snapshot's operator overrides.
+    pub fn effective(&self, snapshot: &Snapshot) -> Limits {
+        snapshot.overrides.apply(&self.limits)
+    }
+
+    /// Takes over the live state of the room this one replaces in a
+    /// reload: the view waiting visitors are answered from and the measured
+    /// rate, so a configuration change loses nobody's estimate.
+    pub fn carry_from(&self, old: &Room) {
+        self.view.store(old.view.load_full());
+        let meter = std::mem::take(&mut *old.meter.lock().unwrap_or_else(|e| e.into_inner()));
+        *self.meter.lock().unwrap_or_else(|e| e.into_inner()) = meter;
     }
 
     /// Seconds until the visitor should ask again. Short while the ticket is

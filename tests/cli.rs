@@ -54,6 +54,42 @@ fn check_reports_every_problem_and_fails() {
 }
 
 #[test]
+fn check_refuses_an_open_admin_api_and_checks_the_files_it_names() {
+    let p = write(
+        "open-admin.toml",
+        "[server]\nupstream = \"http://127.0.0.1:1\"\nadmin_listen = \"0.0.0.0:9090\"\n",
+    );
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        e.contains("server.admin_listen") && e.contains("admin_token_file"),
+        "{e}"
+    );
+
+    // Valid keys, but the files they name are missing or unusable.
+    write("short-token", "abc\n");
+    let p = write(
+        "missing-files.toml",
+        "[server]\nupstream = \"http://127.0.0.1:1\"\nadmin_listen = \"0.0.0.0:9090\"\n\
+         admin_token_file = \"short-token\"\n[token]\nsecret_file = \"no-such-secret\"\n\
+         [page]\ntemplate = \"no-such-template.html\"\n",
+    );
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert!(e.contains("3 problem(s)"), "{e}");
+    for k in [
+        "page.template",
+        "server.admin_token_file",
+        "at least 16",
+        "token.secret_file",
+    ] {
+        assert!(e.contains(k), "{k} missing from:\n{e}");
+    }
+}
+
+#[test]
 fn running_with_a_bad_config_exits_64_without_serving() {
     let p = write(
         "typo.toml",

@@ -1,0 +1,366 @@
+//! Live configuration: the file is watched (and re-read on SIGHUP and by
+//! `POST /api/reload`); a valid new file applies at once, an invalid one is
+//! rejected whole.
+//!
+//! What applies live: rooms (added, removed, paths, capacity, rate, TTLs,
+//! grace, window, title), the upstream and its timeouts, forwarded-header
+//! trust, cookies' `Secure`, ticket TTL, the page template and site name,
+//! the admin token, and `shutdown_delay`. Queues and sessions are kept:
+//! a room keeps its state in the store under its name, so a changed room
+//! loses nobody's place, and a removed room's state waits in the store in
+//! case it comes back.
+//!
+//! What needs a restart ([`RESTART_KEYS`]): listeners, worker threads, the
+//! tick, client header limits, the store, the state file, the token
+//! secret, `shutdown_grace`. A change to one of them is logged as needing a
+//! restart and the running value stays in force.
+//!
+//! Precedence with the admin API: an operator's runtime change (pause,
+//! capacity, rate) stays in force across reloads until the file changes
+//! that same value, which then wins. Pause has no key in the file; it lasts
+//! until resumed.
+//!
+//! The watcher watches the file's directory, not the file: editors that
+//! write a temporary file and rename it over the original, and Kubernetes'
+//! ConfigMap symlink swaps, replace the inode a file watch would follow.
+//! Events are debounced, the file is compared with the text last applied,
+//! and a slow poll catches file systems without change events.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::app::{App, Live, StartError};
+use crate::config::{Config, ConfigError};
+use crate::proxy::Proxy;
+use crate::room::Rooms;
+
+/// Quiet time after a change event before the file is read: editors write
+/// in several steps.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+/// Fallback poll, for file systems that send no events (NFS, some
+/// container mounts).
+const POLL: Duration = Duration::from_secs(5);
+
+/// Keys that cannot change without a restart.
+pub const RESTART_KEYS: &[&str] = &[
+    "server.listen",
+    "server.admin_listen",
+    "server.workers",
+    "server.tick",
+    "server.header_read_timeout",
+    "server.max_header_bytes",
+    "server.shutdown_grace",
+    "store.kind",
+    "store.url",
+    "store.state_file",
+    "store.save_interval",
+    "token.secret_file",
+];
+
+/// Why a reload was rejected; the running configuration stays.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("this vestibule was started without a configuration file")]
+    NoFile,
+}
+
+/// What a reload changed.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ReloadReport {
+    pub rooms_added: Vec<String>,
+    pub rooms_removed: Vec<String>,
+    pub rooms_changed: Vec<String>,
+    /// Operator overrides the file's new values replaced: `room.key`.
+    pub overrides_cleared: Vec<String>,
+    /// Keys changed in the file that need a restart; their old values stay.
+    pub restart_needed: Vec<&'static str>,
+}
+
+/// Copies the running values of restart-only keys into `new`, returning
+/// the keys whose values differed.
+fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    macro_rules! keep {
+        ($key:literal, $($f:ident).+) => {
+            if old.$($f).+ != new.$($f).+ {
+                changed.push($key);
+                new.$($f).+ = old.$($f).+.clone();
+            }
+        };
+    }
+    keep!("server.listen", server.listen);
+    keep!("server.admin_listen", server.admin_listen);
+    keep!("server.workers", server.workers);
+    keep!("server.tick", server.tick);
+    keep!("server.header_read_timeout", server.header_read_timeout);
+    keep!("server.max_header_bytes", server.max_header_bytes);
+    keep!("server.shutdown_grace", server.shutdown_grace);
+    if old.store != new.store {
+        changed.push(match (&old.store, &new.store) {
+            (crate::config::StoreConfig::Redis { .. }, crate::config::StoreConfig::Redis { .. }) => "store.url",
+            _ => "store.kind",
+        });
+        new.store = old.store.clone();
+    }
+    keep!("store.state_file", persistence.state_file);
+    keep!("store.save_interval", persistence.save_interval);
+    keep!("token.secret_file", token.secret_file);
+    debug_assert!(changed.iter().all(|k| RESTART_KEYS.contains(k)));
+    changed
+}
+
+fn same_proxy_settings(a: &Config, b: &Config) -> bool {
+    let (a, b) = (&a.server, &b.server);
+    a.upstream == b.upstream
+        && a.connect_timeout == b.connect_timeout
+        && a.response_timeout == b.response_timeout
+        && a.trust_forwarded_headers == b.trust_forwarded_headers
+}
+
+impl App {
+    /// Re-reads the configuration file and applies it; see [`App::reload`].
+    /// Logs and counts the outcome.
+    pub async fn reload_file(&self) -> Result<ReloadReport, ReloadError> {
+        let path = self.config_path.as_deref().ok_or(ReloadError::NoFile)?;
+        let res = match tokio::fs::read_to_string(path).await {
+            Ok(text) => self.reload_text(&text, path).await,
+            Err(source) => Err(ReloadError::Read {
+                path: path.into(),
+                source,
+            }),
+        };
+        self.log_reload(&res);
+        res
+    }
+
+    async fn reload_text(&self, text: &str, path: &Path) -> Result<ReloadReport, ReloadError> {
+        let base = path.parent().unwrap_or(Path::new("."));
+        let cfg = Config::parse(text, base, &path.display().to_string())?;
+        self.reload(cfg).await
+    }
+
+    fn log_reload(&self, res: &Result<ReloadReport, ReloadError>) {
+        self.metrics.config_reload(res.is_ok());
+        match res {
+            Ok(r) => {
+                tracing::info!(
+                    added = ?r.rooms_added,
+                    removed = ?r.rooms_removed,
+                    changed = ?r.rooms_changed,
+                    overrides_cleared = ?r.overrides_cleared,
+                    "configuration reloaded"
+                );
+                if !r.restart_needed.is_empty() {
+                    tracing::warn!(
+                        keys = ?r.restart_needed,
+                        "changed in the file but only applied at the next restart; the running values stay"
+                    );
+                }
+            }
+            Err(e) => tracing::error!("configuration rejected, the running one stays: {e}"),
+        }
+    }
+
+    /// Applies a validated configuration to the running proxy. Everything
+    /// that can fail (the page template, the admin token file) is loaded
+    /// before anything changes, so a failed reload changes nothing.
+    pub async fn reload(&self, mut cfg: Config) -> Result<ReloadReport, ReloadError> {
+        let _one = self.changes.lock().await;
+        let old = self.live.load_full();
+        let mut report = ReloadReport {
+            restart_needed: keep_restart_only(&old.config, &mut cfg),
+            ..ReloadReport::default()
+        };
+        let proxy: Option<Proxy> = same_proxy_settings(&old.config, &cfg).then(|| old.proxy.clone());
+        let live = Live::new(cfg, proxy)?;
+
+        let old_rooms = self.rooms.load_full();
+        let rooms = Rooms::new(&live.config.rooms, live.config.server.tick, &self.metrics);
+        let now = self.clock.now_ms();
+        for room in rooms.iter() {
+            let Some(prev) = old_rooms.get(room.name()) else {
+                report.rooms_added.push(room.name().to_string());
+                self.refresh(room, now).await;
+                continue;
+            };
+            if prev.cfg != room.cfg {
+                report.rooms_changed.push(room.name().to_string());
+            }
+            room.carry_from(prev);
+            // The file changed a value an operator had overridden: the file wins.
+            let mut ov = prev.view().snapshot.overrides;
+            let before = ov;
+            if prev.cfg.capacity != room.cfg.capacity && ov.capacity.take().is_some() {
+                report.overrides_cleared.push(format!("{}.capacity", room.name()));
+            }
+            if prev.cfg.admit_per_minute != room.cfg.admit_per_minute && ov.admit_per_minute.take().is_some() {
+                report
+                    .overrides_cleared
+                    .push(format!("{}.admit_per_minute", room.name()));
+            }
+            if ov != before {
+                match self.store.set_overrides(room.name(), ov, now, &room.limits).await {
+                    Ok(snap) => room.publish(snap, 0, now),
+                    Err(e) => {
+                        room.metrics.store_errors.inc();
+                        tracing::warn!(room = room.name(), error = %e, "could not clear overrides the file replaced");
+                    }
+                }
+            } else {
+                self.refresh(room, now).await;
+            }
+        }
+        for prev in old_rooms.iter() {
+            if rooms.get(prev.name()).is_none() {
+                report.rooms_removed.push(prev.name().to_string());
+                self.metrics.forget_room(prev.name());
+            }
+        }
+        self.live.store(Arc::new(live));
+        self.rooms.store(Arc::new(rooms));
+        Ok(report)
+    }
+
+    /// Publishes a room's current state with its (possibly new) limits, so
+    /// gauges and waiting pages follow a change at once rather than at the
+    /// next tick.
+    pub(crate) async fn refresh(&self, room: &crate::room::Room, now: crate::clock::Millis) {
+        match self.store.snapshot(room.name(), now, &room.limits).await {
+            Ok(snap) => room.publish(snap, 0, now),
+            Err(e) => {
+                room.metrics.store_errors.inc();
+                tracing::warn!(room = room.name(), error = %e, "could not refresh the room's view");
+            }
+        }
+    }
+}
+
+/// Watches `path` and reloads when its content changes; on SIGHUP (when
+/// `sighup`), reloads unconditionally. The watch, the signal handler and the
+/// text compared against are set up before this returns, so a change made
+/// right after start-up is not missed; the returned future runs until
+/// `stop` flips.
+pub fn watch(
+    app: Arc<App>,
+    path: PathBuf,
+    sighup: bool,
+    mut stop: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send {
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let watcher = start_watcher(&dir, tx);
+    let mut hup = hangups(sighup);
+    let mut last = std::fs::read(&path).ok();
+    async move {
+        // Kept alive for the loop's lifetime; dropping it stops the events.
+        let _watcher = watcher;
+        let mut poll = tokio::time::interval(POLL);
+        poll.tick().await;
+        loop {
+            let forced = tokio::select! {
+                Some(()) = rx.recv() => {
+                    tokio::time::sleep(DEBOUNCE).await;
+                    while rx.try_recv().is_ok() {}
+                    false
+                }
+                Some(()) = recv_hup(&mut hup) => true,
+                _ = poll.tick() => false,
+                _ = crate::server::stopped(&mut stop) => return,
+            };
+            if forced {
+                tracing::info!("SIGHUP: reloading the configuration");
+                last = tokio::fs::read(&path).await.ok();
+                let _ = app.reload_file().await;
+                continue;
+            }
+            let text = match tokio::fs::read(&path).await {
+                Ok(t) => t,
+                // Mid-rename, or being replaced: the next event or poll retries.
+                Err(e) => {
+                    tracing::debug!(error = %e, "configuration file not readable right now");
+                    continue;
+                }
+            };
+            if last.as_ref() == Some(&text) {
+                continue;
+            }
+            // Remembered even when invalid, so a broken file is reported once,
+            // not at every poll; the fix is a change and applies.
+            last = Some(text);
+            let _ = app.reload_file().await;
+        }
+    }
+}
+
+fn start_watcher(dir: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let handler = move |res: notify::Result<notify::Event>| {
+        if res.is_ok() {
+            // A full channel already holds a wake-up; that is enough.
+            let _ = tx.try_send(());
+        }
+    };
+    let mut w = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the configuration file; polling every {POLL:?}");
+            return None;
+        }
+    };
+    match w.watch(dir, notify::RecursiveMode::NonRecursive) {
+        Ok(()) => Some(w),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the configuration directory; polling every {POLL:?}");
+            None
+        }
+    }
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+#[cfg(unix)]
+fn hangups(enabled: bool) -> Hangups {
+    if !enabled {
+        return None;
+    }
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; the file watcher still reloads");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn hangups(_: bool) -> Hangups {
+    None
+}
+
+#[cfg(unix)]
+async fn recv_hup(h: &mut Hangups) -> Option<()> {
+    match h {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn recv_hup(_: &mut Hangups) -> Option<()> {
+    std::future::pending().await
+}

@@ -1,0 +1,436 @@
+//! Operations in one process: live reload from the file, the admin API,
+//! a state file that cannot be used. (Real process restarts and signals
+//! are in `tests/restart.rs`.)
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use support::*;
+
+const TOKEN: &str = "admin-token-0123456789abcdef";
+
+fn room_file(capacity: u32, extra_room: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{{upstream}}\"\n\n\
+         [[room]]\nname = \"registration\"\npaths = [\"/register\"]\ncapacity = {capacity}\nsession_ttl = \"10m\"\n{extra_room}"
+    )
+}
+
+/// Replaces the file the way editors and config tools do: write a
+/// temporary file, rename it over the original.
+fn replace_file(dir: &Path, text: &str) {
+    let text = text.replace("{upstream}", "UNUSED");
+    let tmp = dir.join(".vestibule.toml.swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join("vestibule.toml")).unwrap();
+}
+
+/// The harness's file text with its real upstream, for rewrites.
+fn with_upstream(h: &Harness, text: &str) -> String {
+    text.replace("{upstream}", &h.upstream.addr.to_string())
+}
+
+async fn room_json(h: &Harness, auth: Option<&str>) -> serde_json::Value {
+    let a = auth.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = a.iter().map(|v| ("authorization", v.as_str())).collect();
+    let r = h
+        .admin()
+        .send(Method::GET, "/api/rooms/registration", &headers, Default::default())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.json()
+}
+
+async fn api(h: &Harness, method: Method, path: &str, body: &str) -> Resp {
+    h.admin()
+        .send(
+            method,
+            path,
+            &[("content-type", "application/json")],
+            body.to_string().into(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn editing_the_file_changes_capacity_live_and_admissions_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &room_file(1, "")).await;
+    let a = h.visitor();
+    assert!(a.get("/register").await.reached_upstream());
+    let b = h.visitor();
+    assert_eq!(position(&b.get_json("/register").await), 1);
+    b.get_json("/_vestibule/status").await; // checked in
+
+    replace_file(dir.path(), &with_upstream(&h, &room_file(2, "")));
+    eventually(10, "the new capacity", async || {
+        h.running.app.room("registration").unwrap().limits.capacity == 2
+    })
+    .await;
+    let m = h.metrics().await;
+    assert_eq!(metric(&m, "vestibule_config_reloads_total{result=\"ok\"}"), 1.0);
+    assert_eq!(metric(&m, "vestibule_capacity{room=\"registration\"}"), 2.0);
+
+    // The next tick admits the waiting visitor into the new slot; nobody
+    // lost their place or session in the reload.
+    h.tick_after(Duration::from_secs(1)).await;
+    assert!(b.get("/register").await.reached_upstream());
+    assert!(a.get("/register").await.reached_upstream());
+    h.tick_after(Duration::from_secs(1)).await;
+    assert_eq!(h.snapshot("registration").active, 2);
+}
+
+#[tokio::test]
+async fn a_broken_edit_keeps_the_running_config_and_counts_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &room_file(1, "")).await;
+
+    // Not TOML at all.
+    replace_file(dir.path(), "[[room]\nname = ");
+    eventually(10, "the first rejection", async || {
+        metric(&h.metrics().await, "vestibule_config_reloads_total{result=\"error\"}") == 1.0
+    })
+    .await;
+    // Valid TOML, invalid values: rejected whole, although one key is fine.
+    replace_file(
+        dir.path(),
+        &with_upstream(
+            &h,
+            &room_file(1, "[[room]]\nname = \"shop\"\npaths = [\"/shop\"]\ncapacity = 7\n"),
+        )
+        .replacen("capacity = 1\n", "capacity = -1\n", 1),
+    );
+    eventually(10, "the second rejection", async || {
+        metric(&h.metrics().await, "vestibule_config_reloads_total{result=\"error\"}") == 2.0
+    })
+    .await;
+    let m = h.metrics().await;
+    assert_eq!(metric(&m, "vestibule_config_reloads_total{result=\"ok\"}"), 0.0);
+    assert_eq!(metric(&m, "vestibule_config_last_reload_successful"), 0.0);
+    assert_eq!(metric(&m, "vestibule_capacity{room=\"registration\"}"), 1.0);
+    assert!(
+        h.running.app.room("shop").is_none(),
+        "nothing of a rejected file applies"
+    );
+
+    // Still serving with the old configuration: one in, the next queues.
+    let a = h.visitor();
+    assert!(a.get("/register").await.reached_upstream());
+    assert_eq!(position(&h.visitor().get_json("/register").await), 1);
+
+    // The API explains why a reload fails.
+    let r = api(&h, Method::POST, "/api/reload", "").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("room[0].capacity"), "{}", r.text());
+
+    // Fixing the file applies it.
+    replace_file(dir.path(), &with_upstream(&h, &room_file(3, "")));
+    eventually(10, "the fix", async || {
+        h.running.app.room("registration").unwrap().limits.capacity == 3
+    })
+    .await;
+    assert_eq!(
+        metric(&h.metrics().await, "vestibule_config_last_reload_successful"),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn restart_only_keys_are_reported_and_rooms_can_come_and_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &room_file(1, "")).await;
+    let text = with_upstream(
+        &h,
+        &room_file(1, "[[room]]\nname = \"shop\"\npaths = [\"/shop\"]\ncapacity = 1\n"),
+    )
+    .replace(
+        "admin_listen = \"127.0.0.1:0\"",
+        "admin_listen = \"127.0.0.1:1\"\ntick = \"2s\"",
+    );
+    std::fs::write(dir.path().join("vestibule.toml"), text).unwrap();
+    let r = api(&h, Method::POST, "/api/reload", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["rooms_added"], serde_json::json!(["shop"]));
+    assert_eq!(
+        j["restart_needed"],
+        serde_json::json!(["server.admin_listen", "server.tick"])
+    );
+    // The admin listener still answers where it was; the new room gates.
+    let v = h.visitor();
+    assert!(v.get("/shop").await.reached_upstream());
+    assert_eq!(position(&h.visitor().get_json("/shop").await), 1);
+
+    // Removing the room drops its gauges; its paths pass straight through.
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &room_file(1, ""))).unwrap();
+    let j = api(&h, Method::POST, "/api/reload", "").await.json();
+    assert_eq!(j["rooms_removed"], serde_json::json!(["shop"]));
+    assert!(!h.metrics().await.contains("vestibule_capacity{room=\"shop\"}"));
+    assert!(h.visitor().get("/shop").await.reached_upstream());
+}
+
+#[tokio::test]
+async fn lowering_capacity_evicts_nobody_and_admits_nobody_until_below() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &room_file(3, "")).await;
+    let inside: Vec<Visitor> = (0..3).map(|_| h.visitor()).collect();
+    for v in &inside {
+        assert!(v.get("/register").await.reached_upstream());
+        assert!(v.get("/register").await.reached_upstream()); // confirmed
+    }
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &room_file(1, ""))).unwrap();
+    assert_eq!(api(&h, Method::POST, "/api/reload", "").await.status, StatusCode::OK);
+
+    for v in &inside {
+        assert!(v.get("/register").await.reached_upstream(), "nobody is evicted");
+    }
+    let w = h.visitor();
+    assert_eq!(position(&w.get_json("/register").await), 1);
+    w.get_json("/_vestibule/status").await;
+    // Two leave: 1 active is still not below a capacity of 1.
+    inside[0].get("/_vestibule/leave").await;
+    inside[1].get("/_vestibule/leave").await;
+    h.tick_after(Duration::from_secs(1)).await;
+    assert_eq!(position(&w.get_json("/register").await), 1);
+    inside[2].get("/_vestibule/leave").await;
+    h.tick_after(Duration::from_secs(1)).await;
+    assert!(w.get("/register").await.reached_upstream());
+}
+
+#[tokio::test]
+async fn admin_api_requires_the_token_when_one_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin-token"), format!("{TOKEN}\n")).unwrap();
+    let text = room_file(1, "").replace(
+        "admin_listen = \"127.0.0.1:0\"",
+        "admin_listen = \"127.0.0.1:0\"\nadmin_token_file = \"admin-token\"",
+    );
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &text).await;
+    let admin = h.admin();
+    for auth in [
+        None,
+        Some("Bearer wrong-token-0123456789"),
+        Some(TOKEN),
+        Some("Basic abc"),
+    ] {
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", *a)).collect();
+        for (m, p) in [
+            (Method::GET, "/api/rooms"),
+            (Method::POST, "/api/rooms/registration/pause"),
+        ] {
+            let r = admin.send(m, p, &headers, Default::default()).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth:?} {p}");
+            assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+        }
+    }
+    let j = room_json(&h, Some(TOKEN)).await;
+    assert_eq!(j["capacity"], 1);
+    assert_eq!(j["paused"], false);
+    // Nothing was paused by the refused calls.
+    assert_eq!(
+        metric(&h.metrics().await, "vestibule_paused{room=\"registration\"}"),
+        0.0
+    );
+    // Probes and metrics stay open for load balancers and Prometheus.
+    assert_eq!(admin.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(admin.get("/metrics").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pause_queues_everyone_new_and_resume_lets_the_line_in() {
+    let h = Harness::start(
+        "[[room]]\nname = \"registration\"\npaths = [\"/register\"]\ncapacity = 5\nsession_ttl = \"10m\"\n",
+    )
+    .await;
+    let inside = h.visitor();
+    assert!(inside.get("/register").await.reached_upstream());
+
+    let r = api(&h, Method::POST, "/api/rooms/registration/pause", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["paused"], true);
+    assert_eq!(
+        metric(&h.metrics().await, "vestibule_paused{room=\"registration\"}"),
+        1.0
+    );
+
+    // Room for four more, but nobody new gets in while paused.
+    let waiting: Vec<Visitor> = (0..3).map(|_| h.visitor()).collect();
+    for (i, v) in waiting.iter().enumerate() {
+        assert_eq!(position(&v.get_json("/register").await), i as u64 + 1);
+        v.get_json("/_vestibule/status").await;
+    }
+    h.tick_after(Duration::from_secs(1)).await;
+    for v in &waiting {
+        assert_eq!(v.get_json("/_vestibule/status").await.json()["state"], "queued");
+    }
+    // Those already inside stay inside.
+    assert!(inside.get("/register").await.reached_upstream());
+    let j = api(&h, Method::GET, "/api/rooms", "").await.json();
+    assert_eq!(j["rooms"][0]["waiting"], 3);
+    assert_eq!(j["rooms"][0]["active"], 1);
+
+    let r = api(&h, Method::POST, "/api/rooms/registration/resume", "").await;
+    assert_eq!(r.json()["paused"], false);
+    h.tick_after(Duration::from_secs(1)).await;
+    for v in &waiting {
+        assert!(v.get("/register").await.reached_upstream());
+    }
+    assert_eq!(
+        metric(&h.metrics().await, "vestibule_paused{room=\"registration\"}"),
+        0.0
+    );
+}
+
+#[tokio::test]
+async fn capacity_and_rate_change_at_run_time_until_the_file_changes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &room_file(1, "")).await;
+    assert!(h.visitor().get("/register").await.reached_upstream());
+    let waiting: Vec<Visitor> = (0..3).map(|_| h.visitor()).collect();
+    for v in &waiting {
+        v.get_json("/register").await;
+        v.get_json("/_vestibule/status").await;
+    }
+
+    let r = api(
+        &h,
+        Method::PATCH,
+        "/api/rooms/registration",
+        r#"{"capacity": 4, "admit_per_minute": 60}"#,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["capacity"], 4);
+    assert_eq!(j["admit_per_minute"], 60);
+    assert_eq!(j["configured"]["capacity"], 1);
+    assert_eq!(
+        metric(&h.metrics().await, "vestibule_capacity{room=\"registration\"}"),
+        4.0
+    );
+    // Three slots free, but 60/min lets in one a second (after a burst of
+    // one tick's worth plus one).
+    h.tick_after(Duration::from_secs(1)).await;
+    assert_eq!(h.snapshot("registration").reserved, 2);
+    h.tick_after(Duration::from_secs(1)).await;
+    assert_eq!(h.snapshot("registration").reserved, 3);
+
+    // A reload that leaves capacity alone keeps the override...
+    std::fs::write(
+        dir.path().join("vestibule.toml"),
+        with_upstream(&h, &room_file(1, "")).replace("session_ttl = \"10m\"", "session_ttl = \"20m\""),
+    )
+    .unwrap();
+    let rep = api(&h, Method::POST, "/api/reload", "").await.json();
+    assert_eq!(rep["overrides_cleared"], serde_json::json!([]));
+    assert_eq!(room_json(&h, None).await["capacity"], 4);
+    // ...one that changes it wins over the override.
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &room_file(5, ""))).unwrap();
+    let rep = api(&h, Method::POST, "/api/reload", "").await.json();
+    assert_eq!(rep["overrides_cleared"], serde_json::json!(["registration.capacity"]));
+    let j = room_json(&h, None).await;
+    assert_eq!(j["capacity"], 5);
+    assert_eq!(
+        j["admit_per_minute"], 60,
+        "the rate override stays: the file did not change it"
+    );
+
+    // null hands a key back to the file; "unlimited" lifts the rate.
+    let j = api(
+        &h,
+        Method::PATCH,
+        "/api/rooms/registration",
+        r#"{"admit_per_minute": "unlimited"}"#,
+    )
+    .await
+    .json();
+    assert_eq!(j["admit_per_minute"], serde_json::Value::Null);
+    assert_eq!(j["overrides"]["admit_per_minute"], serde_json::Value::Null);
+    let j = api(&h, Method::POST, "/api/rooms/registration/reset", "").await.json();
+    assert_eq!(j["overrides"], serde_json::json!({"paused": false}));
+}
+
+#[tokio::test]
+async fn admin_api_rejects_bad_requests_clearly() {
+    let h = Harness::start("[[room]]\nname = \"registration\"\npaths = [\"/register\"]\ncapacity = 1\n").await;
+    for (body, want) in [
+        ("not json", "not JSON"),
+        (r#"{"capacity": 0}"#, "capacity must be a whole number"),
+        (r#"{"capacity": -3}"#, "capacity must be a whole number"),
+        (r#"{"capacity": "lots"}"#, "capacity must be a whole number"),
+        (r#"{"admit_per_minute": 1.5}"#, "admit_per_minute must be"),
+        (r#"{"session_ttl": "1m"}"#, "unknown key \"session_ttl\""),
+        (r#"{}"#, "nothing to change"),
+        ("[1]", "JSON object"),
+    ] {
+        let r = api(&h, Method::PATCH, "/api/rooms/registration", body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
+        let msg = r.json()["error"].as_str().unwrap().to_string();
+        assert!(msg.contains(want), "{body}: {msg}");
+    }
+    assert_eq!(room_json(&h, None).await["capacity"], 1, "nothing changed");
+    let big = "x".repeat(100_000);
+    assert_eq!(
+        api(&h, Method::PATCH, "/api/rooms/registration", &big).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        api(&h, Method::GET, "/api/rooms/nope", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api(&h, Method::GET, "/api/nope", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = api(&h, Method::GET, "/api/rooms/registration/pause", "").await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.header("allow"), Some("POST"));
+    // Started without a file: reload says so.
+    let r = api(&h, Method::POST, "/api/reload", "").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("without a configuration file"));
+}
+
+#[tokio::test]
+async fn an_unusable_state_file_is_set_aside_and_the_proxy_starts() {
+    for (what, content) in [
+        ("garbage", "\u{0}\u{1}not json at all".to_string()),
+        (
+            "foreign",
+            r#"{"format": "something-else", "version": 1, "rooms": {}}"#.to_string(),
+        ),
+        (
+            "newer",
+            r#"{"format": "vestibule-state", "version": 99, "saved_ms": 0, "clean": true, "rooms": {}}"#.to_string(),
+        ),
+        (
+            "truncated",
+            r#"{"format": "vestibule-state", "version": 1, "saved_ms": 0, "clean": true, "rooms": {"#.to_string(),
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &content).unwrap();
+        let text = room_file(1, "") + "\n[store]\nstate_file = \"state.json\"\n";
+        let h = Harness::from_file(Upstream::start().await, dir.path(), &text).await;
+        assert!(h.visitor().get("/register").await.reached_upstream(), "{what}: serving");
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("state.json.bad-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{what}: set aside");
+        assert_eq!(
+            std::fs::read_to_string(aside[0].path()).unwrap(),
+            content,
+            "{what}: kept as it was"
+        );
+        // A fresh state file was written in its place.
+        let fresh: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        assert_eq!(fresh["format"], "vestibule-state", "{what}");
+    }
+}
