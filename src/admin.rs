@@ -120,7 +120,11 @@ fn authorized(app: &App, req: &Request<Incoming>) -> bool {
     req.headers()
         .get_all(header::AUTHORIZATION)
         .iter()
-        .filter_map(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .filter_map(|v| {
+            // The scheme is case-insensitive (RFC 9110, 11.1).
+            let v = v.as_bytes();
+            (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| &v[7..])
+        })
         .any(|t| token.matches(t))
 }
 
@@ -167,12 +171,13 @@ async fn api(app: &App, rest: &str, req: Request<Incoming>) -> Response<Body> {
 async fn read_json(req: Request<Incoming>) -> Result<Value, Response<Body>> {
     let body: Bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) => {
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             return Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("cannot read the body (at most {MAX_BODY} bytes): {e}"),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {MAX_BODY} bytes"),
             ))
         }
+        Err(e) => return Err(error(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))),
     };
     serde_json::from_slice(&body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")))
 }
@@ -244,6 +249,11 @@ fn parse_patch(v: &Value) -> Result<Patch, String> {
 /// publishes the room at once, so `/metrics` and the API show it.
 async fn change(app: &App, room: &Room, f: impl FnOnce(&mut Overrides)) -> Response<Body> {
     let _one = app.changes.lock().await;
+    // A reload may have replaced the room while this waited for the lock.
+    let Some(room) = app.room(room.name()) else {
+        return error(StatusCode::NOT_FOUND, format!("no room named {:?}", room.name()));
+    };
+    let room = &*room;
     let now = app.clock.now_ms();
     // Read the current overrides from the store, not the cached view:
     // another instance may have changed them since the last tick.

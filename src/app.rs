@@ -439,8 +439,8 @@ impl Running {
     ///    `[server] shutdown_delay`, so the balancer stops sending traffic;
     /// 2. the public listeners close and in-flight requests get up to
     ///    `[server] shutdown_grace` to finish; the scheduler stops;
-    /// 3. the state is saved (the clean copy a restart resumes exactly);
-    /// 4. the admin listener closes.
+    /// 3. the admin listener closes;
+    /// 4. the state is saved (the clean copy a restart resumes exactly).
     ///
     /// If `hurry` resolves first (a second signal), the waits are cut
     /// short; the state is still saved.
@@ -472,14 +472,16 @@ impl Running {
                 t.abort();
             }
         }
+        // The admin listener goes before the final save, so no operator
+        // change can land after it.
+        let _ = self.stop_admin.send(true);
+        let _ = self.admin_task.await;
         if let Some(s) = &self.app.saver {
             match s.save(true).await {
                 Ok(_) => tracing::info!(path = %s.path().display(), "state saved"),
                 Err(e) => tracing::error!(error = %e, "final state save failed; changes since the last save are lost"),
             }
         }
-        let _ = self.stop_admin.send(true);
-        let _ = self.admin_task.await;
     }
 }
 

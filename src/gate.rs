@@ -169,7 +169,9 @@ enum TicketState {
 async fn ticket_state(app: &App, room: &Room, t: &Token, now: Millis) -> Result<TicketState, StoreError> {
     {
         let view = room.view();
-        if t.checked_in && t.number > view.snapshot.admitted {
+        // After a restore from a copy that may predate the ticket's check-in
+        // (kill -9), the store is asked again: the mark may be lost.
+        if t.checked_in && t.number > view.snapshot.admitted && t.stamp_ms >= view.snapshot.restored_ms {
             return Ok(TicketState::Waiting {
                 position: view.snapshot.ahead(t.number, 0) + 1,
                 returner: false,
@@ -341,7 +343,8 @@ fn store_unavailable(app: &App, room: &Room, req: &Request<Incoming>, e: &StoreE
     app.message(
         StatusCode::SERVICE_UNAVAILABLE,
         "Please wait a moment",
-        "The waiting room is catching its breath. Your place is kept; this page tries again shortly.",
+        "The waiting room is catching its breath. A place you already have in line is kept; \
+         this page tries again shortly.",
         Some(5),
         prefers_json(req.headers()),
     )

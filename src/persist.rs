@@ -184,13 +184,15 @@ impl Saver {
         let path = self.path.clone();
         let res = tokio::task::spawn_blocking(move || {
             let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
-            write_atomic(&path, &bytes)
+            write_atomic(&path, &bytes).map(|()| file)
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.metrics.state_save(res.is_ok());
         match res {
-            Ok(()) => {
+            Ok(file) => {
+                // Only now may the numbers this copy reserves be handed out.
+                self.store.saved(&file.dump);
                 self.saved.store(generation, Ordering::Release);
                 Ok(true)
             }

@@ -71,6 +71,8 @@ pub enum ReloadError {
     Start(#[from] StartError),
     #[error("this vestibule was started without a configuration file")]
     NoFile,
+    #[error("rejected: {0}")]
+    Unsafe(String),
 }
 
 /// What a reload changed.
@@ -106,7 +108,7 @@ fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
     keep!("server.shutdown_grace", server.shutdown_grace);
     if old.store != new.store {
         changed.push(match (&old.store, &new.store) {
-            (crate::config::StoreConfig::Redis { .. }, crate::config::StoreConfig::Redis { .. }) => "store.url",
+            (crate::config::StoreConfig::Redis(_), crate::config::StoreConfig::Redis(_)) => "store.url",
             _ => "store.kind",
         });
         new.store = old.store.clone();
@@ -180,6 +182,15 @@ impl App {
             restart_needed: keep_restart_only(&old.config, &mut cfg),
             ..ReloadReport::default()
         };
+        // The new file was validated on its own; with the running values of
+        // restart-only keys put back, check again what depends on them.
+        if cfg.server.admin_token_file.is_none() && !cfg.server.admin_listen.ip().is_loopback() {
+            return Err(ReloadError::Unsafe(format!(
+                "the admin API runs on {} (reachable from other machines) until a restart; \
+                 server.admin_token_file cannot be removed before then",
+                cfg.server.admin_listen
+            )));
+        }
         let proxy: Option<Proxy> = same_proxy_settings(&old.config, &cfg).then(|| old.proxy.clone());
         let live = Live::new(cfg, proxy)?;
 
@@ -196,8 +207,23 @@ impl App {
                 report.rooms_changed.push(room.name().to_string());
             }
             room.carry_from(prev);
-            // The file changed a value an operator had overridden: the file wins.
-            let mut ov = prev.view().snapshot.overrides;
+            let file_changed =
+                prev.cfg.capacity != room.cfg.capacity || prev.cfg.admit_per_minute != room.cfg.admit_per_minute;
+            if !file_changed {
+                self.refresh(room, now).await;
+                continue;
+            }
+            // The file changed a value an operator had overridden: the file
+            // wins. The overrides are read from the store, not the cached
+            // view: another instance may have changed them since.
+            let mut ov = match self.store.snapshot(room.name(), now, &room.limits).await {
+                Ok(s) => s.overrides,
+                Err(e) => {
+                    room.metrics.store_errors.inc();
+                    tracing::warn!(room = room.name(), error = %e, "cannot read the room's overrides; they stay as they are");
+                    continue;
+                }
+            };
             let before = ov;
             if prev.cfg.capacity != room.cfg.capacity && ov.capacity.take().is_some() {
                 report.overrides_cleared.push(format!("{}.capacity", room.name()));
@@ -263,7 +289,20 @@ pub fn watch(
     let watcher = start_watcher(&dir, tx);
     let mut hup = hangups(sighup);
     let mut last = std::fs::read(&path).ok();
+    // The file may have changed between the read the running configuration
+    // came from and now: if it no longer says the same, apply it at once.
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let stale = last.as_ref().is_some_and(|t| {
+        Config::parse(&String::from_utf8_lossy(t), &base, "").map_or(true, |c| c != app.live.load().config)
+    });
+    if stale {
+        last = None;
+    }
     async move {
+        if stale {
+            let _ = app.reload_file().await;
+            last = tokio::fs::read(&path).await.ok();
+        }
         // Kept alive for the loop's lifetime; dropping it stops the events.
         let _watcher = watcher;
         let mut poll = tokio::time::interval(POLL);

@@ -376,7 +376,7 @@ async fn admin_api_rejects_bad_requests_clearly() {
     let big = "x".repeat(100_000);
     assert_eq!(
         api(&h, Method::PATCH, "/api/rooms/registration", &big).await.status,
-        StatusCode::BAD_REQUEST
+        StatusCode::PAYLOAD_TOO_LARGE
     );
     assert_eq!(
         api(&h, Method::GET, "/api/rooms/nope", "").await.status,
@@ -433,4 +433,291 @@ async fn an_unusable_state_file_is_set_aside_and_the_proxy_starts() {
         let fresh: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
         assert_eq!(fresh["format"], "vestibule-state", "{what}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Review: failing proofs.
+// ---------------------------------------------------------------------------
+
+/// A visitor carrying `from`'s cookies, for another process (port).
+fn carry(to: &Harness, from: &Visitor) -> Visitor {
+    let v = to.visitor();
+    v.jar.lock().unwrap().clone_from(&from.jar.lock().unwrap());
+    v
+}
+
+/// (Found by review.) After a crash (only the older, unclean copy survives), a visitor
+/// whose ticket was checked in during the lost interval comes back at once,
+/// well within the check-in window the README promises them, but their
+/// checked-in cookie is answered from the cached view and never re-marks the
+/// ticket in the store: when the window ends the scheduler skips it as dead,
+/// a newcomer takes the slot, and the ticket turns "not known".
+#[tokio::test]
+async fn a_ticket_checked_in_during_the_lost_interval_keeps_its_place() {
+    let text =
+        room_file(1, "checkin_window = \"6s\"\n") + "\n[store]\nstate_file = \"state.json\"\nsave_interval = \"60s\"\n";
+    // Run 1: the start-up copy is what a `kill -9` leaves behind.
+    let d1 = tempfile::tempdir().unwrap();
+    let h1 = Harness::from_file(Upstream::start().await, d1.path(), &text).await;
+    let crash_copy = std::fs::read(d1.path().join("state.json")).unwrap();
+    assert!(h1.visitor().get("/register").await.reached_upstream());
+    let x = h1.visitor();
+    assert_eq!(position(&x.get_json("/register").await), 1);
+    assert_eq!(x.get_json("/_vestibule/status").await.json()["position"], 1); // checked in
+
+    // Run 2 starts from the crash copy.
+    let d2 = tempfile::tempdir().unwrap();
+    std::fs::write(d2.path().join("state.json"), &crash_copy).unwrap();
+    let h2 = from_file_at(d2.path(), &text, T0 + 60_000).await; // restarted a minute later
+    let x = carry(&h2, &x);
+    assert_eq!(
+        x.get_json("/_vestibule/status").await.json()["position"],
+        1,
+        "x is back at once"
+    );
+    let y = h2.visitor();
+    let y_pos = position(&y.get_json("/register").await);
+    y.get_json("/_vestibule/status").await;
+    for _ in 0..10 {
+        h2.tick_after(Duration::from_secs(1)).await;
+        x.get_json("/_vestibule/status").await;
+        y.get_json("/_vestibule/status").await;
+    }
+    let (sx, sy) = (
+        x.get_json("/_vestibule/status").await.json(),
+        y.get_json("/_vestibule/status").await.json(),
+    );
+    assert_eq!(
+        sx["state"], "admitted",
+        "x was first in line and came back in time; x={sx} y={sy} (y was told position {y_pos})"
+    );
+}
+
+/// (Found by review.) A reload validates the new file's `admin_listen`, then puts the
+/// running (restart-only) address back. A file that moves the admin API to
+/// loopback and drops the token passes validation, and the running
+/// non-loopback listener is left without a token: the API is open to the
+/// network.
+#[tokio::test]
+async fn a_reload_cannot_drop_the_token_of_a_non_loopback_admin_api() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin-token"), format!("{TOKEN}\n")).unwrap();
+    let text = room_file(1, "").replace(
+        "admin_listen = \"127.0.0.1:0\"",
+        "admin_listen = \"0.0.0.0:0\"\nadmin_token_file = \"admin-token\"",
+    );
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &text).await;
+    assert!(!h.running.admin_addr.ip().is_loopback());
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("authorization", bearer.as_str())];
+    let admin = h.admin();
+    assert_eq!(admin.get("/api/rooms").await.status, StatusCode::UNAUTHORIZED);
+
+    // The new file: loopback admin address, no token. Valid on its own.
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &room_file(1, ""))).unwrap();
+    let r = admin.send(Method::POST, "/api/reload", &auth, Default::default()).await;
+    // Either the reload is refused, or the token stays required.
+    let open = admin.get("/api/rooms").await.status;
+    assert_eq!(
+        open,
+        StatusCode::UNAUTHORIZED,
+        "the admin API on {} is open after the reload ({} {})",
+        h.running.admin_addr,
+        r.status,
+        r.text()
+    );
+}
+
+/// Starts vestibule from `dir/vestibule.toml` with the given store.
+async fn from_file_with_store(dir: &Path, text: &str, store: std::sync::Arc<dyn vestibule::store::Store>) -> Harness {
+    let upstream = Upstream::start().await;
+    let path = dir.join("vestibule.toml");
+    std::fs::write(&path, text.replace("{upstream}", &upstream.addr.to_string())).unwrap();
+    let config = vestibule::Config::load(&path).unwrap();
+    let clock = vestibule::Clock::manual(T0);
+    let running = vestibule::spawn(
+        config.clone(),
+        vestibule::Options {
+            clock: clock.clone(),
+            scheduler: false,
+            keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
+            config_path: Some(path),
+            store: Some(store),
+            ..vestibule::Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    Harness {
+        running,
+        clock,
+        upstream,
+        config,
+    }
+}
+
+/// (Found by review.) `App::reload` computes the overrides it writes back from the
+/// room's cached view, not from the store (which `admin::change` is careful
+/// to read). When the view is behind the store (another instance sharing the
+/// store paused the room since this one's last tick; or a tick that read the
+/// store just before a pause published after it), a reload that clears one
+/// overridden value writes the stale rest back: the pause is silently undone.
+#[tokio::test]
+async fn a_reload_does_not_undo_a_pause_it_has_not_seen_yet() {
+    let shared = std::sync::Arc::new(vestibule::store::memory::MemoryStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let a = from_file_with_store(dir.path(), &room_file(1, ""), shared.clone()).await;
+    let b = Harness::with_store(
+        Upstream::start().await,
+        "[[room]]\nname = \"registration\"\npaths = [\"/register\"]\ncapacity = 1\nsession_ttl = \"10m\"\n",
+        "",
+        Some(shared.clone()),
+    )
+    .await;
+    // An operator overrides the capacity on A ...
+    let r = api(&a, Method::PATCH, "/api/rooms/registration", r#"{"capacity": 3}"#).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // ... and another pauses the room on B (same store).
+    let r = api(&b, Method::POST, "/api/rooms/registration/pause", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["paused"], true);
+    // Before A's next tick, the file's capacity changes: the file wins for
+    // capacity, and only for capacity.
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&a, &room_file(2, ""))).unwrap();
+    let r = api(&a, Method::POST, "/api/reload", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    b.tick().await;
+    let j = room_json(&b, None).await;
+    assert_eq!(j["overrides"]["capacity"], serde_json::Value::Null, "{j}");
+    assert_eq!(j["paused"], true, "the pause was undone by a reload: {j}");
+}
+
+/// (Found by review.) The watcher takes the text it compares against when it starts,
+/// not the text the running configuration was parsed from. An edit that
+/// lands between the two (start-up can take a while: binding, loading a
+/// big state file) is never applied: not by an event, not by the 5 s poll.
+#[tokio::test]
+async fn an_edit_made_during_start_up_is_applied() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vestibule.toml");
+    let text = |cap| room_file(cap, "").replace("{upstream}", &upstream.addr.to_string());
+    std::fs::write(&path, text(1)).unwrap();
+    let config = vestibule::Config::load(&path).unwrap();
+    // The edit, after the file was read and before the watcher exists.
+    std::fs::write(&path, text(5)).unwrap();
+    let clock = vestibule::Clock::manual(T0);
+    let running = vestibule::spawn(
+        config.clone(),
+        vestibule::Options {
+            clock: clock.clone(),
+            scheduler: false,
+            keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
+            config_path: Some(path),
+            ..vestibule::Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let h = Harness {
+        running,
+        clock,
+        upstream,
+        config,
+    };
+    eventually(12, "the edit to apply (the poll runs every 5 s)", async || {
+        room_json(&h, None).await["capacity"] == 5
+    })
+    .await;
+}
+
+/// Starts vestibule from `dir/vestibule.toml` with its manual clock at `t0`.
+async fn from_file_at(dir: &Path, text: &str, t0: u64) -> Harness {
+    let upstream = Upstream::start().await;
+    let path = dir.join("vestibule.toml");
+    std::fs::write(&path, text.replace("{upstream}", &upstream.addr.to_string())).unwrap();
+    let config = vestibule::Config::load(&path).unwrap();
+    let clock = vestibule::Clock::manual(t0);
+    let running = vestibule::spawn(
+        config.clone(),
+        vestibule::Options {
+            clock: clock.clone(),
+            scheduler: false,
+            keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
+            config_path: Some(path),
+            ..vestibule::Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    Harness {
+        running,
+        clock,
+        upstream,
+        config,
+    }
+}
+
+/// The numbers a saved copy reserves (`floor`) are only a promise while
+/// saves succeed. When they fail (a full disk during a flood), the store
+/// must not hand out numbers past the floor of the last copy on disk, or
+/// after a `kill -9` a new visitor could get a lost visitor's number, and
+/// the lost cookie pass the once-only store check on the new visitor's
+/// session. (Found by review: three people on two slots.)
+#[tokio::test]
+async fn failing_saves_never_let_a_number_repeat_after_a_crash() {
+    let text = room_file(2, "checkin_window = \"6s\"\n") + "\n[store]\nstate_file = \"state.json\"\n";
+    let d1 = tempfile::tempdir().unwrap();
+    let h1 = from_file_at(d1.path(), &text, T0).await;
+    // From here on every save fails (the temporary file cannot be created).
+    std::fs::create_dir(d1.path().join(".state.json.tmp")).unwrap();
+    let (a, b) = (h1.visitor(), h1.visitor());
+    for v in [&a, &b] {
+        assert!(v.get("/register").await.reached_upstream());
+        assert!(v.get("/register").await.reached_upstream());
+    }
+    // A cookie-less flood uses up the numbers the start-up copy reserved
+    // (10,000); after that, newcomers are refused, not numbered.
+    let flood = h1.visitor();
+    let mut refused = 0;
+    for _ in 0..10_050 {
+        flood.forget_cookies();
+        if flood.get_json("/register").await.status == StatusCode::SERVICE_UNAVAILABLE {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 52, "10,000 numbers: 2 sessions and 9,998 tickets");
+    h1.tick().await;
+    h1.tick_after(Duration::from_secs(7)).await; // the flood is skipped
+    a.get("/_vestibule/leave").await;
+    let v = h1.visitor();
+    let r = v.get("/register").await;
+    assert_eq!(
+        r.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a free slot, but no number to give"
+    );
+    assert!(v.cookie("vst_registration").is_none());
+    assert!(metric(&h1.metrics().await, "vestibule_state_saves_total{result=\"error\"}") >= 1.0);
+    let saves_failed = metric(&h1.metrics().await, "vestibule_state_saves_total{result=\"error\"}");
+
+    // kill -9. The copy on disk is the one written at start-up.
+    let d2 = tempfile::tempdir().unwrap();
+    std::fs::copy(d1.path().join("state.json"), d2.path().join("state.json")).unwrap();
+    let h2 = from_file_at(d2.path(), &text, T0 + 60_000).await;
+    h2.tick().await;
+    h2.tick_after(Duration::from_secs(7)).await; // the check-in window for lost numbers
+    let (w, z) = (h2.visitor(), h2.visitor());
+    let hits = h2.upstream.total();
+    assert!(w.get("/register").await.reached_upstream());
+    assert!(z.get("/register").await.reached_upstream());
+    let b = carry(&h2, &b);
+    let r = b.get_json("/register").await;
+    let stats = room_json(&h2, None).await;
+    assert!(
+        !r.reached_upstream(),
+        "capacity 2, but a third visitor reached the upstream with a session number the restart \
+         handed out again (saves failed: {saves_failed}; upstream hits {}; room {stats})",
+        h2.upstream.total() - hits
+    );
 }
