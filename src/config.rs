@@ -72,6 +72,10 @@ pub mod raw {
         pub url: Option<String>,
         pub state_file: Option<String>,
         pub save_interval: Option<String>,
+        pub prefix: Option<String>,
+        pub timeout: Option<String>,
+        pub on_failure: Option<String>,
+        pub instances: Option<i64>,
     }
 
     /// `[page]`
@@ -138,6 +142,9 @@ pub mod defaults {
     }
     pub const fn save_interval() -> Duration {
         Duration::from_secs(1)
+    }
+    pub const fn store_timeout() -> Duration {
+        Duration::from_millis(250)
     }
 }
 
@@ -216,7 +223,48 @@ pub enum StoreConfig {
     /// In this process (the default).
     Memory,
     /// Shared through Redis.
-    Redis { url: String },
+    Redis(RedisConfig),
+}
+
+/// `[store] kind = "redis"`: several instances share one line and one cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host:port[/db]`.
+    pub url: String,
+    /// Start of every key (`{prefix:room}:...`), so deployments can share a Redis.
+    pub prefix: String,
+    /// Bound on every Redis call (and on connecting).
+    pub timeout: Duration,
+    /// What the gate does while Redis cannot be reached.
+    pub on_failure: FailurePolicy,
+    /// How many instances share the capacity, for [`FailurePolicy::Local`].
+    pub instances: u32,
+}
+
+/// What happens to requests that need the store while it is unreachable.
+/// Visitors with a valid session cookie are served in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// New visitors and ticket holders wait (a "please wait" page, place
+    /// kept); nobody new reaches the backend. The default: the backend is
+    /// never overrun.
+    FailClosed,
+    /// Everyone passes straight through, uncounted: the waiting room steps
+    /// aside rather than block the site.
+    FailOpen,
+    /// Each instance admits new visitors directly up to its share of the
+    /// capacity (`capacity / instances`), counted in memory; the rest wait.
+    Local,
+}
+
+impl FailurePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePolicy::FailClosed => "fail_closed",
+            FailurePolicy::FailOpen => "fail_open",
+            FailurePolicy::Local => "local",
+        }
+    }
 }
 
 /// `[store]` settings besides the kind.
@@ -674,24 +722,93 @@ impl Validator<'_> {
     fn store(&mut self, s: raw::Store) -> Option<StoreConfig> {
         match s.kind.as_deref().unwrap_or("memory") {
             "memory" => {
-                if s.url.is_some() {
-                    self.problem(
-                        "store.url",
-                        "is only used with kind = \"redis\"",
-                        Some("remove it, or set kind = \"redis\"".into()),
-                    );
+                for (k, set) in [
+                    ("store.url", s.url.is_some()),
+                    ("store.prefix", s.prefix.is_some()),
+                    ("store.timeout", s.timeout.is_some()),
+                    ("store.on_failure", s.on_failure.is_some()),
+                    ("store.instances", s.instances.is_some()),
+                ] {
+                    if set {
+                        self.problem(
+                            k,
+                            "is only used with kind = \"redis\"",
+                            Some("remove it, or set kind = \"redis\"".into()),
+                        );
+                    }
                 }
                 Some(StoreConfig::Memory)
             }
             "redis" => {
-                // The Redis store lands separately; refuse loudly rather than
-                // silently running a single-instance queue.
-                self.problem(
-                    "store.kind",
-                    "\"redis\" is not available in this build yet",
-                    Some("use kind = \"memory\" (one instance)".into()),
-                );
-                s.url.map(|url| StoreConfig::Redis { url })
+                let url = match s.url {
+                    Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Some(u),
+                    Some(u) => {
+                        self.problem(
+                            "store.url",
+                            format!("{u:?} is not a redis:// URL"),
+                            Some("write it as redis://HOST:PORT (or redis://:PASSWORD@HOST:PORT/DB)".into()),
+                        );
+                        None
+                    }
+                    None => {
+                        self.problem(
+                            "store.url",
+                            "is required with kind = \"redis\"",
+                            Some("set url = \"redis://127.0.0.1:6379\"".into()),
+                        );
+                        None
+                    }
+                };
+                let prefix = s.prefix.unwrap_or_else(|| "vst".into());
+                if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+                    self.problem(
+                        "store.prefix",
+                        format!("{prefix:?} is not a valid key prefix"),
+                        Some("use letters, digits, '_', '-' or '.'".into()),
+                    );
+                }
+                let timeout = self.duration("store.timeout", s.timeout.as_deref(), defaults::store_timeout());
+                if timeout < Duration::from_millis(10) || timeout > Duration::from_secs(10) {
+                    self.problem(
+                        "store.timeout",
+                        format!("{timeout:?} is out of range"),
+                        Some("use between 10ms and 10s; every request that needs Redis waits at most this".into()),
+                    );
+                }
+                let on_failure = match s.on_failure.as_deref().unwrap_or("fail_closed") {
+                    "fail_closed" => FailurePolicy::FailClosed,
+                    "fail_open" => FailurePolicy::FailOpen,
+                    "local" => FailurePolicy::Local,
+                    other => {
+                        self.problem(
+                            "store.on_failure",
+                            format!("unknown policy {other:?}"),
+                            Some("use \"fail_closed\", \"fail_open\" or \"local\"".into()),
+                        );
+                        FailurePolicy::FailClosed
+                    }
+                };
+                let instances = match s.instances {
+                    None => 1,
+                    Some(n) if (1..=1000).contains(&n) => n as u32,
+                    Some(n) => {
+                        self.problem(
+                            "store.instances",
+                            format!("{n} is out of range"),
+                            Some("the number of vestibule instances sharing this Redis (1..1000)".into()),
+                        );
+                        1
+                    }
+                };
+                url.map(|url| {
+                    StoreConfig::Redis(RedisConfig {
+                        url,
+                        prefix,
+                        timeout,
+                        on_failure,
+                        instances,
+                    })
+                })
             }
             other => {
                 self.problem(

@@ -93,7 +93,9 @@ fn check(path: &std::path::Path) -> ExitCode {
             let state = match (&cfg.store, &cfg.persistence.state_file) {
                 (config::StoreConfig::Memory, Some(f)) => format!("memory, saved to {}", f.display()),
                 (config::StoreConfig::Memory, None) => "memory, not saved".into(),
-                (config::StoreConfig::Redis { url }, _) => format!("redis {url}"),
+                (config::StoreConfig::Redis(r), _) => {
+                    format!("redis {} (on failure: {})", r.url, r.on_failure.as_str())
+                }
             };
             println!(
                 "{}: ok: {} room(s): {}; upstream {}; store {state}",

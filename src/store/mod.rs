@@ -28,6 +28,7 @@
 //! default; see [`memory`].
 
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 
@@ -165,8 +166,10 @@ pub struct Snapshot {
     pub active: u64,
     pub reserved: u64,
     pub returners: u64,
-    /// Unchecked tickets up to here are older than the check-in window and
-    /// presumed dead; those above it may still come back.
+    /// Positions count tickets up to here only once checked in: they are
+    /// older than the check-in window (presumed dead unless checked in), or
+    /// numbers reserved by a state copy that a crash may have left unused
+    /// (see [`memory::RoomDump::floor`]). Tickets above it count as people.
     pub cleared: u64,
     /// Check-in marks in `(admitted, cleared]`: (word, bits, marks before this word).
     pub marks: Vec<(u64, u64, u64)>,

@@ -23,6 +23,8 @@ use vestibule::store::memory::MemoryStore;
 use vestibule::store::{Arrival, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
 use vestibule::{Clock, Config, Options, Running};
 
+pub mod redis_server;
+
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
 pub const MB: usize = 1024 * 1024;
 

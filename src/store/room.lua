@@ -1,0 +1,317 @@
+-- vestibule: one room's waiting-room state in Redis. Every store decision
+-- is one call of this script, so each is atomic and the cap is exact across
+-- every instance sharing the Redis. It mirrors src/store/memory.rs (the
+-- reference implementation; the same test suite runs against both).
+--
+-- KEYS (all share the room's hash tag, so one Redis Cluster slot):
+--   1 meta     HASH  epoch issued admitted period paused cap rate btok blast
+--   2 sess     ZSET  confirmed sessions, score = last seen
+--   3 prov     ZSET  provisional sessions (direct, not yet back), score = last seen
+--   4 resv     ZSET  reserved slots, score = claim deadline
+--   5 ret      ZSET  late returners, score = ticket (order)
+--   6 retdl    HASH  returner -> deadline
+--   7 lapsed   ZSET  lapsed tickets that may still return, score = until
+--   8 revoked  ZSET  sessions released early, score = until
+--   9 mwords   ZSET  indexes of non-empty check-in words, score = index
+--  10 mbits    HASH  word index -> 32 check-in bits (as a signed integer)
+--  11 log      ZSET  issued count, score = first time it was seen
+-- ARGV: op, now, capacity, rate (-1 = none), session ttl, claim grace,
+--   check-in window, tick, epoch for a new room, idle expiry, then op args.
+-- Numbers travel as decimal strings: Lua numbers are doubles, exact for
+-- times in ms and ticket numbers below 2^53.
+
+local K_META, K_SESS, K_PROV, K_RESV, K_RET, K_RETDL, K_LAPSED, K_REVOKED, K_MWORDS, K_MBITS, K_LOG =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local op = ARGV[1]
+local now = tonumber(ARGV[2])
+local cfg_cap = tonumber(ARGV[3])
+local cfg_rate = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+local grace = tonumber(ARGV[6])
+local window = tonumber(ARGV[7])
+local tick_ms = tonumber(ARGV[8])
+local idle = tonumber(ARGV[10])
+
+local function I(x) return string.format('%d', x) end
+
+if redis.call('HSETNX', K_META, 'epoch', ARGV[9]) == 1 then
+  redis.call('HSET', K_META, 'issued', '0', 'admitted', '0')
+end
+local m = redis.call('HMGET', K_META, 'epoch', 'issued', 'admitted', 'paused', 'cap', 'rate', 'btok', 'blast')
+local epoch = tonumber(m[1])
+local issued = tonumber(m[2]) or 0
+local admitted = tonumber(m[3]) or 0
+local paused = m[4] == '1'
+local ov_cap = m[5] or ''
+local ov_rate = m[6] or ''
+
+-- Operator overrides replace the configured values.
+local cap, rate
+local function apply_overrides()
+  cap = tonumber(ov_cap) or cfg_cap
+  rate = cfg_rate
+  if ov_rate == 'u' then rate = -1 elseif ov_rate ~= '' then rate = tonumber(ov_rate) end
+end
+apply_overrides()
+
+local function used()
+  return redis.call('ZCARD', K_SESS) + redis.call('ZCARD', K_PROV) + redis.call('ZCARD', K_RESV)
+end
+
+-- Token bucket: refilled at `rate` per minute, holding one tick's worth plus one.
+local btok = tonumber(m[7])
+local function budget()
+  if rate < 0 then return 1e18 end
+  local r = rate / 60000
+  local burst = r * tick_ms + 1
+  local tok = btok or burst
+  local last = tonumber(m[8]) or now
+  local dt = now - last
+  if dt < 0 then dt = 0 end
+  tok = math.min(tok + dt * r, burst)
+  btok = tok
+  m[8] = now
+  redis.call('HSET', K_META, 'btok', tostring(tok), 'blast', I(now))
+  return math.floor(tok)
+end
+local function spend(n)
+  if rate >= 0 and n > 0 then
+    btok = (btok or 0) - n
+    redis.call('HSET', K_META, 'btok', tostring(btok))
+  end
+end
+
+-- Check-in marks: one bit per ticket beyond the pointer; empty words absent.
+local function mark(t)
+  local w = I(math.floor(t / 32))
+  local old = tonumber(redis.call('HGET', K_MBITS, w)) or 0
+  redis.call('HSET', K_MBITS, w, I(bit.bor(old, bit.lshift(1, t % 32))))
+  redis.call('ZADD', K_MWORDS, w, w)
+end
+local function unmark(t)
+  local w = I(math.floor(t / 32))
+  local old = tonumber(redis.call('HGET', K_MBITS, w)) or 0
+  local new = bit.band(old, bit.bnot(bit.lshift(1, t % 32)))
+  if new == 0 then
+    redis.call('HDEL', K_MBITS, w)
+    redis.call('ZREM', K_MWORDS, w)
+  else
+    redis.call('HSET', K_MBITS, w, I(new))
+  end
+end
+local function lowest(bits, from)
+  for k = from, 31 do
+    if bit.band(bits, bit.lshift(1, k)) ~= 0 then return k end
+  end
+  return nil
+end
+-- Smallest checked-in ticket >= from, or nil.
+local function next_marked(from)
+  local w = math.floor(from / 32)
+  local bits = tonumber(redis.call('HGET', K_MBITS, I(w)))
+  if bits then
+    local k = lowest(bits, from % 32)
+    if k then return w * 32 + k end
+  end
+  local nxt = redis.call('ZRANGEBYSCORE', K_MWORDS, '(' .. I(w), '+inf', 'LIMIT', 0, 1)
+  if #nxt == 0 then return nil end
+  return tonumber(nxt[1]) * 32 + lowest(tonumber(redis.call('HGET', K_MBITS, nxt[1])), 0)
+end
+
+-- Highest ticket issued at or before now - window.
+local function cleared()
+  local cutoff = now - window
+  if cutoff < 0 then return 0 end
+  local r = redis.call('ZREVRANGEBYSCORE', K_LOG, I(cutoff), '-inf', 'LIMIT', 0, 1)
+  if #r == 0 then return 0 end
+  return tonumber(r[1])
+end
+
+local function snapshot()
+  local c = cleared()
+  local words = {}
+  if c > admitted then
+    local ws = redis.call('ZRANGEBYSCORE', K_MWORDS, I(math.floor((admitted + 1) / 32)), I(math.floor(c / 32)))
+    local i = 1
+    while i <= #ws do
+      local chunk = {}
+      for j = i, math.min(i + 999, #ws) do chunk[#chunk + 1] = ws[j] end
+      local bits = redis.call('HMGET', K_MBITS, unpack(chunk))
+      for j = 1, #chunk do
+        words[#words + 1] = chunk[j]
+        words[#words + 1] = bits[j] or '0'
+      end
+      i = i + 1000
+    end
+  end
+  return {
+    I(epoch), I(issued), I(admitted),
+    I(redis.call('ZCARD', K_SESS) + redis.call('ZCARD', K_PROV)),
+    I(redis.call('ZCARD', K_RESV)), I(redis.call('ZCARD', K_RET)), I(c),
+    paused and '1' or '0', ov_cap, ov_rate,
+    words, redis.call('ZRANGE', K_REVOKED, 0, -1),
+  }
+end
+
+if op == 'arrive' then
+  local nobody_waiting = issued == admitted and redis.call('ZCARD', K_RET) == 0
+  if (not paused) and nobody_waiting and used() < cap and budget() >= 1 then
+    spend(1)
+    issued = issued + 1
+    admitted = issued
+    redis.call('HSET', K_META, 'issued', I(issued), 'admitted', I(admitted))
+    redis.call('ZADD', K_PROV, I(now), I(issued))
+    return {'direct', I(issued)}
+  end
+  issued = issued + 1
+  redis.call('HSET', K_META, 'issued', I(issued))
+  return {'queued', I(issued), I(admitted)}
+
+elseif op == 'visit' then
+  local t = tonumber(ARGV[11])
+  if t == 0 or t > issued then return {'unknown'} end
+  if t > admitted then
+    mark(t)
+    return {'waiting', I(admitted)}
+  end
+  local ts = I(t)
+  if redis.call('ZSCORE', K_SESS, ts) or redis.call('ZREM', K_PROV, ts) == 1 then
+    redis.call('ZADD', K_SESS, I(now), ts)
+    return {'already'}
+  end
+  if redis.call('ZREM', K_RESV, ts) == 1 then
+    redis.call('ZADD', K_SESS, I(now), ts)
+    return {'claimed'}
+  end
+  -- Only a ticket whose reservation lapsed may come back late.
+  if not redis.call('ZSCORE', K_RET, ts) and redis.call('ZREM', K_LAPSED, ts) == 0 then
+    return {'unknown'}
+  end
+  local first = redis.call('ZRANGE', K_RET, 0, 0)[1]
+  if (not paused) and used() < cap and (first == nil or first == ts) and budget() >= 1 then
+    spend(1)
+    redis.call('ZREM', K_RET, ts)
+    redis.call('HDEL', K_RETDL, ts)
+    redis.call('ZADD', K_SESS, I(now), ts)
+    return {'claimed'}
+  end
+  redis.call('ZADD', K_RET, ts, ts)
+  redis.call('HSET', K_RETDL, ts, I(now + grace))
+  return {'returner', I(redis.call('ZCOUNT', K_RET, '-inf', '(' .. ts))}
+
+elseif op == 'touch' then
+  local s = ARGV[11]
+  -- A session cookie for a number still reserved claims the reservation:
+  -- the holder of the cookie is the holder of the ticket.
+  if redis.call('ZSCORE', K_SESS, s) or redis.call('ZREM', K_PROV, s) == 1
+      or redis.call('ZREM', K_RESV, s) == 1 then
+    redis.call('ZADD', K_SESS, I(now), s)
+    return 1
+  end
+  return 0
+
+elseif op == 'release' then
+  local s = ARGV[11]
+  local n = redis.call('ZREM', K_SESS, s) + redis.call('ZREM', K_PROV, s)
+  if n > 0 then
+    -- A cookie refreshed just before this passes cached checks for half a TTL.
+    redis.call('ZADD', K_REVOKED, I(now + math.floor(ttl / 2) + 1), s)
+    return 1
+  end
+  return 0
+
+elseif op == 'tick' then
+  -- One advance per tick period across every instance: the first to
+  -- arrive claims the period; the others only read.
+  local period = math.floor(now / tick_ms)
+  local last = tonumber(redis.call('HGET', K_META, 'period')) or -1
+  if period <= last then
+    return {'skip', snapshot()}
+  end
+  redis.call('HSET', K_META, 'period', I(period))
+
+  local expired_sessions = redis.call('ZREMRANGEBYSCORE', K_SESS, '-inf', I(now - ttl))
+    + redis.call('ZREMRANGEBYSCORE', K_PROV, '-inf', I(now - math.min(grace, ttl)))
+  local until_ = I(now + ttl)
+  local expired_resv = 0
+  for _, t in ipairs(redis.call('ZRANGEBYSCORE', K_RESV, '-inf', I(now))) do
+    redis.call('ZREM', K_RESV, t)
+    redis.call('ZADD', K_LAPSED, until_, t)
+    expired_resv = expired_resv + 1
+  end
+  for _, t in ipairs(redis.call('ZRANGE', K_RET, 0, -1)) do
+    local d = tonumber(redis.call('HGET', K_RETDL, t))
+    if d == nil or d <= now then
+      redis.call('ZREM', K_RET, t)
+      redis.call('HDEL', K_RETDL, t)
+      redis.call('ZADD', K_LAPSED, until_, t)
+      expired_resv = expired_resv + 1
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', K_LAPSED, '-inf', I(now))
+  redis.call('ZREMRANGEBYSCORE', K_REVOKED, '-inf', I(now))
+
+  redis.call('ZADD', K_LOG, 'NX', I(now), I(issued))
+  local cutoff = now - window
+  local keep = redis.call('ZREVRANGEBYSCORE', K_LOG, I(cutoff), '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #keep == 2 then
+    redis.call('ZREMRANGEBYSCORE', K_LOG, '-inf', '(' .. keep[2])
+  end
+  local c = cleared()
+
+  local free = cap - used()
+  if free < 0 then free = 0 end
+  local allow = 0
+  local b = budget()
+  if not paused then allow = math.min(free, b) end
+  local n = 0
+  local deadline = I(now + grace)
+  -- Returners are behind the pointer already: they go first.
+  while allow > 0 do
+    local r = redis.call('ZRANGE', K_RET, 0, 0)
+    if #r == 0 then break end
+    redis.call('ZREM', K_RET, r[1])
+    redis.call('HDEL', K_RETDL, r[1])
+    redis.call('ZADD', K_RESV, deadline, r[1])
+    allow = allow - 1
+    n = n + 1
+  end
+  -- Then the line, in ticket order, skipping runs of presumed-dead tickets.
+  while admitted < issued do
+    local nx = admitted + 1
+    local mk = next_marked(nx)
+    if mk == nx then
+      if allow == 0 then break end
+      unmark(nx)
+      redis.call('ZADD', K_RESV, deadline, I(nx))
+      admitted = nx
+      allow = allow - 1
+      n = n + 1
+    elseif nx > c then
+      break
+    else
+      local e = math.min(c, issued)
+      if mk then e = math.min(e, mk - 1) end
+      admitted = e
+    end
+  end
+  spend(n)
+  redis.call('HSET', K_META, 'admitted', I(admitted))
+  -- A room nobody uses for this long disappears on its own.
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], I(idle)) end
+  return {'ticked', I(expired_sessions), I(expired_resv), I(n), snapshot()}
+
+elseif op == 'snapshot' then
+  return {'snapshot', snapshot()}
+
+elseif op == 'overrides' then
+  paused = ARGV[11] == '1'
+  ov_cap = ARGV[12]
+  ov_rate = ARGV[13]
+  redis.call('HSET', K_META, 'paused', paused and '1' or '0')
+  if ov_cap == '' then redis.call('HDEL', K_META, 'cap') else redis.call('HSET', K_META, 'cap', ov_cap) end
+  if ov_rate == '' then redis.call('HDEL', K_META, 'rate') else redis.call('HSET', K_META, 'rate', ov_rate) end
+  apply_overrides()
+  return {'snapshot', snapshot()}
+end
+return redis.error_reply('vestibule: unknown operation ' .. tostring(op))

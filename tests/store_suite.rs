@@ -1,0 +1,404 @@
+//! The `Store` trait's own suite: every test runs against the memory store
+//! and against the Redis store on a real `redis-server` (one suite, two
+//! stores), and a differential test plays the same random operations on
+//! both and compares every answer.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::redis_server::{self, RedisServer};
+use vestibule::store::memory::MemoryStore;
+use vestibule::store::redis::RedisStore;
+use vestibule::store::{Arrival, Limits, Overrides, Snapshot, Store, Visit};
+
+const SEC: u64 = 1000;
+const R: &str = "registration";
+
+fn lim(capacity: u32) -> Limits {
+    Limits {
+        capacity,
+        admit_per_minute: None,
+        session_ttl_ms: 60 * SEC,
+        claim_grace_ms: 10 * SEC,
+        checkin_window_ms: 6 * SEC,
+        tick_ms: SEC,
+    }
+}
+
+async fn redis_store(srv: &RedisServer, prefix: &str) -> RedisStore {
+    RedisStore::connect(&srv.url(), prefix, Duration::from_secs(2))
+        .await
+        .unwrap()
+}
+
+/// Runs `f` on a fresh memory store, then on a fresh Redis store.
+async fn each_store(f: impl AsyncFn(Arc<dyn Store>, &'static str)) {
+    f(Arc::new(MemoryStore::new()), "memory").await;
+    if redis_server::available() {
+        let srv = RedisServer::start(false);
+        f(Arc::new(redis_store(&srv, "suite").await), "redis").await;
+    }
+}
+
+async fn ticket(s: &dyn Store, now: u64, l: &Limits) -> u64 {
+    match s.arrive(R, now, l).await.unwrap() {
+        Arrival::Queued { ticket, .. } => ticket,
+        a => panic!("expected a ticket, got {a:?}"),
+    }
+}
+
+async fn reserved(s: &dyn Store, now: u64, l: &Limits) -> u64 {
+    s.snapshot(R, now, l).await.unwrap().reserved
+}
+
+#[tokio::test]
+async fn direct_until_full_then_tickets_in_order() {
+    each_store(async |s, kind| {
+        let l = lim(2);
+        assert_eq!(
+            s.arrive(R, 0, &l).await.unwrap(),
+            Arrival::Direct { number: 1 },
+            "{kind}"
+        );
+        assert_eq!(
+            s.arrive(R, 0, &l).await.unwrap(),
+            Arrival::Direct { number: 2 },
+            "{kind}"
+        );
+        assert_eq!(
+            s.arrive(R, 0, &l).await.unwrap(),
+            Arrival::Queued { ticket: 3, pointer: 2 },
+            "{kind}"
+        );
+        assert_eq!(
+            s.arrive(R, 0, &l).await.unwrap(),
+            Arrival::Queued { ticket: 4, pointer: 2 },
+            "{kind}"
+        );
+        // A freed slot does not let a newcomer overtake the line.
+        assert!(s.release(R, 1, 0, &l).await.unwrap(), "{kind}");
+        assert_eq!(
+            s.arrive(R, 0, &l).await.unwrap(),
+            Arrival::Queued { ticket: 5, pointer: 2 },
+            "{kind}"
+        );
+        let snap = s.snapshot(R, 0, &l).await.unwrap();
+        assert_eq!((snap.issued, snap.admitted, snap.active), (5, 2, 1), "{kind}");
+        assert_eq!(snap.revoked, vec![1], "{kind}");
+        // Other rooms are separate.
+        assert_eq!(
+            s.arrive("shop", 0, &l).await.unwrap(),
+            Arrival::Direct { number: 1 },
+            "{kind}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_tick_admits_checked_in_tickets_in_order_within_capacity() {
+    each_store(async |s, kind| {
+        let l = lim(2);
+        s.arrive(R, 0, &l).await.unwrap();
+        s.arrive(R, 0, &l).await.unwrap();
+        for _ in 0..3 {
+            ticket(&*s, 0, &l).await;
+        }
+        for t in 3..=5 {
+            assert_eq!(
+                s.visit(R, t, SEC, &l).await.unwrap(),
+                Visit::Waiting { pointer: 2 },
+                "{kind}"
+            );
+        }
+        assert_eq!(s.tick(R, 2 * SEC, &l).await.unwrap().admitted, 0, "{kind}: full");
+        s.release(R, 1, 2 * SEC, &l).await.unwrap();
+        let rep = s.tick(R, 3 * SEC, &l).await.unwrap();
+        assert_eq!(rep.admitted, 1, "{kind}");
+        assert_eq!((rep.snapshot.admitted, rep.snapshot.reserved), (3, 1), "{kind}");
+        assert_eq!(s.visit(R, 3, 3 * SEC, &l).await.unwrap(), Visit::Claimed, "{kind}");
+        assert_eq!(
+            s.visit(R, 3, 3 * SEC, &l).await.unwrap(),
+            Visit::AlreadyAdmitted,
+            "{kind}"
+        );
+        assert_eq!(
+            s.visit(R, 4, 3 * SEC, &l).await.unwrap(),
+            Visit::Waiting { pointer: 3 },
+            "{kind}"
+        );
+        assert_eq!(s.visit(R, 99, 3 * SEC, &l).await.unwrap(), Visit::Unknown, "{kind}");
+        assert_eq!(s.visit(R, 0, 3 * SEC, &l).await.unwrap(), Visit::Unknown, "{kind}");
+        let snap = s.snapshot(R, 3 * SEC, &l).await.unwrap();
+        assert_eq!((snap.active, snap.reserved), (2, 0), "{kind}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cookie_less_flood_is_skipped_after_the_checkin_window() {
+    each_store(async |s, kind| {
+        let l = lim(1);
+        s.tick(R, 0, &l).await.unwrap();
+        assert!(
+            matches!(s.arrive(R, 0, &l).await.unwrap(), Arrival::Direct { .. }),
+            "{kind}"
+        );
+        for _ in 0..500 {
+            ticket(&*s, SEC, &l).await; // never come back
+        }
+        let real = ticket(&*s, SEC, &l).await;
+        s.tick(R, SEC + 1, &l).await.unwrap();
+        assert_eq!(
+            s.visit(R, real, 2 * SEC, &l).await.unwrap(),
+            Visit::Waiting { pointer: 1 },
+            "{kind}"
+        );
+        s.release(R, 1, 2 * SEC, &l).await.unwrap();
+        // Inside the window the unchecked tickets may still be people.
+        let rep = s.tick(R, 3 * SEC, &l).await.unwrap();
+        assert_eq!(rep.snapshot.admitted, 1, "{kind}");
+        assert_eq!(rep.snapshot.ahead(real, 0), 500, "{kind}");
+        // Past it, they are skipped without spending slots.
+        let rep = s.tick(R, SEC + 1 + l.checkin_window_ms, &l).await.unwrap();
+        assert_eq!(
+            (rep.admitted, rep.snapshot.admitted, rep.snapshot.reserved),
+            (1, real, 1),
+            "{kind}"
+        );
+        assert_eq!(s.visit(R, real, 9 * SEC, &l).await.unwrap(), Visit::Claimed, "{kind}");
+        // A skipped ticket is void.
+        assert_eq!(s.visit(R, 7, 9 * SEC, &l).await.unwrap(), Visit::Unknown, "{kind}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_late_returner_goes_before_the_line() {
+    each_store(async |s, kind| {
+        let l = lim(1);
+        s.arrive(R, 0, &l).await.unwrap();
+        for t in 2..=4 {
+            assert_eq!(ticket(&*s, 0, &l).await, t, "{kind}");
+            s.visit(R, t, 0, &l).await.unwrap();
+        }
+        s.release(R, 1, 0, &l).await.unwrap();
+        s.tick(R, SEC, &l).await.unwrap();
+        assert_eq!(reserved(&*s, SEC, &l).await, 1, "{kind}: 2 reserved");
+        // 2 never claims: after the grace period its slot goes to 3.
+        let rep = s.tick(R, SEC + l.claim_grace_ms, &l).await.unwrap();
+        assert_eq!((rep.expired_reservations, rep.snapshot.admitted), (1, 3), "{kind}");
+        // 2 comes back late: no slot free, it waits as a returner.
+        assert_eq!(
+            s.visit(R, 2, 12 * SEC, &l).await.unwrap(),
+            Visit::Returner { ahead: 0 },
+            "{kind}"
+        );
+        assert_eq!(s.visit(R, 3, 12 * SEC, &l).await.unwrap(), Visit::Claimed, "{kind}");
+        s.release(R, 3, 12 * SEC, &l).await.unwrap();
+        let rep = s.tick(R, 13 * SEC, &l).await.unwrap();
+        assert_eq!(
+            (rep.snapshot.admitted, rep.snapshot.reserved, rep.snapshot.returners),
+            (3, 1, 0),
+            "{kind}"
+        );
+        // The freed slot went to returner 2, not to 4 behind it.
+        assert_eq!(s.visit(R, 2, 13 * SEC, &l).await.unwrap(), Visit::Claimed, "{kind}");
+        assert!(
+            matches!(s.visit(R, 4, 13 * SEC, &l).await.unwrap(), Visit::Waiting { .. }),
+            "{kind}"
+        );
+        // A used ticket cannot come back.
+        assert_eq!(s.visit(R, 3, 14 * SEC, &l).await.unwrap(), Visit::Unknown, "{kind}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn provisional_sessions_expire_after_the_grace_unless_confirmed() {
+    each_store(async |s, kind| {
+        let l = lim(2);
+        s.arrive(R, 0, &l).await.unwrap();
+        s.arrive(R, 0, &l).await.unwrap();
+        assert!(s.touch(R, 1, SEC).await.unwrap(), "{kind}");
+        let rep = s.tick(R, l.claim_grace_ms + SEC, &l).await.unwrap();
+        assert_eq!((rep.expired_sessions, rep.snapshot.active), (1, 1), "{kind}");
+        assert!(!s.touch(R, 2, 12 * SEC).await.unwrap(), "{kind}: gone");
+        // The confirmed one lasts the session TTL from its last touch.
+        assert!(s.touch(R, 1, 30 * SEC).await.unwrap(), "{kind}");
+        assert_eq!(s.tick(R, 89 * SEC, &l).await.unwrap().snapshot.active, 1, "{kind}");
+        assert_eq!(s.tick(R, 91 * SEC, &l).await.unwrap().snapshot.active, 0, "{kind}");
+        assert!(!s.release(R, 1, 92 * SEC, &l).await.unwrap(), "{kind}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pause_and_overrides_apply_inside_every_decision() {
+    each_store(async |s, kind| {
+        let l = lim(3);
+        s.arrive(R, 0, &l).await.unwrap();
+        let paused = Overrides {
+            paused: true,
+            ..Overrides::default()
+        };
+        let snap = s.set_overrides(R, paused, 0, &l).await.unwrap();
+        assert_eq!(snap.overrides, paused, "{kind}");
+        let t = ticket(&*s, 0, &l).await;
+        s.visit(R, t, 0, &l).await.unwrap();
+        assert_eq!(s.tick(R, SEC, &l).await.unwrap().admitted, 0, "{kind}: paused");
+        assert!(s.touch(R, 1, SEC).await.unwrap(), "{kind}: sessions continue");
+        // Capacity 1 while resumed: the one inside fills it.
+        let one = Overrides {
+            capacity: Some(1),
+            admit_per_minute: Some(Some(60)),
+            ..Overrides::default()
+        };
+        assert_eq!(s.set_overrides(R, one, SEC, &l).await.unwrap().overrides, one, "{kind}");
+        assert_eq!(s.tick(R, 2 * SEC, &l).await.unwrap().admitted, 0, "{kind}: capacity 1");
+        let unlimited = Overrides {
+            admit_per_minute: Some(None),
+            ..Overrides::default()
+        };
+        let snap = s.set_overrides(R, unlimited, 2 * SEC, &l).await.unwrap();
+        assert_eq!(snap.overrides, unlimited, "{kind}");
+        assert_eq!(s.tick(R, 3 * SEC, &l).await.unwrap().admitted, 1, "{kind}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_rate_limit_spreads_admissions() {
+    each_store(async |s, kind| {
+        let l = Limits {
+            admit_per_minute: Some(60),
+            ..lim(100)
+        };
+        s.tick(R, 0, &l).await.unwrap();
+        // The bucket holds one tick's worth plus one: two direct, then tickets.
+        assert!(
+            matches!(s.arrive(R, 0, &l).await.unwrap(), Arrival::Direct { .. }),
+            "{kind}"
+        );
+        assert!(
+            matches!(s.arrive(R, 0, &l).await.unwrap(), Arrival::Direct { .. }),
+            "{kind}"
+        );
+        for _ in 0..5 {
+            let t = ticket(&*s, 0, &l).await;
+            s.visit(R, t, 0, &l).await.unwrap();
+        }
+        let mut admitted = Vec::new();
+        for i in 1..=5 {
+            admitted.push(s.tick(R, i * SEC, &l).await.unwrap().admitted);
+        }
+        assert_eq!(admitted, vec![1, 1, 1, 1, 1], "{kind}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn positions_count_checked_in_tickets_across_word_boundaries() {
+    each_store(async |s, kind| {
+        let l = lim(0);
+        for _ in 0..300 {
+            ticket(&*s, 0, &l).await;
+        }
+        s.tick(R, 0, &l).await.unwrap(); // the issue log learns of 300 tickets at t=0
+        for t in [5, 31, 32, 63, 64, 65, 200, 299] {
+            s.visit(R, t, 0, &l).await.unwrap();
+        }
+        let snap = s.snapshot(R, 10 * SEC, &l).await.unwrap();
+        assert_eq!(snap.cleared, 300, "{kind}");
+        assert_eq!(snap.waiting(), 8, "{kind}");
+        assert_eq!(snap.ahead(64, 0), 4, "{kind}");
+        assert_eq!(snap.ahead(200, 0), 6, "{kind}");
+        assert_eq!(snap.ahead(300, 0), 8, "{kind}");
+    })
+    .await;
+}
+
+/// Snapshots compared across stores: the epoch is random per store.
+fn same(mut a: Snapshot, mut b: Snapshot) -> (Snapshot, Snapshot) {
+    a.epoch = 0;
+    b.epoch = 0;
+    (a, b)
+}
+
+#[tokio::test]
+async fn redis_answers_exactly_like_memory_on_random_operations() {
+    if !redis_server::available() {
+        return;
+    }
+    let srv = RedisServer::start(false);
+    for seed in 0..6u64 {
+        let mem = MemoryStore::new();
+        let red = redis_store(&srv, &format!("diff{seed}")).await;
+        let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut next = |n: u64| {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (rng >> 33) % n
+        };
+        let l = Limits {
+            admit_per_minute: if seed % 2 == 0 { Some(90) } else { None },
+            ..lim(3)
+        };
+        let mut now = 0;
+        for step in 0..400 {
+            now += next(700);
+            let ctx = format!("seed {seed} step {step}");
+            match next(10) {
+                0..=2 => assert_eq!(
+                    mem.arrive(R, now, &l).await.unwrap(),
+                    red.arrive(R, now, &l).await.unwrap(),
+                    "{ctx}"
+                ),
+                3..=5 => {
+                    let issued = mem.snapshot(R, now, &l).await.unwrap().issued;
+                    let t = next(issued + 2);
+                    let (a, b) = (
+                        mem.visit(R, t, now, &l).await.unwrap(),
+                        red.visit(R, t, now, &l).await.unwrap(),
+                    );
+                    assert_eq!(a, b, "{ctx}: visit {t}");
+                }
+                6 => {
+                    let t = next(40);
+                    assert_eq!(
+                        mem.touch(R, t, now).await.unwrap(),
+                        red.touch(R, t, now).await.unwrap(),
+                        "{ctx}"
+                    );
+                }
+                7 => {
+                    let t = next(40);
+                    assert_eq!(
+                        mem.release(R, t, now, &l).await.unwrap(),
+                        red.release(R, t, now, &l).await.unwrap(),
+                        "{ctx}"
+                    );
+                }
+                _ => {
+                    // Whole ticks, as the scheduler runs them.
+                    now = now / SEC * SEC + SEC;
+                    let (a, b) = (mem.tick(R, now, &l).await.unwrap(), red.tick(R, now, &l).await.unwrap());
+                    assert_eq!(
+                        (a.admitted, a.expired_sessions, a.expired_reservations),
+                        (b.admitted, b.expired_sessions, b.expired_reservations),
+                        "{ctx}"
+                    );
+                    let (a, b) = same(a.snapshot, b.snapshot);
+                    assert_eq!(a, b, "{ctx}");
+                }
+            }
+        }
+        let (a, b) = same(
+            mem.snapshot(R, now, &l).await.unwrap(),
+            red.snapshot(R, now, &l).await.unwrap(),
+        );
+        assert_eq!(a, b, "seed {seed}: final state");
+    }
+}
