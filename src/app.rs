@@ -15,7 +15,8 @@ use tokio::task::JoinHandle;
 
 use crate::body::Body;
 use crate::clock::{Clock, Millis};
-use crate::config::{Config, StoreConfig};
+use crate::config::{Config, FailurePolicy, StoreConfig};
+use crate::failover::{LocalShare, StoreHealth};
 use crate::gate::respond;
 use crate::metrics::{Metrics, RoomMetrics};
 use crate::page::Pages;
@@ -23,6 +24,7 @@ use crate::persist::{self, Saver, StateError};
 use crate::proxy::Proxy;
 use crate::room::{Room, Rooms};
 use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
 use crate::store::Store;
 use crate::token::{Keys, Kind, Token};
 use crate::{admin, reload, scheduler, server};
@@ -108,6 +110,12 @@ pub struct App {
     pub config_path: Option<PathBuf>,
     /// Saves the memory store, when `[store] state_file` is set.
     pub saver: Option<Arc<Saver>>,
+    /// Whether the store answers, and the failure policy.
+    pub health: StoreHealth,
+    /// The `local` failure policy's sessions.
+    pub local: LocalShare,
+    /// Instances sharing the capacity (`[store] instances`).
+    pub instances: u32,
     /// Serialises reloads and operator changes.
     pub(crate) changes: tokio::sync::Mutex<()>,
 }
@@ -263,10 +271,19 @@ impl App {
                     Arc::new(mem)
                 }
             },
-            (None, StoreConfig::Redis { .. }) => {
-                return Err(StartError::Store("the redis store is not available yet".into()))
+            (None, StoreConfig::Redis(r)) => {
+                let store = RedisStore::connect(&r.url, &r.prefix, r.timeout)
+                    .await
+                    .map_err(|e| StartError::Store(format!("{}: {e}", r.url)))?;
+                tracing::info!(url = %r.url, prefix = %r.prefix, on_failure = r.on_failure.as_str(), "shared store: redis");
+                Arc::new(store)
             }
         };
+        let (policy, instances) = match &cfg.store {
+            StoreConfig::Redis(r) => (r.on_failure, r.instances),
+            StoreConfig::Memory => (FailurePolicy::FailClosed, 1),
+        };
+        let health = StoreHealth::new(policy, metrics.clone());
         let app = App {
             rooms: ArcSwap::from_pointee(Rooms::new(&cfg.rooms, cfg.server.tick, &metrics)),
             live: ArcSwap::from_pointee(Live::new(cfg.clone(), None)?),
@@ -278,6 +295,9 @@ impl App {
             ready: AtomicBool::new(false),
             config_path: None,
             saver,
+            health,
+            local: LocalShare::default(),
+            instances,
             changes: tokio::sync::Mutex::new(()),
         };
         // Load every room's state before the first request, so tokens can be
@@ -305,6 +325,7 @@ impl App {
         for room in rooms.iter() {
             match self.store.tick(room.name(), now, &room.limits).await {
                 Ok(rep) => {
+                    self.health.succeeded();
                     if rep.expired_reservations > 0 {
                         tracing::debug!(
                             room = room.name(),
@@ -315,8 +336,10 @@ impl App {
                     room.publish(rep.snapshot, rep.admitted, now);
                 }
                 Err(e) => {
+                    // Waiting visitors keep being answered from the last view.
                     room.metrics.store_errors.inc();
-                    tracing::warn!(room = room.name(), error = %e, "tick failed; keeping the last view");
+                    self.health.failed(&e);
+                    tracing::debug!(room = room.name(), error = %e, "tick failed; keeping the last view");
                 }
             }
         }

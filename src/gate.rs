@@ -25,6 +25,8 @@ use hyper::body::Incoming;
 use crate::app::App;
 use crate::body::Body;
 use crate::clock::Millis;
+use crate::config::FailurePolicy;
+use crate::failover::LOCAL_BIT;
 use crate::metrics::{Outcome, RoomMetrics};
 use crate::page::{self, Waiting};
 use crate::room::Room;
@@ -98,7 +100,13 @@ async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) 
                 m.request(Outcome::Session);
                 return proxy(app, m, req, peer, Vec::new(), None).await;
             }
-            match app.store.touch(room.name(), t.number, now).await {
+            let touched = if t.number & LOCAL_BIT != 0 {
+                // Admitted by the `local` failure policy: held in this process.
+                Ok(app.local.touch(room.name(), t.number, room.limits.session_ttl_ms, now))
+            } else {
+                app.store.touch(room.name(), t.number, now).await
+            };
+            match touched {
                 Ok(true) => {
                     m.request(Outcome::Session);
                     let cookie = app.session_cookie(room, t.number, now, true);
@@ -108,14 +116,22 @@ async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) 
                 Ok(false) => arrive(app, room, req, peer, now).await,
                 Err(e) if !revoked => {
                     // The cookie is ours and not expired; keep serving the
-                    // visitor rather than punish them for a store hiccup.
-                    m.store_errors.inc();
-                    tracing::warn!(room = room.name(), error = %e, "session refresh failed; serving on the cookie");
+                    // visitor rather than punish them for a store outage
+                    // (every failure policy does).
+                    store_failed(app, room, &e);
                     m.request(Outcome::Session);
                     proxy(app, m, req, peer, Vec::new(), None).await
                 }
-                Err(e) => store_unavailable(app, room, &req, &e),
+                Err(e) => {
+                    store_failed(app, room, &e);
+                    store_unavailable(app, &req)
+                }
             }
+        }
+        // fail_open while the store is down: the room steps aside for
+        // everyone, ticket holders answered from the cache included.
+        Some(_) if app.health.policy() == FailurePolicy::FailOpen && !app.health.is_up() => {
+            degraded(app, room, req, peer, None).await
         }
         Some(t) => match ticket_state(app, room, &t, now).await {
             Ok(TicketState::Waiting {
@@ -141,7 +157,14 @@ async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) 
                 proxy(app, m, req, peer, vec![cookie], None).await
             }
             Ok(TicketState::Unknown) => arrive(app, room, req, peer, now).await,
-            Err(e) => store_unavailable(app, room, &req, &e),
+            Err(e) => {
+                store_failed(app, room, &e);
+                match app.health.policy() {
+                    FailurePolicy::FailOpen => degraded(app, room, req, peer, None).await,
+                    // The ticket's place is in the shared store: it waits for it.
+                    FailurePolicy::FailClosed | FailurePolicy::Local => store_unavailable(app, &req),
+                }
+            }
         },
         None => arrive(app, room, req, peer, now).await,
     }
@@ -221,8 +244,49 @@ async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr
             let pos = room.view().snapshot.ahead(ticket, pointer) + 1;
             waiting(app, room, &req, pos, false, false, vec![cookie], now)
         }
-        Err(e) => store_unavailable(app, room, &req, &e),
+        Err(e) => {
+            store_failed(app, room, &e);
+            match app.health.policy() {
+                FailurePolicy::FailClosed => store_unavailable(app, &req),
+                FailurePolicy::FailOpen => degraded(app, room, req, peer, None).await,
+                FailurePolicy::Local => {
+                    let view = room.view();
+                    let eff = room.effective(&view.snapshot);
+                    let share = crate::failover::share(u64::from(eff.capacity), app.instances);
+                    let admitted = (!view.snapshot.overrides.paused)
+                        .then(|| app.local.admit(room.name(), share, room.limits.session_ttl_ms, now))
+                        .flatten();
+                    drop(view);
+                    match admitted {
+                        Some(n) => {
+                            let cookie = app.session_cookie(room, n, now, true);
+                            degraded(app, room, req, peer, Some(cookie)).await
+                        }
+                        None => store_unavailable(app, &req),
+                    }
+                }
+            }
+        }
     }
+}
+
+/// A request let through by the failure policy while the store is down:
+/// proxied without the shared count.
+async fn degraded(
+    app: &App,
+    room: &Room,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    cookie: Option<HeaderValue>,
+) -> Response<Body> {
+    room.metrics.request(Outcome::Degraded);
+    proxy(app, &room.metrics, req, peer, cookie.into_iter().collect(), None).await
+}
+
+/// Counts a failed store call; the health tracker logs the outage once.
+fn store_failed(app: &App, room: &Room, e: &StoreError) {
+    room.metrics.store_errors.inc();
+    app.health.failed(e);
 }
 
 /// Forwards upstream and maps failures to a page. A session this request
@@ -337,9 +401,9 @@ fn waiting(
     resp
 }
 
-fn store_unavailable(app: &App, room: &Room, req: &Request<Incoming>, e: &StoreError) -> Response<Body> {
-    room.metrics.store_errors.inc();
-    tracing::warn!(room = room.name(), error = %e, "store call failed");
+/// The answer while the store cannot decide: wait and try again. Counted
+/// and logged by [`store_failed`].
+fn store_unavailable(app: &App, req: &Request<Incoming>) -> Response<Body> {
     app.message(
         StatusCode::SERVICE_UNAVAILABLE,
         "Please wait a moment",
@@ -372,8 +436,10 @@ async fn internal(app: &App, rest: &str, req: Request<Incoming>) -> Response<Bod
             let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
             if let Some(room) = room {
                 if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
-                    if let Err(e) = app.store.release(room.name(), t.number, now, &room.limits).await {
-                        tracing::warn!(room = room.name(), error = %e, "leave: release failed");
+                    if t.number & LOCAL_BIT != 0 {
+                        app.local.release(room.name(), t.number);
+                    } else if let Err(e) = app.store.release(room.name(), t.number, now, &room.limits).await {
+                        store_failed(app, &room, &e);
                     }
                 }
                 resp.headers_mut().append(header::SET_COOKIE, app.clear_cookie(&room));
@@ -444,7 +510,10 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
                 StatusCode::NOT_FOUND,
                 r#"{"state":"none","error":"ticket not known"}"#.into(),
             ),
-            Err(e) => store_unavailable(app, room, req, &e),
+            Err(e) => {
+                store_failed(app, room, &e);
+                store_unavailable(app, req)
+            }
         },
     }
 }

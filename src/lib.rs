@@ -12,7 +12,8 @@
 //! |---|---|
 //! | [`config`] | the TOML file, validation with every problem reported |
 //! | [`token`] | signing and verifying tickets and sessions (HMAC-SHA256, key rotation) |
-//! | [`store`] | the `Store` trait: counters, sessions, reservations; [`store::memory`] |
+//! | [`store`] | the `Store` trait: counters, sessions, reservations; [`store::memory`], [`store::redis`] |
+//! | [`failover`] | the store's health and the `local` failure policy |
 //! | [`room`] | routing paths to rooms, the per-room view, the measured admission rate |
 //! | [`gate`] | **the admission rule**: what happens to one request |
 //! | [`proxy`] | forwarding upstream: pooled client, streaming, headers, upgrades |
@@ -34,6 +35,7 @@ pub mod body;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod failover;
 pub mod gate;
 pub mod metrics;
 pub mod page;

@@ -32,10 +32,13 @@ pub enum Outcome {
     Rejected,
     /// `/_vestibule/status` answered.
     Status,
+    /// Served by the store failure policy (`fail_open`, or `local`'s share)
+    /// while the store was unreachable: proxied without the shared count.
+    Degraded,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Bypass,
         Outcome::Session,
         Outcome::Claimed,
@@ -43,6 +46,7 @@ impl Outcome {
         Outcome::Queued,
         Outcome::Rejected,
         Outcome::Status,
+        Outcome::Degraded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +58,7 @@ impl Outcome {
             Outcome::Queued => "queued",
             Outcome::Rejected => "rejected",
             Outcome::Status => "status",
+            Outcome::Degraded => "degraded",
         }
     }
 }
@@ -103,6 +108,8 @@ pub struct Metrics {
     config_reloads: IntCounterVec,
     config_last_reload_successful: IntGauge,
     store_errors: IntCounterVec,
+    store_up: IntGauge,
+    store_outages: IntCounter,
     state_saves: IntCounterVec,
 }
 
@@ -183,6 +190,18 @@ impl Metrics {
                 .expect("valid metric"),
             ),
             store_errors: counter("store_errors_total", "Failed store calls.", &["room"]),
+            store_up: reg(
+                &r,
+                IntGauge::new(
+                    "store_up",
+                    "1 while the store answers, 0 while the failure policy applies.",
+                )
+                .expect("valid metric"),
+            ),
+            store_outages: reg(
+                &r,
+                IntCounter::new("store_outages_total", "Times the store became unreachable.").expect("valid metric"),
+            ),
             state_saves: counter("state_saves_total", "Writes of the state file.", &["result"]),
             registry: r,
         };
@@ -254,6 +273,14 @@ impl Metrics {
         self.config_last_reload_successful.set(i64::from(ok));
     }
 
+    /// Records a store transition (up, or down: one more outage).
+    pub fn store_up(&self, up: bool) {
+        if !up && self.store_up.get() == 1 {
+            self.store_outages.inc();
+        }
+        self.store_up.set(i64::from(up));
+    }
+
     /// Counts a write of the state file.
     pub fn state_save(&self, ok: bool) {
         self.state_saves
@@ -283,7 +310,7 @@ pub struct RoomMetrics {
     pub admitted_direct: IntCounter,
     pub admitted_queue: IntCounter,
     pub wait_seconds: Histogram,
-    requests: [IntCounter; 7],
+    requests: [IntCounter; 8],
     pub upstream_duration: Histogram,
     upstream_errors: [IntCounter; 3],
     pub store_errors: IntCounter,

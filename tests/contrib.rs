@@ -29,6 +29,8 @@ const METRICS: &[&str] = &[
     "config_reloads_total",
     "config_last_reload_successful",
     "store_errors_total",
+    "store_up",
+    "store_outages_total",
     "state_saves_total",
 ];
 
@@ -40,6 +42,8 @@ const HISTOGRAMS: &[&str] = &["wait_seconds", "upstream_duration_seconds"];
 const ROOMLESS: &[&str] = &[
     "config_reloads_total",
     "config_last_reload_successful",
+    "store_up",
+    "store_outages_total",
     "state_saves_total",
 ];
 

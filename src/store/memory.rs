@@ -569,6 +569,7 @@ impl RoomState {
             expired_sessions,
             expired_reservations,
             admitted,
+            advanced: true,
             snapshot: self.snapshot(now, lim),
         }
     }

@@ -151,6 +151,9 @@ pub struct TickReport {
     pub expired_reservations: u64,
     /// Slots handed out this tick (line and returners).
     pub admitted: u64,
+    /// False when another instance sharing the store already ran this tick
+    /// period: this call only read the state.
+    pub advanced: bool,
     /// State after the tick.
     pub snapshot: Snapshot,
 }

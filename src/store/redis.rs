@@ -270,6 +270,7 @@ impl Store for RedisStore {
             expired_sessions: uint(field(&a, 1)?)?,
             expired_reservations: uint(field(&a, 2)?)?,
             admitted: uint(field(&a, 3)?)?,
+            advanced: true,
             snapshot: snapshot(a.swap_remove(4))?,
         })
     }
