@@ -272,9 +272,13 @@ impl App {
                 }
             },
             (None, StoreConfig::Redis(r)) => {
-                let store = RedisStore::connect(&r.url, &r.prefix, r.timeout)
-                    .await
-                    .map_err(|e| StartError::Store(format!("{}: {e}", r.url)))?;
+                let store = if r.cluster {
+                    let nodes: Vec<String> = r.url.split(',').map(|n| n.trim().to_string()).collect();
+                    RedisStore::connect_cluster(&nodes, &r.prefix, r.timeout).await
+                } else {
+                    RedisStore::connect(&r.url, &r.prefix, r.timeout).await
+                }
+                .map_err(|e| StartError::Store(format!("{}: {e}", r.url)))?;
                 tracing::info!(url = %r.url, prefix = %r.prefix, on_failure = r.on_failure.as_str(), "shared store: redis");
                 Arc::new(store)
             }

@@ -76,6 +76,7 @@ pub mod raw {
         pub timeout: Option<String>,
         pub on_failure: Option<String>,
         pub instances: Option<i64>,
+        pub cluster: Option<bool>,
     }
 
     /// `[page]`
@@ -229,8 +230,11 @@ pub enum StoreConfig {
 /// `[store] kind = "redis"`: several instances share one line and one cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
-    /// `redis://[:password@]host:port[/db]`.
+    /// `redis://[:password@]host:port[/db]`; with `cluster`, one or more
+    /// seed nodes, comma-separated.
     pub url: String,
+    /// Talk to a Redis Cluster (each room lives in one slot).
+    pub cluster: bool,
     /// Start of every key (`{prefix:room}:...`), so deployments can share a Redis.
     pub prefix: String,
     /// Bound on every Redis call (and on connecting).
@@ -728,6 +732,7 @@ impl Validator<'_> {
                     ("store.timeout", s.timeout.is_some()),
                     ("store.on_failure", s.on_failure.is_some()),
                     ("store.instances", s.instances.is_some()),
+                    ("store.cluster", s.cluster.is_some()),
                 ] {
                     if set {
                         self.problem(
@@ -741,7 +746,12 @@ impl Validator<'_> {
             }
             "redis" => {
                 let url = match s.url {
-                    Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Some(u),
+                    Some(u)
+                        if u.split(',')
+                            .all(|n| n.trim().starts_with("redis://") || n.trim().starts_with("rediss://")) =>
+                    {
+                        Some(u)
+                    }
                     Some(u) => {
                         self.problem(
                             "store.url",
@@ -803,6 +813,7 @@ impl Validator<'_> {
                 url.map(|url| {
                     StoreConfig::Redis(RedisConfig {
                         url,
+                        cluster: s.cluster.unwrap_or(false),
                         prefix,
                         timeout,
                         on_failure,

@@ -402,3 +402,42 @@ async fn redis_answers_exactly_like_memory_on_random_operations() {
         assert_eq!(a, b, "seed {seed}: final state");
     }
 }
+
+#[tokio::test]
+async fn a_redis_cluster_holds_each_room_in_one_slot() {
+    if !redis_server::available() {
+        return;
+    }
+    let cluster = redis_server::RedisCluster::start(3);
+    let nodes: Vec<String> = cluster.url().split(',').map(String::from).collect();
+    let s = RedisStore::connect_cluster(&nodes, "vst", Duration::from_secs(2))
+        .await
+        .unwrap();
+    let l = lim(1);
+    // Rooms spread over the nodes; each room's scripts touch one slot
+    // (a cross-slot script would fail with CROSSSLOT).
+    let rooms: Vec<String> = (0..12).map(|i| format!("room{i}")).collect();
+    for r in &rooms {
+        assert_eq!(s.arrive(r, 0, &l).await.unwrap(), Arrival::Direct { number: 1 }, "{r}");
+        assert_eq!(
+            s.arrive(r, 0, &l).await.unwrap(),
+            Arrival::Queued { ticket: 2, pointer: 1 },
+            "{r}"
+        );
+        assert_eq!(
+            s.visit(r, 2, 0, &l).await.unwrap(),
+            Visit::Waiting { pointer: 1 },
+            "{r}"
+        );
+        s.release(r, 1, 0, &l).await.unwrap();
+        let rep = s.tick(r, SEC, &l).await.unwrap();
+        assert!(rep.advanced, "{r}");
+        assert_eq!((rep.admitted, rep.snapshot.reserved), (1, 1), "{r}");
+        assert_eq!(s.visit(r, 2, SEC, &l).await.unwrap(), Visit::Claimed, "{r}");
+    }
+    let per_node = cluster.keys_per_node();
+    assert!(
+        per_node.iter().filter(|n| **n > 0).count() >= 2,
+        "rooms spread over nodes: {per_node:?}"
+    );
+}

@@ -17,7 +17,9 @@
 //! NTP-synced); skew cannot cause two advances in one period.
 //!
 //! **Keys.** All of a room's keys share the hash tag `{vst:<room>}`, so
-//! they live in one Redis Cluster slot and each script touches one slot.
+//! they live in one Redis Cluster slot and each script touches one slot;
+//! with `[store] cluster = true` the cluster client routes each call to
+//! the node that owns its room.
 //! Every key gets an idle expiry (7 days) refreshed at each tick: a room
 //! nobody uses any more disappears on its own. Transient entries (sessions,
 //! reservations, returners, revocations, the issue log) are expired by the
@@ -44,10 +46,18 @@ const KEY_SUFFIXES: [&str; 11] = [
     "meta", "sess", "prov", "resv", "ret", "retdl", "lapsed", "revoked", "mwords", "mbits", "log",
 ];
 
+/// A connection to one Redis (or a replica set's primary) or to a Redis
+/// Cluster, which routes each script by its keys' slot.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
 /// The shared store.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     script: redis::Script,
     prefix: String,
     timeout: Duration,
@@ -73,13 +83,32 @@ impl RedisStore {
             .await
             .map_err(|_| unavailable(format!("no answer from {url} within {:?}", timeout * 4)))?
             .map_err(unavailable)?;
-        let store = RedisStore {
+        Ok(RedisStore::with(Conn::Single(conn), prefix, timeout))
+    }
+
+    /// Connects to a Redis Cluster through any of `nodes` (the rest are
+    /// discovered). Each room's keys share one slot, so every script runs
+    /// on the one node that owns the room.
+    pub async fn connect_cluster(nodes: &[String], prefix: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
+        let client = redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .build()
+            .map_err(unavailable)?;
+        let conn = tokio::time::timeout(timeout * 4, client.get_async_connection())
+            .await
+            .map_err(|_| unavailable(format!("no answer from {nodes:?} within {:?}", timeout * 4)))?
+            .map_err(unavailable)?;
+        Ok(RedisStore::with(Conn::Cluster(conn), prefix, timeout))
+    }
+
+    fn with(conn: Conn, prefix: &str, timeout: Duration) -> RedisStore {
+        RedisStore {
             conn,
             script: redis::Script::new(SCRIPT),
             prefix: prefix.to_string(),
             timeout,
-        };
-        Ok(store)
+        }
     }
 
     fn keys(&self, room: &str) -> [String; 11] {
@@ -111,8 +140,13 @@ impl RedisStore {
         for a in args {
             inv.arg(a);
         }
-        let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.timeout, inv.invoke_async::<Value>(&mut conn)).await {
+        let call = async {
+            match self.conn.clone() {
+                Conn::Single(mut c) => inv.invoke_async::<Value>(&mut c).await,
+                Conn::Cluster(mut c) => inv.invoke_async::<Value>(&mut c).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(r) => r.map_err(unavailable),
             Err(_) => Err(unavailable(format!("no answer within {:?}", self.timeout))),
         }
