@@ -305,3 +305,49 @@ async fn local_admits_each_instance_share_of_the_capacity() {
     assert!(!r.reached_upstream());
     assert_eq!(position(&r), 1);
 }
+
+/// Script calls Redis has run so far (`INFO commandstats`).
+fn redis_calls(redis: &RedisServer) -> u64 {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "info", "commandstats"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn polling_and_admitted_requests_cost_no_redis_round_trip() {
+    if !redis_server::available() {
+        return;
+    }
+    let redis = RedisServer::start(false);
+    let c = Cluster::start(3, &redis, &room(1), "").await;
+    let inside = c.visitor();
+    assert!(inside.get("/register").await.reached_upstream());
+    assert!(inside.get("/register").await.reached_upstream()); // confirmed
+    let waiting: Vec<Visitor> = (0..5).map(|i| c.via(i, &Visitor::new(c.nodes[0].addr()))).collect();
+    for v in &waiting {
+        v.get_json("/register").await;
+        v.get_json("/_vestibule/status").await; // checks in: one call each
+    }
+    c.tick_after(Duration::from_secs(1)).await;
+    let before = redis_calls(&redis);
+    for round in 0..20 {
+        for (i, v) in waiting.iter().enumerate() {
+            c.via(i + round, v).get_json("/_vestibule/status").await;
+        }
+        assert!(c.via(round, &inside).get("/register").await.reached_upstream());
+    }
+    assert_eq!(
+        redis_calls(&redis),
+        before,
+        "100 polls and 20 admitted requests, no Redis call"
+    );
+    // Each instance's tick refreshes its view: one call per room per instance.
+    c.tick_after(Duration::from_secs(1)).await;
+    assert_eq!(redis_calls(&redis), before + 3);
+}
