@@ -72,10 +72,11 @@ struct LocalRoom {
 }
 
 /// The `local` policy: while the shared store is down, each instance
-/// admits new visitors directly up to its share of the capacity, counted
+/// admits new visitors directly up to its share of the slots that were
+/// free when the store was last seen (none while anyone waits), counted
 /// here. These sessions stay here until they idle out, also after the
-/// store comes back (so for one session TTL the room can hold up to the
-/// instances' shares on top of its capacity).
+/// store comes back, which does not count them: for one session TTL after
+/// an outage the room can hold up to that many beyond its capacity.
 #[derive(Default)]
 pub struct LocalShare {
     rooms: DashMap<String, Mutex<LocalRoom>>,
@@ -134,10 +135,10 @@ impl LocalShare {
     }
 }
 
-/// This instance's share of `total` when `instances` share it (rounded up,
-/// at least one).
-pub fn share(total: u64, instances: u32) -> u64 {
-    total.div_ceil(u64::from(instances.max(1))).max(1)
+/// This instance's share of `free` slots when `instances` share them,
+/// rounded down: together the instances never exceed `free`.
+pub fn share(free: u64, instances: u32) -> u64 {
+    free / u64::from(instances.max(1))
 }
 
 #[cfg(test)]
@@ -157,7 +158,7 @@ mod tests {
         assert!(!l.touch("r", b, 1000, 1500));
         assert!(l.release("r", a));
         assert_eq!(l.active("r"), 1);
-        assert_eq!(share(10, 3), 4);
-        assert_eq!(share(1, 3), 1);
+        assert_eq!(share(10, 3), 3);
+        assert_eq!(share(1, 3), 0);
     }
 }

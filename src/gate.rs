@@ -114,10 +114,11 @@ async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) 
                 }
                 // Idled out: the slot went to someone else. A new visitor now.
                 Ok(false) => arrive(app, room, req, peer, now).await,
-                Err(e) if !revoked => {
-                    // The cookie is ours and not expired; keep serving the
-                    // visitor rather than punish them for a store outage
-                    // (every failure policy does).
+                // The cookie is ours and not expired; keep serving the visitor
+                // rather than punish them for a store outage (every failure
+                // policy does). A provisional one only within the grace its
+                // slot is held for.
+                Err(e) if !revoked && (t.checked_in || now.saturating_sub(t.stamp_ms) < room.limits.claim_grace_ms) => {
                     store_failed(app, room, &e);
                     m.request(Outcome::Session);
                     proxy(app, m, req, peer, Vec::new(), None).await
@@ -202,7 +203,9 @@ async fn ticket_state(app: &App, room: &Room, t: &Token, now: Millis) -> Result<
             });
         }
     }
-    Ok(match app.store.visit(room.name(), t.number, now, &room.limits).await? {
+    let visit = app.store.visit(room.name(), t.number, now, &room.limits).await?;
+    sync_epoch(app, room, now).await;
+    Ok(match visit {
         Visit::Waiting { pointer } => TicketState::Waiting {
             position: room.view().snapshot.ahead(t.number, pointer) + 1,
             returner: false,
@@ -224,7 +227,11 @@ async fn ticket_state(app: &App, room: &Room, t: &Token, now: Millis) -> Result<
 /// A visitor without a usable token.
 async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr, now: Millis) -> Response<Body> {
     let m = &room.metrics;
-    match app.store.arrive(room.name(), now, &room.limits).await {
+    let arrival = app.store.arrive(room.name(), now, &room.limits).await;
+    if arrival.is_ok() {
+        sync_epoch(app, room, now).await;
+    }
+    match arrival {
         Ok(Arrival::Direct { number }) => {
             m.request(Outcome::Direct);
             let cookie = app.session_cookie(room, number, now, false);
@@ -250,10 +257,16 @@ async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr
                 FailurePolicy::FailClosed => store_unavailable(app, &req),
                 FailurePolicy::FailOpen => degraded(app, room, req, peer, None).await,
                 FailurePolicy::Local => {
+                    // This instance's share of the room that was free when
+                    // the store was last seen; none while anyone waits, who
+                    // must not be overtaken.
                     let view = room.view();
-                    let eff = room.effective(&view.snapshot);
-                    let share = crate::failover::share(u64::from(eff.capacity), app.instances);
-                    let admitted = (!view.snapshot.overrides.paused)
+                    let snap = &view.snapshot;
+                    let eff = room.effective(snap);
+                    let free = u64::from(eff.capacity).saturating_sub(snap.active + snap.reserved);
+                    let share = crate::failover::share(free, app.instances);
+                    let open = !snap.overrides.paused && snap.waiting() == 0 && share > 0;
+                    let admitted = open
                         .then(|| app.local.admit(room.name(), share, room.limits.session_ttl_ms, now))
                         .flatten();
                     drop(view);
@@ -266,6 +279,21 @@ async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr
                     }
                 }
             }
+        }
+    }
+}
+
+/// A shared store restarted empty has a new room state (epoch) that this
+/// instance's view has not seen yet: refresh the view before a cookie is
+/// signed with the dead epoch. Costs nothing unless the epoch changed.
+async fn sync_epoch(app: &App, room: &Room, now: Millis) {
+    if let Some(e) = app.store.seen_epoch(room.name()) {
+        if e != room.view().snapshot.epoch {
+            tracing::warn!(
+                room = room.name(),
+                "the room's state in the store is new (restarted empty?); refreshing"
+            );
+            app.refresh(room, now).await;
         }
     }
 }

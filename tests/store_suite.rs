@@ -441,3 +441,345 @@ async fn a_redis_cluster_holds_each_room_in_one_slot() {
         "rooms spread over nodes: {per_node:?}"
     );
 }
+
+// ---------------------------------------------------------------------
+// Review: a wider differential run (overrides, pause, returners, long
+// gaps, rate limits, odd tick periods).
+// ---------------------------------------------------------------------
+
+async fn wide_diff(srv: &RedisServer, seed: u64, steps: usize) -> Result<(), String> {
+    let mem = MemoryStore::new();
+    let red = redis_store(srv, &format!("wide{seed}")).await;
+    let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n.max(1)
+    };
+    let rates = [
+        None,
+        Some(0),
+        Some(1),
+        Some(7),
+        Some(90),
+        Some(333),
+        Some(1000),
+        Some(6000),
+    ];
+    let ticks = [1000, 500, 250, 700, 1300];
+    let l = Limits {
+        capacity: 1 + next(6) as u32,
+        admit_per_minute: rates[next(rates.len() as u64) as usize],
+        session_ttl_ms: [20 * SEC, 60 * SEC, 7 * SEC][next(3) as usize],
+        claim_grace_ms: [3 * SEC, 10 * SEC, 1500][next(3) as usize],
+        checkin_window_ms: [2 * SEC, 6 * SEC, 900][next(3) as usize],
+        tick_ms: ticks[next(ticks.len() as u64) as usize],
+    };
+    let mut now: u64 = 1_700_000_000_000 + next(100_000);
+    let mut last_period = None;
+    for step in 0..steps {
+        let ctx = format!("seed {seed} step {step} now {now} limits {l:?}");
+        macro_rules! eq {
+            ($a:expr, $b:expr, $($m:tt)*) => {
+                let (a, b) = ($a, $b);
+                if a != b {
+                    return Err(format!("{ctx}: {}: memory {a:?} != redis {b:?}", format!($($m)*)));
+                }
+            };
+        }
+        match next(100) {
+            0..=24 => {
+                now += next(400);
+                eq!(
+                    mem.arrive(R, now, &l).await.unwrap(),
+                    red.arrive(R, now, &l).await.unwrap(),
+                    "arrive"
+                );
+            }
+            25..=49 => {
+                now += next(400);
+                let s = mem.snapshot(R, now, &l).await.unwrap();
+                let t = match next(4) {
+                    0 => next(s.issued + 3),
+                    1 => s.admitted.saturating_sub(next(4)),
+                    _ => s.admitted + 1 + next(s.issued.saturating_sub(s.admitted) + 1),
+                };
+                eq!(
+                    mem.visit(R, t, now, &l).await.unwrap(),
+                    red.visit(R, t, now, &l).await.unwrap(),
+                    "visit {t}"
+                );
+            }
+            50..=56 => {
+                let s = mem.snapshot(R, now, &l).await.unwrap();
+                let t = next(s.issued + 2);
+                eq!(
+                    mem.touch(R, t, now).await.unwrap(),
+                    red.touch(R, t, now).await.unwrap(),
+                    "touch {t}"
+                );
+            }
+            57..=62 => {
+                let s = mem.snapshot(R, now, &l).await.unwrap();
+                let t = next(s.issued + 2);
+                eq!(
+                    mem.release(R, t, now, &l).await.unwrap(),
+                    red.release(R, t, now, &l).await.unwrap(),
+                    "release {t}"
+                );
+            }
+            63..=65 => {
+                let o = Overrides {
+                    paused: next(4) == 0,
+                    capacity: [None, None, Some(0), Some(1), Some(4)][next(5) as usize],
+                    admit_per_minute: [None, None, Some(None), Some(Some(30)), Some(Some(120))][next(5) as usize],
+                };
+                let (a, b) = same(
+                    mem.set_overrides(R, o, now, &l).await.unwrap(),
+                    red.set_overrides(R, o, now, &l).await.unwrap(),
+                );
+                eq!(a, b, "overrides {o:?}");
+            }
+            _ => {
+                // A tick at the next period start (+ jitter), sometimes after a long gap.
+                let gap = if next(8) == 0 { next(90) * SEC } else { 0 };
+                now = (now + gap) / l.tick_ms * l.tick_ms + l.tick_ms + next(l.tick_ms / 2);
+                let p = now / l.tick_ms;
+                assert!(last_period.is_none_or(|lp| p > lp));
+                last_period = Some(p);
+                let (a, b) = (mem.tick(R, now, &l).await.unwrap(), red.tick(R, now, &l).await.unwrap());
+                eq!(
+                    (a.admitted, a.expired_sessions, a.expired_reservations),
+                    (b.admitted, b.expired_sessions, b.expired_reservations),
+                    "tick report"
+                );
+                let (a, b) = same(a.snapshot, b.snapshot);
+                eq!(a, b, "tick snapshot");
+            }
+        }
+    }
+    let (a, b) = same(
+        mem.snapshot(R, now, &l).await.unwrap(),
+        red.snapshot(R, now, &l).await.unwrap(),
+    );
+    if a != b {
+        return Err(format!("seed {seed}: final: {a:?} != {b:?}"));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn wide_differential() {
+    if !redis_server::available() {
+        return;
+    }
+    let srv = RedisServer::start(false);
+    // 60 seeds keep CI quick; VESTIBULE_DIFF_SEEDS=1500 for a deep run.
+    let n: u64 = std::env::var("VESTIBULE_DIFF_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let mut failures = Vec::new();
+    for seed in 0..n {
+        if let Err(e) = wide_diff(&srv, seed, 600).await {
+            failures.push(e);
+        }
+    }
+    for f in failures.iter().take(10) {
+        eprintln!("{f}\n");
+    }
+    assert!(failures.is_empty(), "{} of {n} seeds diverged", failures.len());
+}
+
+/// Runs `f` on a memory store and on a Redis store, returning both results.
+async fn on_both<T>(srv: &RedisServer, prefix: &str, f: impl AsyncFn(&dyn Store) -> T) -> (T, T) {
+    let mem = MemoryStore::new();
+    let red = redis_store(srv, prefix).await;
+    (f(&mem).await, f(&red).await)
+}
+
+#[tokio::test]
+async fn paused_ticks_do_not_refill_the_budget_in_memory_but_do_in_redis() {
+    if !redis_server::available() {
+        return;
+    }
+    let srv = RedisServer::start(false);
+    let (mem, red) = on_both(&srv, "pausebudget", async |s| {
+        let l = Limits {
+            admit_per_minute: Some(1),
+            ..lim(10)
+        };
+        s.tick(R, 0, &l).await.unwrap();
+        assert!(matches!(s.arrive(R, 0, &l).await.unwrap(), Arrival::Direct { .. }));
+        let paused = Overrides {
+            paused: true,
+            ..Overrides::default()
+        };
+        s.set_overrides(R, paused, 0, &l).await.unwrap();
+        for _ in 0..5 {
+            let t = ticket(s, 0, &l).await;
+            s.visit(R, t, 0, &l).await.unwrap();
+        }
+        for i in 1..=30 {
+            s.tick(R, i * SEC, &l).await.unwrap(); // paused
+        }
+        // Resumed, with a higher rate.
+        let faster = Overrides {
+            admit_per_minute: Some(Some(60)),
+            ..Overrides::default()
+        };
+        s.set_overrides(R, faster, 30 * SEC, &l).await.unwrap();
+        s.tick(R, 31 * SEC, &l).await.unwrap().admitted
+    })
+    .await;
+    assert_eq!(mem, red, "admitted at the first tick after resuming: memory vs redis");
+}
+
+#[tokio::test]
+async fn the_rate_budget_matches_memory_tick_by_tick() {
+    if !redis_server::available() {
+        return;
+    }
+    let srv = RedisServer::start(false);
+    let (mem, red) = on_both(&srv, "budgetprecision", async |s| {
+        let closed = lim(0);
+        for _ in 0..300 {
+            let t = ticket(s, 0, &closed).await;
+            s.visit(R, t, 0, &closed).await.unwrap();
+        }
+        let l = Limits {
+            admit_per_minute: Some(1000),
+            tick_ms: 500,
+            ..lim(10_000)
+        };
+        let mut v = Vec::new();
+        for k in 1..=20 {
+            v.push(s.tick(R, k * 500, &l).await.unwrap().admitted);
+        }
+        v
+    })
+    .await;
+    assert_eq!(
+        mem, red,
+        "admitted per tick at 1000/min with 500 ms ticks: memory vs redis"
+    );
+}
+
+#[tokio::test]
+async fn a_longer_tick_after_a_restart_still_advances_the_line() {
+    if !redis_server::available() {
+        return;
+    }
+    let srv = RedisServer::start(false);
+    let s = redis_store(&srv, "tickchange").await;
+    let t0: u64 = 1_760_000_000_000; // a real wall-clock time
+    let fast = Limits { tick_ms: 500, ..lim(1) };
+    s.tick(R, t0, &fast).await.unwrap();
+    // The operators change `[server] tick` from 500ms to 1s and restart
+    // every instance (or roll them one by one).
+    let slow = Limits {
+        tick_ms: 1000,
+        ..lim(1)
+    };
+    let full = Limits { capacity: 0, ..slow };
+    let t = ticket(&s, t0, &full).await;
+    s.visit(R, t, t0, &full).await.unwrap();
+    let mut advanced = Vec::new();
+    for i in 1..=10 {
+        advanced.push(s.tick(R, t0 + i * SEC, &slow).await.unwrap().advanced);
+    }
+    assert_eq!(advanced, vec![true; 10], "one advance per 1 s period");
+    assert_eq!(s.snapshot(R, t0 + 10 * SEC, &slow).await.unwrap().admitted, t);
+}
+
+/// Memory and Redis rooms that start at `base` tickets issued and admitted.
+async fn rooms_at(srv: &RedisServer, prefix: &str, base: u64) -> (MemoryStore, RedisStore) {
+    use vestibule::store::memory::{Dump, RoomDump};
+    let d = RoomDump {
+        epoch: 1,
+        issued: base,
+        admitted: base,
+        floor: base + 1_000_000,
+        sessions: vec![],
+        reservations: vec![],
+        returners: vec![],
+        lapsed: vec![],
+        revoked: vec![],
+        marks: vec![],
+        issue_log: vec![],
+        overrides: Overrides::default(),
+    };
+    let mem = MemoryStore::restore(
+        Dump {
+            rooms: [(R.to_string(), d)].into_iter().collect(),
+        },
+        true,
+        0,
+    );
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &srv.port.to_string(), "hset", &format!("{{{prefix}:{R}}}:meta")])
+        .args(["epoch", "1", "issued", &base.to_string(), "admitted", &base.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    (mem, redis_store(srv, prefix).await)
+}
+
+#[tokio::test]
+async fn ticket_numbers_beyond_32_bit_words_match_memory() {
+    if !redis_server::available() {
+        return;
+    }
+    let srv = RedisServer::start(false);
+    for (i, base) in [(1u64 << 36) - 70, (1 << 37) - 3, (1 << 53) - 5_000]
+        .into_iter()
+        .enumerate()
+    {
+        let (mem, red) = rooms_at(&srv, &format!("big{i}"), base).await;
+        let stores: [&dyn Store; 2] = [&mem, &red];
+        let mut snaps = Vec::new();
+        for s in stores {
+            let full = lim(0);
+            for _ in 0..200 {
+                ticket(s, 0, &full).await;
+            }
+            s.tick(R, 0, &full).await.unwrap();
+            for t in (base + 1..=base + 200).filter(|t| t % 3 == 0 || t % 32 == 31 || t % 64 == 0) {
+                s.visit(R, t, 0, &full).await.unwrap();
+            }
+            let a = s.snapshot(R, 10 * SEC, &full).await.unwrap();
+            let ahead: Vec<u64> = (base + 1..=base + 201).map(|n| a.ahead(n, 0)).collect();
+            let l = lim(37);
+            let rep = s.tick(R, 10 * SEC, &l).await.unwrap();
+            snaps.push((a, ahead, rep.admitted, rep.snapshot));
+        }
+        let (r, m) = (snaps.pop().unwrap(), snaps.pop().unwrap());
+        let (x, y) = same(m.0, r.0);
+        assert_eq!(x, y, "base {base}: snapshot");
+        assert_eq!(m.1, r.1, "base {base}: positions");
+        assert_eq!(m.2, r.2, "base {base}: admitted");
+        let (a, b) = same(m.3, r.3);
+        assert_eq!(a, b, "base {base}: after the tick");
+    }
+}
+
+#[tokio::test]
+async fn calls_survive_a_flushed_script_cache() {
+    if !redis_server::available() {
+        return;
+    }
+    let srv = RedisServer::start(false);
+    let s = redis_store(&srv, "noscript").await;
+    let l = lim(1);
+    assert_eq!(s.arrive(R, 0, &l).await.unwrap(), Arrival::Direct { number: 1 });
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &srv.port.to_string(), "script", "flush"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        s.arrive(R, 0, &l).await.unwrap(),
+        Arrival::Queued { ticket: 2, pointer: 1 }
+    );
+}

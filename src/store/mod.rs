@@ -275,6 +275,14 @@ pub trait Store: Send + Sync + 'static {
     /// The room's state without changing it (creates the room if new).
     async fn snapshot(&self, room: &str, now: Millis, limits: &Limits) -> Result<Snapshot, StoreError>;
 
+    /// The room-state epoch the store's latest answer for `room` carried,
+    /// when it can change under the caller (a shared store restarted
+    /// empty). The gate compares it with its cached view before signing a
+    /// cookie, so no cookie carries an epoch that is already dead.
+    fn seen_epoch(&self, _room: &str) -> Option<u32> {
+        None
+    }
+
     /// Replaces the room's operator overrides and returns the new state.
     async fn set_overrides(
         &self,

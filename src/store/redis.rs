@@ -7,8 +7,9 @@
 //! suite runs against both.
 //!
 //! **One advance per tick, no coordinator.** Every instance runs the
-//! scheduler. The tick script first claims the tick period
-//! (`floor(now / tick)`) in the room's hash: the first instance to call it
+//! scheduler. The tick script first claims the tick period, by its start
+//! time (`now` rounded down to the tick; a start time, not an index, so a
+//! changed tick length compares correctly) in the room's hash: the first instance to call it
 //! in a period expires and advances; the others find the period taken and
 //! only read the state. Because claim and advance are one script, an
 //! instance that stalls or dies mid-tick either advanced completely or not
@@ -25,8 +26,15 @@
 //! reservations, returners, revocations, the issue log) are expired by the
 //! tick itself, by score.
 //!
+//! **Epochs.** Arrivals and visits report the room's epoch; when Redis was
+//! restarted empty, the gate sees a new one and refreshes its view before
+//! signing any cookie ([`Store::seen_epoch`]).
+//!
 //! **Timeouts.** A multiplexed connection that reconnects by itself; each
-//! call is bounded by `[store] timeout`. A failed call is
+//! call is bounded by `[store] timeout`. A call that timed out may still
+//! run in Redis later; what it did is then undone by the usual expiries
+//! (an unclaimed direct session after `claim_grace`, an unreturned ticket
+//! after `checkin_window`). A failed call is
 //! [`StoreError::Unavailable`]; what the gate then does is the failure
 //! policy ([`crate::config::FailurePolicy`]).
 
@@ -58,6 +66,8 @@ enum Conn {
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
+    /// The room state generation each room's last reply carried.
+    epochs: std::sync::Arc<dashmap::DashMap<String, u32>>,
     script: redis::Script,
     prefix: String,
     timeout: Duration,
@@ -105,10 +115,21 @@ impl RedisStore {
     fn with(conn: Conn, prefix: &str, timeout: Duration) -> RedisStore {
         RedisStore {
             conn,
+            epochs: Default::default(),
             script: redis::Script::new(SCRIPT),
             prefix: prefix.to_string(),
             timeout,
         }
+    }
+
+    /// Records the epoch a reply carried (its last element).
+    fn saw_epoch(&self, room: &str, a: &[Value]) -> Result<(), StoreError> {
+        let e = a.last().ok_or_else(|| unavailable("short reply"))?;
+        let e = u32::try_from(uint(e)?).map_err(|_| unavailable("epoch out of range"))?;
+        if self.epochs.get(room).is_none_or(|k| *k != e) {
+            self.epochs.insert(room.to_string(), e);
+        }
+        Ok(())
     }
 
     fn keys(&self, room: &str) -> [String; 11] {
@@ -249,6 +270,7 @@ fn snapshot(v: Value) -> Result<Snapshot, StoreError> {
 impl Store for RedisStore {
     async fn arrive(&self, room: &str, now: Millis, limits: &Limits) -> Result<Arrival, StoreError> {
         let a = items(self.call(room, "arrive", now, limits, &[]).await?)?;
+        self.saw_epoch(room, &a)?;
         match text(field(&a, 0)?)?.as_str() {
             "direct" => Ok(Arrival::Direct {
                 number: uint(field(&a, 1)?)?,
@@ -262,6 +284,7 @@ impl Store for RedisStore {
 
     async fn visit(&self, room: &str, ticket: u64, now: Millis, limits: &Limits) -> Result<Visit, StoreError> {
         let a = items(self.call(room, "visit", now, limits, &[ticket.to_string()]).await?)?;
+        self.saw_epoch(room, &a)?;
         Ok(match text(field(&a, 0)?)?.as_str() {
             "waiting" => Visit::Waiting {
                 pointer: uint(field(&a, 1)?)?,
@@ -294,24 +317,33 @@ impl Store for RedisStore {
 
     async fn tick(&self, room: &str, now: Millis, limits: &Limits) -> Result<TickReport, StoreError> {
         let mut a = items(self.call(room, "tick", now, limits, &[]).await?)?;
-        if text(field(&a, 0)?)? == "skip" {
-            return Ok(TickReport {
+        let rep = if text(field(&a, 0)?)? == "skip" {
+            TickReport {
                 snapshot: snapshot(a.swap_remove(1))?,
                 ..TickReport::default()
-            });
-        }
-        Ok(TickReport {
-            expired_sessions: uint(field(&a, 1)?)?,
-            expired_reservations: uint(field(&a, 2)?)?,
-            admitted: uint(field(&a, 3)?)?,
-            advanced: true,
-            snapshot: snapshot(a.swap_remove(4))?,
-        })
+            }
+        } else {
+            TickReport {
+                expired_sessions: uint(field(&a, 1)?)?,
+                expired_reservations: uint(field(&a, 2)?)?,
+                admitted: uint(field(&a, 3)?)?,
+                advanced: true,
+                snapshot: snapshot(a.swap_remove(4))?,
+            }
+        };
+        self.epochs.insert(room.to_string(), rep.snapshot.epoch);
+        Ok(rep)
     }
 
     async fn snapshot(&self, room: &str, now: Millis, limits: &Limits) -> Result<Snapshot, StoreError> {
         let mut a = items(self.call(room, "snapshot", now, limits, &[]).await?)?;
-        snapshot(a.swap_remove(1))
+        let snap = snapshot(a.swap_remove(1))?;
+        self.epochs.insert(room.to_string(), snap.epoch);
+        Ok(snap)
+    }
+
+    fn seen_epoch(&self, room: &str) -> Option<u32> {
+        self.epochs.get(room).map(|e| *e)
     }
 
     async fn set_overrides(

@@ -4,7 +4,7 @@
 -- reference implementation; the same test suite runs against both).
 --
 -- KEYS (all share the room's hash tag, so one Redis Cluster slot):
---   1 meta     HASH  epoch issued admitted period paused cap rate btok blast
+--   1 meta     HASH  epoch issued admitted pstart paused cap rate btok blast
 --   2 sess     ZSET  confirmed sessions, score = last seen
 --   3 prov     ZSET  provisional sessions (direct, not yet back), score = last seen
 --   4 resv     ZSET  reserved slots, score = claim deadline
@@ -71,13 +71,13 @@ local function budget()
   tok = math.min(tok + dt * r, burst)
   btok = tok
   m[8] = now
-  redis.call('HSET', K_META, 'btok', tostring(tok), 'blast', I(now))
+  redis.call('HSET', K_META, 'btok', string.format('%.17g', tok), 'blast', I(now))
   return math.floor(tok)
 end
 local function spend(n)
   if rate >= 0 and n > 0 then
     btok = (btok or 0) - n
-    redis.call('HSET', K_META, 'btok', tostring(btok))
+    redis.call('HSET', K_META, 'btok', string.format('%.17g', btok))
   end
 end
 
@@ -161,31 +161,31 @@ if op == 'arrive' then
     admitted = issued
     redis.call('HSET', K_META, 'issued', I(issued), 'admitted', I(admitted))
     redis.call('ZADD', K_PROV, I(now), I(issued))
-    return {'direct', I(issued)}
+    return {'direct', I(issued), I(epoch)}
   end
   issued = issued + 1
   redis.call('HSET', K_META, 'issued', I(issued))
-  return {'queued', I(issued), I(admitted)}
+  return {'queued', I(issued), I(admitted), I(epoch)}
 
 elseif op == 'visit' then
   local t = tonumber(ARGV[11])
-  if t == 0 or t > issued then return {'unknown'} end
+  if t == 0 or t > issued then return {'unknown', I(epoch)} end
   if t > admitted then
     mark(t)
-    return {'waiting', I(admitted)}
+    return {'waiting', I(admitted), I(epoch)}
   end
   local ts = I(t)
   if redis.call('ZSCORE', K_SESS, ts) or redis.call('ZREM', K_PROV, ts) == 1 then
     redis.call('ZADD', K_SESS, I(now), ts)
-    return {'already'}
+    return {'already', I(epoch)}
   end
   if redis.call('ZREM', K_RESV, ts) == 1 then
     redis.call('ZADD', K_SESS, I(now), ts)
-    return {'claimed'}
+    return {'claimed', I(epoch)}
   end
   -- Only a ticket whose reservation lapsed may come back late.
   if not redis.call('ZSCORE', K_RET, ts) and redis.call('ZREM', K_LAPSED, ts) == 0 then
-    return {'unknown'}
+    return {'unknown', I(epoch)}
   end
   local first = redis.call('ZRANGE', K_RET, 0, 0)[1]
   if (not paused) and used() < cap and (first == nil or first == ts) and budget() >= 1 then
@@ -193,11 +193,11 @@ elseif op == 'visit' then
     redis.call('ZREM', K_RET, ts)
     redis.call('HDEL', K_RETDL, ts)
     redis.call('ZADD', K_SESS, I(now), ts)
-    return {'claimed'}
+    return {'claimed', I(epoch)}
   end
   redis.call('ZADD', K_RET, ts, ts)
   redis.call('HSET', K_RETDL, ts, I(now + grace))
-  return {'returner', I(redis.call('ZCOUNT', K_RET, '-inf', '(' .. ts))}
+  return {'returner', I(redis.call('ZCOUNT', K_RET, '-inf', '(' .. ts)), I(epoch)}
 
 elseif op == 'touch' then
   local s = ARGV[11]
@@ -223,12 +223,14 @@ elseif op == 'release' then
 elseif op == 'tick' then
   -- One advance per tick period across every instance: the first to
   -- arrive claims the period; the others only read.
-  local period = math.floor(now / tick_ms)
-  local last = tonumber(redis.call('HGET', K_META, 'period')) or -1
-  if period <= last then
+  -- Claimed by its start time, not its index: a changed tick length
+  -- must not compare indexes of different lengths.
+  local start = math.floor(now / tick_ms) * tick_ms
+  local last = tonumber(redis.call('HGET', K_META, 'pstart')) or -1
+  if start <= last then
     return {'skip', snapshot()}
   end
-  redis.call('HSET', K_META, 'period', I(period))
+  redis.call('HSET', K_META, 'pstart', I(start))
 
   local expired_sessions = redis.call('ZREMRANGEBYSCORE', K_SESS, '-inf', I(now - ttl))
     + redis.call('ZREMRANGEBYSCORE', K_PROV, '-inf', I(now - math.min(grace, ttl)))
@@ -262,8 +264,7 @@ elseif op == 'tick' then
   local free = cap - used()
   if free < 0 then free = 0 end
   local allow = 0
-  local b = budget()
-  if not paused then allow = math.min(free, b) end
+  if not paused then allow = math.min(free, budget()) end
   local n = 0
   local deadline = I(now + grace)
   -- Returners are behind the pointer already: they go first.
