@@ -154,11 +154,24 @@ fn block_on(
     workers: Option<usize>,
     fut: impl std::future::Future<Output = Result<(), vestibule::StartError>>,
 ) -> ExitCode {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
+    // One worker: a current-thread runtime runs every task on the thread
+    // that drives it, with no hand-off between the main thread and a
+    // worker and no work-stealing bookkeeping (measured in
+    // docs/BENCHMARKS.md). Otherwise the multi-thread runtime, which
+    // honours TOKIO_WORKER_THREADS when `workers` is unset.
+    let env_workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let mut b = if workers.or(env_workers) == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if let Some(w) = workers {
+            b.worker_threads(w);
+        }
+        b
+    };
     b.enable_all();
-    if let Some(w) = workers {
-        b.worker_threads(w);
-    }
     let rt = match b.build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -106,7 +106,10 @@ pub async fn accept_loop<H, F>(
                 let _ = stream.set_nodelay(true);
                 let h = handler.clone();
                 let svc = service_fn(move |req| {
-                    let fut = h(req, peer);
+                    // Boxed at once: the gate's future is several KiB, and
+                    // hyper would otherwise copy it on every move (it showed
+                    // as the top memcpy in profiles of the admitted path).
+                    let fut = Box::pin(h(req, peer));
                     async move { Ok::<_, Infallible>(fut.await) }
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
