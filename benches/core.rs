@@ -1,11 +1,132 @@
 //! Micro-benchmarks of the decisions on the request path: token signing and
-//! verification, and the memory store's arrive / visit / tick.
-//! Run: `cargo bench --bench core`. Figures belong in docs/BENCHMARKS.md.
+//! verification, the gate's work for each kind of request (without the
+//! sockets), the memory store's operations, and a scheduler tick over many
+//! rooms. Run: `cargo bench --bench core`. Figures: docs/BENCHMARKS.md.
+
+use std::path::Path;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use http::HeaderMap;
+use vestibule::page::{Pages, Waiting};
 use vestibule::store::memory::MemoryStore;
 use vestibule::store::{Limits, Store};
 use vestibule::token::{Keys, Kind, Token};
+use vestibule::{App, Clock, Config};
+
+const NOW: u64 = 1_800_000_000_000;
+
+fn config(rooms: usize) -> Config {
+    let mut text = String::from("[server]\nupstream = \"http://127.0.0.1:9\"\n");
+    for i in 0..rooms {
+        text.push_str(&format!(
+            "[[room]]\nname = \"room{i}\"\npaths = [\"/r{i}\"]\ncapacity = 1000\n"
+        ));
+    }
+    Config::parse(&text, Path::new("."), "bench").expect("valid config")
+}
+
+/// The gate's work for each kind of request, minus sockets and proxying:
+/// routing, the cookie scan, token verification, the cached-view decision,
+/// and the answer body where one is built.
+fn gate(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let keys = Keys::from_text("bench-secret-0123456789abcdef0123456789abcdef").expect("valid secret");
+    let app = rt
+        .block_on(App::new(&config(3), Clock::manual(NOW), keys))
+        .expect("app");
+    let rooms = app.rooms.load_full();
+    let room = rooms.get("room1").expect("room").clone();
+    let session = app.session_cookie(&room, 7, NOW, true);
+    let session = session
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string();
+    let mut h = HeaderMap::new();
+    h.insert(
+        "cookie",
+        format!("_ga=GA1.2.3; {session}; theme=dark").parse().expect("header"),
+    );
+    let ticket = Token {
+        kind: Kind::Ticket,
+        checked_in: true,
+        epoch: room.view().snapshot.epoch,
+        number: 5_000,
+        stamp_ms: NOW,
+        expires_ms: NOW + 86_400_000,
+    };
+    let tv = app.keys.sign("room1", &ticket);
+    let mut th = HeaderMap::new();
+    th.insert("cookie", format!("vst_room1={tv}").parse().expect("header"));
+    let pages = Pages::new(None).expect("pages");
+
+    c.bench_function("gate/admitted session (route + verify + view)", |b| {
+        b.iter(|| {
+            let r = rooms.route(black_box("/r1/form")).expect("room");
+            let t = app.token(r, &h, NOW).expect("valid");
+            black_box(r.view().snapshot.is_revoked(t.number))
+        })
+    });
+    c.bench_function("gate/queued ticket (route + verify + position + JSON)", |b| {
+        b.iter(|| {
+            let r = rooms.route(black_box("/r1")).expect("room");
+            let t = app.token(r, &th, NOW).expect("valid");
+            let view = r.view();
+            let pos = view.snapshot.ahead(t.number, 0) + 1;
+            let w = Waiting::new("room1", "Room", None, pos, false, view.eta_seconds(pos - 1), 5, NOW);
+            black_box(serde_json::to_string(&w).expect("json"))
+        })
+    });
+    c.bench_function("gate/queued ticket, HTML waiting page", |b| {
+        let w = Waiting::new("room1", "Room", None, 4_999, false, Some(600), 5, NOW);
+        b.iter(|| black_box(pages.waiting(black_box(&w))))
+    });
+    c.bench_function("gate/new visitor (route + arrive + sign ticket)", |b| {
+        let full = Limits {
+            capacity: 0,
+            ..room.limits
+        };
+        b.iter(|| {
+            let r = rooms.route(black_box("/r1")).expect("room");
+            let a = rt.block_on(app.store.arrive("room1", NOW, &full)).expect("arrive");
+            let n = match a {
+                vestibule::store::Arrival::Queued { ticket, .. } => ticket,
+                vestibule::store::Arrival::Direct { number } => number,
+            };
+            black_box(app.ticket_cookie(r, &Token { number: n, ..ticket }))
+        })
+    });
+    c.bench_function("gate/bypass (no room matches)", |b| {
+        b.iter(|| black_box(rooms.route(black_box("/static/app.css")).is_none()))
+    });
+}
+
+/// One scheduler step over 100 rooms, each with sessions and a line.
+fn scheduler(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let clock = Clock::manual(NOW);
+    let keys = Keys::random();
+    let app = rt.block_on(App::new(&config(100), clock.clone(), keys)).expect("app");
+    for room in app.rooms.load().iter() {
+        for _ in 0..1_100 {
+            let _ = rt.block_on(app.store.arrive(room.name(), NOW, &room.limits));
+        }
+    }
+    c.bench_function("scheduler/tick, 100 rooms x 1000 sessions + 100 waiting", |b| {
+        b.iter(|| {
+            clock.advance(std::time::Duration::from_millis(1));
+            rt.block_on(app.tick())
+        })
+    });
+}
 
 fn tokens(c: &mut Criterion) {
     let keys = Keys::from_text("bench-secret-0123456789abcdef0123456789abcdef").expect("valid secret");
@@ -60,5 +181,5 @@ fn store(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens, store);
+criterion_group!(benches, tokens, gate, store, scheduler);
 criterion_main!(benches);

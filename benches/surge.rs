@@ -1,0 +1,584 @@
+//! Surge simulator: virtual visitors against a real `vestibule` process.
+//!
+//! ```text
+//! cargo bench --bench surge                       # the broadcast scenario (about 2 minutes)
+//! cargo bench --bench surge -- --rate 1000 --arrive-for 20 --capacity 300 --flow 10
+//! ```
+//!
+//! It starts a backend (in this process) that counts concurrent distinct
+//! visitors, and the release `vestibule` binary in front of it (one room,
+//! `capacity`). Visitors arrive at `rate` per second for `arrive_for`
+//! seconds, each with its own cookies over shared keep-alive connections
+//! (as behind a CDN). A visitor who is queued polls `/_vestibule/status` as
+//! the answer tells it; once admitted it runs a registration flow (GET the
+//! form, POST it, GET the confirmation, `flow` seconds in all) and leaves
+//! through `/_vestibule/leave`. Arrivals stop after `arrive_for`; the run
+//! stops `drain` seconds later, whoever is still waiting.
+//!
+//! Reported: peak concurrent visitors at the backend against capacity,
+//! FIFO inversions (a visitor told "queued" after someone with a later
+//! ticket was admitted), wait p50/p90/p99 of those admitted, the error of
+//! the estimated wait shown at arrival against the actual wait, requests
+//! per second through the proxy, and the proxy's CPU time and peak RSS.
+//!
+//! Under `cargo test` (which runs benches as smoke tests) it plays a tiny
+//! scenario and fails if the cap or the order was broken.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use vestibule::token::Keys;
+
+const SECRET: &str = "surge-simulator-secret-0123456789abcdef0123456789";
+const ROOM: &str = "registration";
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    /// New visitors per second.
+    rate: u64,
+    /// Seconds of arrivals.
+    arrive_for: u64,
+    /// Room capacity.
+    capacity: u64,
+    /// Seconds an admitted visitor spends in the registration flow.
+    flow: f64,
+    /// Seconds the run continues after arrivals stop.
+    drain: u64,
+    /// Keep-alive connections the visitors share.
+    connections: usize,
+    /// Proxy worker threads.
+    workers: usize,
+}
+
+impl Scenario {
+    /// The default: a real broadcast (5,000 new visitors a second for a
+    /// minute, a backend that serves 2,000, a 30 s registration).
+    fn broadcast() -> Scenario {
+        Scenario {
+            rate: 5000,
+            arrive_for: 60,
+            capacity: 2000,
+            flow: 30.0,
+            drain: 60,
+            connections: 256,
+            workers: 1,
+        }
+    }
+
+    /// A few seconds, for `cargo test`.
+    fn smoke() -> Scenario {
+        Scenario {
+            rate: 100,
+            arrive_for: 3,
+            capacity: 20,
+            flow: 1.0,
+            drain: 12,
+            connections: 16,
+            workers: 1,
+        }
+    }
+
+    fn from_args(args: &[String]) -> Scenario {
+        let mut s = Scenario::broadcast();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = || {
+                it.next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or_else(|| usage(a))
+            };
+            match a.as_str() {
+                "--rate" => s.rate = val() as u64,
+                "--arrive-for" => s.arrive_for = val() as u64,
+                "--capacity" => s.capacity = val() as u64,
+                "--flow" => s.flow = val(),
+                "--drain" => s.drain = val() as u64,
+                "--connections" => s.connections = val() as usize,
+                "--workers" => s.workers = val() as usize,
+                "--bench" => {}
+                _ => usage(a),
+            }
+        }
+        s
+    }
+}
+
+fn usage(arg: &str) -> ! {
+    eprintln!(
+        "surge: bad argument {arg:?}\nusage: cargo bench --bench surge -- [--rate N] [--arrive-for S] \
+         [--capacity N] [--flow S] [--drain S] [--connections N] [--workers N]"
+    );
+    std::process::exit(2)
+}
+
+/// The backend: counts visitors between their first gated request and
+/// their goodbye.
+#[derive(Default)]
+struct Backend {
+    active: Mutex<HashSet<u64>>,
+    peak: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl Backend {
+    fn handle(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let uid = req
+            .headers()
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix("uid="))
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(uid) = uid {
+            let mut a = self.active.lock().unwrap_or_else(|e| e.into_inner());
+            if req.uri().path() == "/bye" {
+                a.remove(&uid);
+            } else if a.insert(uid) {
+                self.peak.fetch_max(a.len() as u64, Ordering::Relaxed);
+            }
+        }
+        let mut r = Response::new(Full::new(Bytes::from_static(b"{\"backend\":true}")));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        r
+    }
+}
+
+async fn serve_backend(backend: Arc<Backend>) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { continue };
+            let _ = s.set_nodelay(true);
+            let b = backend.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let r = b.handle(&req);
+                    async move { Ok::<_, Infallible>(r) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// What one visitor saw.
+#[derive(Debug, Clone, Default)]
+struct Record {
+    ticket: Option<u64>,
+    arrived: f64,
+    /// Estimated wait shown at arrival (None: "measuring").
+    eta: Option<f64>,
+    admitted: Option<f64>,
+    /// Last time it was told "queued".
+    last_queued: f64,
+    direct: bool,
+}
+
+struct Sim {
+    client: Client<HttpConnector, Full<Bytes>>,
+    proxy: SocketAddr,
+    keys: Keys,
+    start: Instant,
+    stop_at: Instant,
+    flow: f64,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    records: Mutex<Vec<Record>>,
+}
+
+struct Reply {
+    status: u16,
+    json: serde_json::Value,
+    backend: bool,
+}
+
+impl Sim {
+    fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    async fn send(&self, jar: &mut Vec<(String, String)>, method: Method, path: &str) -> Option<Reply> {
+        let cookie = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.proxy))
+            .header("accept", "application/json")
+            .header("cookie", cookie)
+            .body(Full::new(Bytes::new()))
+            .ok()?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = match self.client.request(req).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
+        for sc in resp.headers().get_all(http::header::SET_COOKIE) {
+            let Ok(s) = sc.to_str() else { continue };
+            let nv = s.split(';').next().unwrap_or("");
+            if let Some((k, v)) = nv.split_once('=') {
+                jar.retain(|(name, _)| name != k);
+                if !s.contains("Max-Age=0") {
+                    jar.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.ok()?.to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let backend = json.get("backend").is_some();
+        Some(Reply { status, json, backend })
+    }
+
+    fn ticket_of(&self, jar: &[(String, String)]) -> Option<u64> {
+        let raw = jar.iter().find(|(k, _)| k == "vst_registration")?.1.as_str();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_millis() as u64;
+        self.keys.verify(ROOM, raw, now_ms).ok().map(|t| t.number)
+    }
+
+    async fn sleep(&self, secs: f64) -> bool {
+        let until = Instant::now() + Duration::from_secs_f64(secs.max(0.0));
+        if until >= self.stop_at {
+            tokio::time::sleep_until(self.stop_at.into()).await;
+            return false;
+        }
+        tokio::time::sleep_until(until.into()).await;
+        true
+    }
+
+    async fn visitor(self: Arc<Self>, uid: u64) {
+        let mut jar = vec![("uid".to_string(), uid.to_string())];
+        let mut rec = Record {
+            arrived: self.now(),
+            ..Record::default()
+        };
+        let mut reply = self.send(&mut jar, Method::GET, "/register").await;
+        let admitted = loop {
+            let Some(r) = reply else {
+                // Refused or failed: retry like a browser would, a bit later.
+                if !self.sleep(2.0).await {
+                    break false;
+                }
+                reply = self.send(&mut jar, Method::GET, "/register").await;
+                continue;
+            };
+            if r.backend {
+                rec.direct = rec.ticket.is_none();
+                break true;
+            }
+            if r.json["state"] == "admitted" {
+                break true;
+            }
+            if r.json["state"] == "queued" {
+                if rec.ticket.is_none() {
+                    rec.ticket = self.ticket_of(&jar);
+                    rec.eta = r.json["eta_seconds"].as_f64();
+                }
+                rec.last_queued = self.now();
+            } else if r.status != 503 {
+                // A ticket no longer known (should not happen): start over.
+                jar.retain(|(k, _)| k == "uid");
+            }
+            let wait = r.json["poll_after_seconds"].as_f64().unwrap_or(2.0);
+            if !self.sleep(wait).await {
+                break false;
+            }
+            reply = self
+                .send(&mut jar, Method::GET, "/_vestibule/status?room=registration")
+                .await;
+        };
+        if admitted {
+            rec.admitted = Some(self.now());
+            self.records.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+            // The registration: form, submit, confirmation, then leave.
+            let step = self.flow / 3.0;
+            for (m, p) in [
+                (Method::GET, "/register/form"),
+                (Method::POST, "/register"),
+                (Method::GET, "/register/done"),
+            ] {
+                if !self.sleep(step).await {
+                    return;
+                }
+                self.send(&mut jar, m, p).await;
+            }
+            self.send(
+                &mut jar,
+                Method::GET,
+                "/_vestibule/leave?room=registration&return_to=/bye",
+            )
+            .await;
+            self.send(&mut jar, Method::GET, "/bye").await;
+        } else {
+            self.records.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The proxy process: `vestibule --config ...`.
+fn start_proxy(dir: &std::path::Path, backend: SocketAddr, s: &Scenario) -> (Child, SocketAddr) {
+    let port = free_port();
+    let cfg = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{backend}\"\n\
+         workers = {}\ntick = \"1s\"\n\n[[room]]\nname = \"{ROOM}\"\npaths = [\"/register\"]\ncapacity = {}\n\
+         session_ttl = \"{}s\"\nclaim_grace = \"30s\"\ncheckin_window = \"15s\"\n",
+        s.workers,
+        s.capacity,
+        (s.flow * 3.0).ceil().max(60.0) as u64
+    );
+    let path = dir.join("surge.toml");
+    std::fs::write(&path, cfg).expect("write config");
+    let child = Command::new(env!("CARGO_BIN_EXE_vestibule"))
+        .arg("--config")
+        .arg(&path)
+        .env("VESTIBULE_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start vestibule");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "vestibule did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, addr)
+}
+
+/// (CPU seconds, peak RSS in KiB) of a process, from /proc.
+fn proc_usage(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    (ticks / 100.0, hwm)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Pairs (a, b), ticket a < ticket b, where a was told "queued" after b
+/// was admitted: b overtook a.
+fn inversions(records: &[Record]) -> u64 {
+    let mut admitted: Vec<(u64, f64)> = records.iter().filter_map(|r| Some((r.ticket?, r.admitted?))).collect();
+    admitted.sort_by_key(|a| a.0);
+    let mut n = 0;
+    for r in records {
+        let Some(t) = r.ticket else { continue };
+        let later = admitted.partition_point(|(bt, _)| *bt <= t);
+        n += admitted[later..]
+            .iter()
+            .filter(|(_, at)| *at < r.last_queued - 0.001)
+            .count() as u64;
+    }
+    n
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo test` runs benches without `--bench`: a quick smoke run then.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let s = if smoke {
+        Scenario::smoke()
+    } else {
+        Scenario::from_args(&args)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ok = rt.block_on(run(s, smoke));
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+async fn run(s: Scenario, smoke: bool) -> bool {
+    eprintln!("surge: {s:?}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = Arc::new(Backend::default());
+    let backend_addr = serve_backend(backend.clone()).await;
+    let (mut proxy, proxy_addr) = start_proxy(dir.path(), backend_addr, &s);
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    let client = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(s.connections)
+        .build(http);
+    let start = Instant::now();
+    let total = Duration::from_secs(s.arrive_for + s.drain);
+    let sim = Arc::new(Sim {
+        client,
+        proxy: proxy_addr,
+        keys: Keys::from_text(SECRET).expect("secret"),
+        start,
+        stop_at: start + total,
+        flow: s.flow,
+        requests: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        records: Mutex::new(Vec::new()),
+    });
+    let (cpu0, _) = proc_usage(proxy.id());
+
+    // Arrivals, evenly spaced, in 10 ms batches.
+    let mut uid = 0u64;
+    let arrivals = s.rate * s.arrive_for;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut next_report = Duration::from_secs(10);
+    while uid < arrivals {
+        tick.tick().await;
+        let due = ((start.elapsed().as_secs_f64() * s.rate as f64) as u64).min(arrivals);
+        while uid < due {
+            uid += 1;
+            tasks.spawn(sim.clone().visitor(uid));
+        }
+        if start.elapsed() >= next_report {
+            next_report += Duration::from_secs(10);
+            eprintln!(
+                "surge: t={:.0}s arrived={uid} requests={} backend peak={}",
+                start.elapsed().as_secs_f64(),
+                sim.requests.load(Ordering::Relaxed),
+                backend.peak.load(Ordering::Relaxed)
+            );
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let elapsed = start.elapsed().as_secs_f64();
+    let (cpu1, rss_kib) = proc_usage(proxy.id());
+    let _ = Command::new("kill").arg(proxy.id().to_string()).status();
+    let _ = proxy.wait();
+
+    let records = sim.records.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let admitted: Vec<&Record> = records.iter().filter(|r| r.admitted.is_some()).collect();
+    let direct = admitted.iter().filter(|r| r.direct).count();
+    let mut waits: Vec<f64> = admitted
+        .iter()
+        .filter(|r| !r.direct)
+        .filter_map(|r| Some(r.admitted? - r.arrived))
+        .collect();
+    waits.sort_by(f64::total_cmp);
+    let mut eta_err: Vec<f64> = admitted
+        .iter()
+        .filter(|r| !r.direct)
+        .filter_map(|r| {
+            let actual = r.admitted? - r.arrived;
+            (actual >= 1.0).then_some((r.eta? - actual).abs() / actual)
+        })
+        .collect();
+    eta_err.sort_by(f64::total_cmp);
+    let eta_measuring = admitted.iter().filter(|r| !r.direct && r.eta.is_none()).count();
+    let inv = inversions(&records);
+    let peak = backend.peak.load(Ordering::Relaxed);
+    let reqs = sim.requests.load(Ordering::Relaxed);
+
+    println!(
+        "## surge: {} visitors/s for {} s, capacity {}, flow {} s, stop after {} s",
+        s.rate,
+        s.arrive_for,
+        s.capacity,
+        s.flow,
+        s.arrive_for + s.drain
+    );
+    println!();
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| visitors arrived | {} |", records.len());
+    println!(
+        "| admitted (directly / from the line) | {} ({direct} / {}) |",
+        admitted.len(),
+        admitted.len() - direct
+    );
+    println!("| still waiting at the stop | {} |", records.len() - admitted.len());
+    println!(
+        "| peak concurrent visitors at the backend / capacity | {peak} / {} |",
+        s.capacity
+    );
+    println!("| FIFO inversions (pairs) | {inv} |");
+    println!(
+        "| wait p50 / p90 / p99 (admitted from the line) | {:.1} s / {:.1} s / {:.1} s |",
+        percentile(&waits, 0.5),
+        percentile(&waits, 0.9),
+        percentile(&waits, 0.99)
+    );
+    println!(
+        "| estimated-wait error at arrival, median / p90 | {:.0} % / {:.0} % ({} shown \"measuring\") |",
+        percentile(&eta_err, 0.5) * 100.0,
+        percentile(&eta_err, 0.9) * 100.0,
+        eta_measuring
+    );
+    println!(
+        "| requests through the proxy | {reqs} ({:.0}/s) |",
+        reqs as f64 / elapsed
+    );
+    println!(
+        "| client errors (connection) | {} |",
+        sim.errors.load(Ordering::Relaxed)
+    );
+    println!("| backend requests | {} |", backend.requests.load(Ordering::Relaxed));
+    println!(
+        "| proxy CPU | {:.1} s ({:.0} µs per request) |",
+        cpu1 - cpu0,
+        (cpu1 - cpu0) * 1e6 / reqs.max(1) as f64
+    );
+    println!("| proxy peak RSS | {:.1} MiB |", rss_kib as f64 / 1024.0);
+    println!("| wall time | {elapsed:.0} s |");
+
+    let ok = peak <= s.capacity && inv == 0;
+    if !ok {
+        eprintln!("surge: FAILED: cap or order broken");
+    } else if smoke {
+        eprintln!("surge: smoke run ok");
+    }
+    ok
+}
