@@ -24,7 +24,7 @@
 //! Under `cargo test` (which runs benches as smoke tests) it plays a tiny
 //! scenario and fails if the cap or the order was broken.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -126,14 +126,24 @@ fn usage(arg: &str) -> ! {
 
 /// The backend: counts visitors between their first gated request and
 /// their goodbye.
+///
+/// A visitor who stops sending requests without saying goodbye (a client
+/// error, the end of the run) stops counting after the proxy's session
+/// TTL, as the proxy's own session does.
 #[derive(Default)]
 struct Backend {
-    active: Mutex<HashSet<u64>>,
+    active: Mutex<HashMap<u64, Instant>>,
     peak: AtomicU64,
     requests: AtomicU64,
 }
 
 impl Backend {
+    /// Forgets visitors idle longer than `ttl` (run every second).
+    fn prune(&self, ttl: Duration) {
+        let mut a = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        a.retain(|_, seen| seen.elapsed() < ttl);
+    }
+
     fn handle(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let uid = req
@@ -148,7 +158,7 @@ impl Backend {
             let mut a = self.active.lock().unwrap_or_else(|e| e.into_inner());
             if req.uri().path() == "/bye" {
                 a.remove(&uid);
-            } else if a.insert(uid) {
+            } else if a.insert(uid, Instant::now()).is_none() {
                 self.peak.fetch_max(a.len() as u64, Ordering::Relaxed);
             }
         }
@@ -194,10 +204,17 @@ struct Record {
     /// Last time it was told "queued".
     last_queued: f64,
     direct: bool,
+    /// Its ticket became void (it did not check in within the window, its
+    /// requests being too slow) and it joined again with a new one.
+    lost: bool,
 }
 
 struct Sim {
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Requests in flight at once (the shared connections), as a CDN or
+    /// load balancer in front would multiplex visitors.
+    in_flight: tokio::sync::Semaphore,
+    errors_by_status: AtomicU64,
     proxy: SocketAddr,
     keys: Keys,
     start: Instant,
@@ -209,6 +226,8 @@ struct Sim {
 }
 
 struct Reply {
+    /// When the request was sent: a "queued" answer was decided after this.
+    sent: f64,
     status: u16,
     json: serde_json::Value,
     backend: bool,
@@ -232,6 +251,8 @@ impl Sim {
             .header("cookie", cookie)
             .body(Full::new(Bytes::new()))
             .ok()?;
+        let _permit = self.in_flight.acquire().await.ok()?;
+        let sent = self.now();
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = match self.client.request(req).await {
             Ok(r) => r,
@@ -254,7 +275,12 @@ impl Sim {
         let body = resp.into_body().collect().await.ok()?.to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let backend = json.get("backend").is_some();
-        Some(Reply { status, json, backend })
+        Some(Reply {
+            sent,
+            status,
+            json,
+            backend,
+        })
     }
 
     fn ticket_of(&self, jar: &[(String, String)]) -> Option<u64> {
@@ -301,13 +327,22 @@ impl Sim {
             }
             if r.json["state"] == "queued" {
                 if rec.ticket.is_none() {
-                    rec.ticket = self.ticket_of(&jar);
                     rec.eta = r.json["eta_seconds"].as_f64();
                 }
-                rec.last_queued = self.now();
-            } else if r.status != 503 {
-                // A ticket no longer known (should not happen): start over.
+                rec.ticket = self.ticket_of(&jar);
+                // The send time: the proxy decided "queued" after it, so an
+                // inversion counted against it is real, not an answer that
+                // sat in this process's queue while someone else's came in.
+                rec.last_queued = r.sent;
+            } else if r.status == 503 {
+                self.errors_by_status.fetch_add(1, Ordering::Relaxed);
+            } else {
+                // The ticket is void (not checked in within the window):
+                // join again, as a browser's next page load would.
+                rec.lost = true;
                 jar.retain(|(k, _)| k == "uid");
+                reply = self.send(&mut jar, Method::GET, "/register").await;
+                continue;
             }
             let wait = r.json["poll_after_seconds"].as_f64().unwrap_or(2.0);
             if !self.sleep(wait).await {
@@ -345,6 +380,11 @@ impl Sim {
     }
 }
 
+/// The room's session TTL: three registrations long, at least a minute.
+fn session_ttl(s: &Scenario) -> u64 {
+    (s.flow * 3.0).ceil().max(60.0) as u64
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -361,7 +401,7 @@ fn start_proxy(dir: &std::path::Path, backend: SocketAddr, s: &Scenario) -> (Chi
          session_ttl = \"{}s\"\nclaim_grace = \"30s\"\ncheckin_window = \"15s\"\n",
         s.workers,
         s.capacity,
-        (s.flow * 3.0).ceil().max(60.0) as u64
+        session_ttl(s)
     );
     let path = dir.join("surge.toml");
     std::fs::write(&path, cfg).expect("write config");
@@ -457,8 +497,21 @@ async fn run(s: Scenario, smoke: bool) -> bool {
         .build(http);
     let start = Instant::now();
     let total = Duration::from_secs(s.arrive_for + s.drain);
+    let ttl = Duration::from_secs(session_ttl(&s));
+    let pruner = {
+        let b = backend.clone();
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                iv.tick().await;
+                b.prune(ttl);
+            }
+        })
+    };
     let sim = Arc::new(Sim {
         client,
+        in_flight: tokio::sync::Semaphore::new(s.connections),
+        errors_by_status: AtomicU64::new(0),
         proxy: proxy_addr,
         keys: Keys::from_text(SECRET).expect("secret"),
         start,
@@ -494,6 +547,7 @@ async fn run(s: Scenario, smoke: bool) -> bool {
         }
     }
     while tasks.join_next().await.is_some() {}
+    pruner.abort();
     let elapsed = start.elapsed().as_secs_f64();
     let (cpu1, rss_kib) = proc_usage(proxy.id());
     let _ = Command::new("kill").arg(proxy.id().to_string()).status();
@@ -517,6 +571,16 @@ async fn run(s: Scenario, smoke: bool) -> bool {
         })
         .collect();
     eta_err.sort_by(f64::total_cmp);
+    // Signed: positive when the estimate was too long.
+    let mut eta_bias: Vec<f64> = admitted
+        .iter()
+        .filter(|r| !r.direct)
+        .filter_map(|r| {
+            let actual = r.admitted? - r.arrived;
+            (actual >= 1.0).then_some((r.eta? - actual) / actual)
+        })
+        .collect();
+    eta_bias.sort_by(f64::total_cmp);
     let eta_measuring = admitted.iter().filter(|r| !r.direct && r.eta.is_none()).count();
     let inv = inversions(&records);
     let peak = backend.peak.load(Ordering::Relaxed);
@@ -558,12 +622,24 @@ async fn run(s: Scenario, smoke: bool) -> bool {
         eta_measuring
     );
     println!(
+        "| estimated-wait bias at arrival, median (+ = too long) | {:+.0} % |",
+        percentile(&eta_bias, 0.5) * 100.0
+    );
+    println!(
         "| requests through the proxy | {reqs} ({:.0}/s) |",
         reqs as f64 / elapsed
     );
     println!(
         "| client errors (connection) | {} |",
         sim.errors.load(Ordering::Relaxed)
+    );
+    println!(
+        "| \"please wait\" answers (503) | {} |",
+        sim.errors_by_status.load(Ordering::Relaxed)
+    );
+    println!(
+        "| visitors whose ticket went void (too slow to check in) | {} |",
+        records.iter().filter(|r| r.lost).count()
     );
     println!("| backend requests | {} |", backend.requests.load(Ordering::Relaxed));
     println!(

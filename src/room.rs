@@ -12,8 +12,9 @@ use crate::config::RoomConfig;
 use crate::metrics::{Metrics, RoomMetrics};
 use crate::store::{Limits, Snapshot};
 
-/// How far back the admission rate is measured.
-const RATE_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// How far back the admission rate is measured: long enough to smooth the
+/// waves in which registrations finish, short enough to follow a change.
+const RATE_WINDOW_MS: u64 = 2 * 60 * 1000;
 /// Shortest span over which a rate is reported at all.
 const RATE_MIN_SPAN_MS: u64 = 5 * 1000;
 
@@ -52,6 +53,12 @@ impl RateMeter {
         self.total += admitted;
         self.samples.push_back((now, self.total));
         while self.samples.len() > 2 && self.samples[0].0 + RATE_WINDOW_MS < now {
+            self.samples.pop_front();
+        }
+        // Before the line first moved (the room filling up directly, say)
+        // there is nothing to measure: an idle start would make every
+        // estimate too long. (The surge simulator measured +25 %.)
+        while self.samples.len() > 2 && self.samples[1].1 == self.samples[0].1 {
             self.samples.pop_front();
         }
         let (t0, n0) = *self.samples.front()?;
@@ -342,5 +349,26 @@ mod tests {
         assert_eq!(r.poll_after(true, Some(5)), 2);
         assert_eq!(r.poll_after(true, Some(3600)), 10);
         assert_eq!(r.poll_after(true, None), 5);
+    }
+
+    #[test]
+    fn the_rate_ignores_the_idle_start_and_follows_the_recent_past() {
+        let mut m = RateMeter::default();
+        // 30 s with no admission from the line, then 2 a second.
+        for t in 0..30 {
+            assert_eq!(m.record(t * 1000, 0).unwrap_or(0.0), 0.0);
+        }
+        let mut rate = None;
+        for t in 30..60 {
+            rate = m.record(t * 1000, 2);
+        }
+        let r = rate.unwrap();
+        assert!((r - 2.0).abs() < 0.1, "{r}");
+        // Then 1 a second for longer than the window.
+        for t in 60..300 {
+            rate = m.record(t * 1000, 1);
+        }
+        let r = rate.unwrap();
+        assert!((r - 1.0).abs() < 0.05, "{r}");
     }
 }
