@@ -530,30 +530,7 @@ async fn a_reload_cannot_drop_the_token_of_a_non_loopback_admin_api() {
 
 /// Starts vestibule from `dir/vestibule.toml` with the given store.
 async fn from_file_with_store(dir: &Path, text: &str, store: std::sync::Arc<dyn vestibule::store::Store>) -> Harness {
-    let upstream = Upstream::start().await;
-    let path = dir.join("vestibule.toml");
-    std::fs::write(&path, text.replace("{upstream}", &upstream.addr.to_string())).unwrap();
-    let config = vestibule::Config::load(&path).unwrap();
-    let clock = vestibule::Clock::manual(T0);
-    let running = vestibule::spawn(
-        config.clone(),
-        vestibule::Options {
-            clock: clock.clone(),
-            scheduler: false,
-            keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
-            config_path: Some(path),
-            store: Some(store),
-            ..vestibule::Options::default()
-        },
-    )
-    .await
-    .unwrap();
-    Harness {
-        running,
-        clock,
-        upstream,
-        config,
-    }
+    Harness::from_file_with(Upstream::start().await, dir, text, T0, Some(store)).await
 }
 
 /// (Found by review.) `App::reload` computes the overrides it writes back from the
@@ -633,29 +610,7 @@ async fn an_edit_made_during_start_up_is_applied() {
 
 /// Starts vestibule from `dir/vestibule.toml` with its manual clock at `t0`.
 async fn from_file_at(dir: &Path, text: &str, t0: u64) -> Harness {
-    let upstream = Upstream::start().await;
-    let path = dir.join("vestibule.toml");
-    std::fs::write(&path, text.replace("{upstream}", &upstream.addr.to_string())).unwrap();
-    let config = vestibule::Config::load(&path).unwrap();
-    let clock = vestibule::Clock::manual(t0);
-    let running = vestibule::spawn(
-        config.clone(),
-        vestibule::Options {
-            clock: clock.clone(),
-            scheduler: false,
-            keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
-            config_path: Some(path),
-            ..vestibule::Options::default()
-        },
-    )
-    .await
-    .unwrap();
-    Harness {
-        running,
-        clock,
-        upstream,
-        config,
-    }
+    Harness::from_file_with(Upstream::start().await, dir, text, t0, None).await
 }
 
 /// The numbers a saved copy reserves (`floor`) are only a promise while

@@ -248,11 +248,23 @@ impl Harness {
     /// Vestibule started from a file `dir/vestibule.toml` holding `text`
     /// (with `{upstream}` replaced), watched for changes.
     pub async fn from_file(upstream: Upstream, dir: &Path, text: &str) -> Harness {
+        Harness::from_file_with(upstream, dir, text, T0, None).await
+    }
+
+    /// Like [`Harness::from_file`], with the manual clock starting at `t0`
+    /// (a later start, as after a restart) and the store replaced.
+    pub async fn from_file_with(
+        upstream: Upstream,
+        dir: &Path,
+        text: &str,
+        t0: u64,
+        store: Option<Arc<dyn Store>>,
+    ) -> Harness {
         let path = dir.join("vestibule.toml");
         let text = text.replace("{upstream}", &upstream.addr.to_string());
         std::fs::write(&path, &text).unwrap();
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let clock = Clock::manual(T0);
+        let clock = Clock::manual(t0);
         let running = vestibule::spawn(
             config.clone(),
             Options {
@@ -260,6 +272,7 @@ impl Harness {
                 scheduler: false,
                 keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
                 config_path: Some(path),
+                store,
                 ..Options::default()
             },
         )
