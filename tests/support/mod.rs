@@ -224,13 +224,26 @@ impl Harness {
             upstream.addr
         );
         let config = Config::parse(&text, Path::new("."), "test").unwrap_or_else(|e| panic!("{e}"));
-        let clock = Clock::manual(T0);
+        Harness::launch(upstream, config, T0, None, store).await
+    }
+
+    /// Spawns vestibule on `config` with a manual clock at `t0`, the test
+    /// secret and no scheduler (tests tick by hand).
+    async fn launch(
+        upstream: Upstream,
+        config: Config,
+        t0: u64,
+        config_path: Option<std::path::PathBuf>,
+        store: Option<Arc<dyn Store>>,
+    ) -> Harness {
+        let clock = Clock::manual(t0);
         let running = vestibule::spawn(
             config.clone(),
             Options {
                 clock: clock.clone(),
                 scheduler: false,
                 keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
+                config_path,
                 store,
                 ..Options::default()
             },
@@ -264,26 +277,7 @@ impl Harness {
         let text = text.replace("{upstream}", &upstream.addr.to_string());
         std::fs::write(&path, &text).unwrap();
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let clock = Clock::manual(t0);
-        let running = vestibule::spawn(
-            config.clone(),
-            Options {
-                clock: clock.clone(),
-                scheduler: false,
-                keys: Some(vestibule::token::Keys::from_text(SECRET).unwrap()),
-                config_path: Some(path),
-                store,
-                ..Options::default()
-            },
-        )
-        .await
-        .unwrap();
-        Harness {
-            running,
-            clock,
-            upstream,
-            config,
-        }
+        Harness::launch(upstream, config, t0, Some(path), store).await
     }
 
     /// A client of the admin listener.
