@@ -47,6 +47,7 @@ pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod upstream;
 
 pub use app::{run, spawn, App, Options, Running, StartError};
 pub use clock::Clock;

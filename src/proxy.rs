@@ -1,21 +1,19 @@
-//! Forwarding to the upstream: a pooled keep-alive client, bodies streamed
-//! both ways, hop-by-hop headers stripped, `X-Forwarded-*` set, upgrades
+//! Forwarding to the upstream: pooled keep-alive connections
+//! ([`crate::upstream`]), bodies streamed both ways, hop-by-hop headers stripped, `X-Forwarded-*` set, upgrades
 //! (WebSocket) spliced, and bounded connect and response timeouts.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 
 use crate::body::Body;
 use crate::config::{ServerConfig, Upstream};
 use crate::metrics::UpstreamErrorKind;
+use crate::upstream::{Pool, SendError};
 
 /// Why forwarding failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +46,7 @@ impl ProxyError {
 /// The upstream client.
 #[derive(Clone)]
 pub struct Proxy {
-    client: Client<HttpConnector, Incoming>,
+    pool: Pool,
     upstream: Upstream,
     response_timeout: Duration,
     trust_forwarded: bool,
@@ -75,16 +73,14 @@ pub const COOKIE_PREFIX: &str = "vst_";
 
 impl Proxy {
     pub fn new(cfg: &ServerConfig) -> Proxy {
-        let mut conn = HttpConnector::new();
-        conn.set_connect_timeout(Some(cfg.connect_timeout));
-        conn.set_nodelay(true);
-        conn.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(conn);
+        let origin = Uri::builder()
+            .scheme(cfg.upstream.scheme.clone())
+            .authority(cfg.upstream.authority.clone())
+            .path_and_query("/")
+            .build()
+            .expect("scheme and authority were validated with the config");
         Proxy {
-            client,
+            pool: Pool::new(origin, cfg.connect_timeout, Duration::from_secs(60)),
             upstream: cfg.upstream.clone(),
             response_timeout: cfg.response_timeout,
             trust_forwarded: cfg.trust_forwarded_headers,
@@ -113,17 +109,27 @@ impl Proxy {
         }
         normalize_cookies(&mut parts.headers);
         forwarded_headers(&mut parts.headers, peer, host.as_ref(), self.trust_forwarded);
-        if let Some(h) = host {
-            parts.headers.insert(header::HOST, h);
+        // HTTP/1.1 needs a Host; a client that sent none gets the upstream's.
+        let host = host.unwrap_or_else(|| {
+            HeaderValue::from_str(self.upstream.authority.as_str()).expect("an authority is a valid header value")
+        });
+        parts.headers.insert(header::HOST, host);
+        // The connection is to the upstream already: origin-form
+        // (`/path?query`), as HTTP/2 and absolute-form requests are not.
+        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            parts.uri = parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .map_or_else(|| Uri::from_static("/"), Uri::from);
         }
-        parts.uri = self.upstream_uri(parts.uri.path_and_query());
         parts.version = Version::HTTP_11;
 
-        let send = self.client.request(Request::from_parts(parts, body));
-        let mut resp = match tokio::time::timeout(self.response_timeout, send).await {
+        let send = self.pool.send(Request::from_parts(parts, body));
+        let (mut resp, conn) = match tokio::time::timeout(self.response_timeout, send).await {
             Err(_) => return Err(ProxyError::Timeout(self.response_timeout)),
-            Ok(Err(e)) if e.is_connect() => return Err(ProxyError::Connect(error_chain(&e))),
-            Ok(Err(e)) => return Err(ProxyError::Protocol(error_chain(&e))),
+            Ok(Err(SendError::Connect(e))) => return Err(ProxyError::Connect(e)),
+            Ok(Err(SendError::Protocol(e))) => return Err(ProxyError::Protocol(error_chain(&e))),
             Ok(Ok(r)) => r,
         };
 
@@ -136,20 +142,12 @@ impl Proxy {
         }
         strip_hop_by_hop(resp.headers_mut());
         resp.headers_mut().remove(header::UPGRADE);
-        Ok(resp.map(Body::Upstream))
-    }
-
-    fn upstream_uri(&self, pq: Option<&PathAndQuery>) -> Uri {
-        Uri::builder()
-            .scheme(self.upstream.scheme.clone())
-            .authority(self.upstream.authority.clone())
-            .path_and_query(pq.cloned().unwrap_or_else(|| PathAndQuery::from_static("/")))
-            .build()
-            .expect("scheme, authority and path were each valid")
+        Ok(resp.map(|b| Body::upstream(b, conn)))
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, joined with ": ".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

@@ -270,3 +270,83 @@ async fn leave_only_redirects_to_local_paths() {
         assert_eq!(r.header("location"), Some(want), "{q}");
     }
 }
+
+#[tokio::test]
+async fn upstream_connections_are_reused_and_one_cut_short_is_not() {
+    let h = Harness::start(ROOM).await;
+    let v = h.visitor();
+    for _ in 0..20 {
+        assert_eq!(v.get("/register").await.status, 200);
+    }
+    let head = v.send(Method::HEAD, "/register", &[], Bytes::new()).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(v.get("/register").await.status, 200);
+    assert_eq!(
+        h.upstream.connections(),
+        1,
+        "one keep-alive connection served them all, a bodiless HEAD included"
+    );
+
+    // A client that hangs up half-way through a 10 MB answer: that upstream
+    // connection is out of step and must not serve anyone else.
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    let req = format!("GET /big HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\r\n", v.cookie_header());
+    s.write_all(req.as_bytes()).await.unwrap();
+    let head = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut some = vec![0u8; 256 * 1024];
+    s.read_exact(&mut some).await.unwrap();
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = v.get("/register").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(h.upstream.connections(), 2, "a new connection, not the abandoned one");
+    assert_eq!(v.get("/register").await.status, 200);
+    assert_eq!(h.upstream.connections(), 2);
+}
+
+/// An upstream that answers one request per connection, without saying it
+/// will close, and closes 50 ms later: as a server whose keep-alive timeout
+/// is shorter than ours.
+async fn curt_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let conns = std::sync::Arc::new(AtomicU64::new(0));
+    let c = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let _ = read_head(&mut s).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+                    .await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            });
+        }
+    });
+    (addr, conns)
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_closed_while_idle_is_not_used() {
+    let (addr, conns) = curt_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{addr}\"\n{ROOM}"
+    );
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &text).await;
+    let v = h.visitor();
+    for i in 1..=3u64 {
+        let r = v.get("/register").await;
+        assert_eq!((r.status.as_u16(), r.text()), (200, "ok".to_string()), "request {i}");
+        assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), i);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let m = h.metrics().await;
+    assert_eq!(
+        metric(&m, r#"vestibule_upstream_errors_total{kind="protocol",room="reg"}"#),
+        0.0
+    );
+}

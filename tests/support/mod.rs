@@ -34,6 +34,8 @@ pub struct Upstream {
     /// Requests that reached it, by path.
     pub hits: Arc<Mutex<HashMap<String, u64>>>,
     pub total: Arc<AtomicU64>,
+    /// TCP connections it accepted.
+    pub conns: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -43,12 +45,14 @@ impl Upstream {
         let addr = listener.local_addr().unwrap();
         let hits: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
         let total = Arc::new(AtomicU64::new(0));
-        let (h, t) = (hits.clone(), total.clone());
+        let conns = Arc::new(AtomicU64::new(0));
+        let (h, t, c) = (hits.clone(), total.clone(), conns.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                c.fetch_add(1, Ordering::SeqCst);
                 let (h, t) = (h.clone(), t.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
@@ -66,6 +70,7 @@ impl Upstream {
             addr,
             hits,
             total,
+            conns,
             task,
         }
     }
@@ -76,6 +81,10 @@ impl Upstream {
 
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::SeqCst)
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.conns.load(Ordering::SeqCst)
     }
 
     pub fn stop(&self) {
