@@ -605,13 +605,30 @@ pub fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item 
     headers
         .get_all(header::COOKIE)
         .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .flat_map(|v| crumbs(v.as_bytes()))
         .filter_map(move |c| {
-            let c = c.trim_ascii();
-            let eq = c.iter().position(|b| *b == b'=')?;
-            let (k, v) = (&c[..eq], &c[eq + 1..]);
-            (k == name.as_bytes()).then(|| std::str::from_utf8(v).ok()).flatten()
+            let v = c.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+            std::str::from_utf8(v).ok()
         })
+}
+
+/// The `name=value` pairs of one `Cookie` header, trimmed, empty ones
+/// skipped. Every request with a cookie goes through here (and the
+/// upstream's copy is rebuilt from it), so the `;` search is memchr's.
+pub fn crumbs(header: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(header);
+    std::iter::from_fn(move || loop {
+        let r = rest?;
+        let (c, next) = match memchr::memchr(b';', r) {
+            Some(i) => (&r[..i], Some(&r[i + 1..])),
+            None => (r, None),
+        };
+        rest = next;
+        let c = c.trim_ascii();
+        if !c.is_empty() {
+            return Some(c);
+        }
+    })
 }
 
 /// A same-site path to send a visitor back to: no scheme or host, no

@@ -2,16 +2,17 @@
 //! ([`crate::upstream`]), bodies streamed both ways, hop-by-hop headers stripped, `X-Forwarded-*` set, upgrades
 //! (WebSocket) spliced, and bounded connect and response timeouts.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use crate::body::Body;
 use crate::config::{ServerConfig, Upstream};
+use crate::gate::crumbs;
 use crate::metrics::UpstreamErrorKind;
 use crate::upstream::{Pool, SendError};
 
@@ -108,7 +109,7 @@ impl Proxy {
             parts.headers.insert(header::UPGRADE, p);
         }
         normalize_cookies(&mut parts.headers);
-        forwarded_headers(&mut parts.headers, peer, host.as_ref(), self.trust_forwarded);
+        forwarded_headers(&mut parts.headers, peer.ip(), host.as_ref(), self.trust_forwarded);
         // HTTP/1.1 needs a Host; a client that sent none gets the upstream's.
         let host = host.unwrap_or_else(|| {
             HeaderValue::from_str(self.upstream.authority.as_str()).expect("an authority is a valid header value")
@@ -171,19 +172,33 @@ fn wants_upgrade<B>(req: &Request<B>) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
+/// Whether `n` describes the connection rather than the message.
+fn is_hop_by_hop(n: &HeaderName) -> bool {
+    *n == header::UPGRADE || HOP_BY_HOP.contains(n)
+}
+
 /// Removes hop-by-hop headers, including any the `Connection` header names.
+/// One look over the names first: most messages carry none of them, or only
+/// `Connection` itself, and a removal costs a hash lookup each.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for n in named.iter().chain(HOP_BY_HOP.iter()) {
+    let mut found: Vec<HeaderName> = h.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
+    if found.is_empty() {
+        return;
+    }
+    for v in h.get_all(header::CONNECTION).iter().filter_map(|v| v.to_str().ok()) {
+        for t in v.split(',').map(str::trim) {
+            // The usual tokens name no header of their own.
+            if t.is_empty() || t.eq_ignore_ascii_case("keep-alive") || t.eq_ignore_ascii_case("close") {
+                continue;
+            }
+            if let Ok(n) = HeaderName::from_bytes(t.as_bytes()) {
+                found.push(n);
+            }
+        }
+    }
+    for n in &found {
         h.remove(n);
     }
-    h.remove(header::UPGRADE);
 }
 
 /// Sends the upstream one `Cookie` header without vestibule's own cookies:
@@ -192,22 +207,18 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
 /// must be joined for HTTP/1.1 (RFC 9113 8.2.3). Works on bytes, so a
 /// cookie with raw UTF-8 in it passes through intact.
 fn normalize_cookies(h: &mut HeaderMap) {
-    let mut values = h.get_all(header::COOKIE).iter();
-    let single = match (values.next(), values.next()) {
-        (None, _) => return,
-        (Some(v), None) => Some(v),
-        _ => None,
-    };
     let own = COOKIE_PREFIX.as_bytes();
-    if let Some(v) = single {
-        if !v.as_bytes().windows(own.len()).any(|w| w == own) {
-            return;
-        }
+    let mut values = h.get_all(header::COOKIE).iter();
+    match (values.next(), values.next()) {
+        (None, _) => return,
+        // One header without our cookies: as it came.
+        (Some(v), None) if !crumbs(v.as_bytes()).any(|c| c.starts_with(own)) => return,
+        _ => {}
     }
     let mut joined = Vec::new();
     for v in h.get_all(header::COOKIE) {
-        for c in v.as_bytes().split(|b| *b == b';').map(<[u8]>::trim_ascii) {
-            if c.is_empty() || c.starts_with(own) {
+        for c in crumbs(v.as_bytes()) {
+            if c.starts_with(own) {
                 continue;
             }
             if !joined.is_empty() {
@@ -216,42 +227,87 @@ fn normalize_cookies(h: &mut HeaderMap) {
             joined.extend_from_slice(c);
         }
     }
-    h.remove(header::COOKIE);
-    if !joined.is_empty() {
-        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+    match HeaderValue::from_bytes(&joined) {
+        Ok(v) if !joined.is_empty() => {
             h.insert(header::COOKIE, v);
         }
+        _ => {
+            h.remove(header::COOKIE);
+        }
     }
+}
+
+/// `peer`'s address as a header value. IPv4, the common case, is written
+/// by hand: the formatting machinery cost more than the rest of the
+/// forwarded headers together (docs/BENCHMARKS.md).
+fn ip_value(ip: IpAddr) -> HeaderValue {
+    let mut buf = [0u8; 15];
+    let len = match ip {
+        IpAddr::V4(v4) => {
+            let mut n = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if octet >= 100 {
+                    buf[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    buf[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + octet % 10;
+                n += 1;
+            }
+            n
+        }
+        IpAddr::V6(_) => return HeaderValue::from_str(&ip.to_string()).expect("an address is a valid header value"),
+    };
+    HeaderValue::from_bytes(&buf[..len]).expect("digits and dots are a valid header value")
 }
 
 /// Appends the peer to `X-Forwarded-For` and sets `X-Forwarded-Proto` and
 /// `-Host`, unless `trust` says a load balancer in front already set them
 /// (it knows whether the client used HTTPS; we only see its connection).
-fn forwarded_headers(h: &mut HeaderMap, peer: SocketAddr, host: Option<&HeaderValue>, trust: bool) {
-    // Every earlier hop, however many header lines carried them, then this peer.
-    let mut xff = Vec::new();
-    for v in h.get_all(&X_FORWARDED_FOR) {
-        let v = v.as_bytes().trim_ascii();
-        if !v.is_empty() {
-            xff.extend_from_slice(v);
-            xff.extend_from_slice(b", ");
+fn forwarded_headers(h: &mut HeaderMap, peer: IpAddr, host: Option<&HeaderValue>, trust: bool) {
+    match h.entry(&X_FORWARDED_FOR) {
+        Entry::Vacant(e) => {
+            e.insert(ip_value(peer));
+        }
+        // Every earlier hop, however many header lines carried them, then
+        // this peer.
+        Entry::Occupied(mut e) => {
+            let mut xff = Vec::new();
+            for v in e.iter() {
+                let v = v.as_bytes().trim_ascii();
+                if !v.is_empty() {
+                    xff.extend_from_slice(v);
+                    xff.extend_from_slice(b", ");
+                }
+            }
+            xff.extend_from_slice(ip_value(peer).as_bytes());
+            if let Ok(v) = HeaderValue::from_bytes(&xff) {
+                e.insert(v);
+            }
         }
     }
-    xff.extend_from_slice(peer.ip().to_string().as_bytes());
-    if let Ok(v) = HeaderValue::from_bytes(&xff) {
-        h.insert(X_FORWARDED_FOR.clone(), v);
-    }
-    if !trust {
-        // What a client claims about the original request is not evidence.
-        h.remove(&X_FORWARDED_PROTO);
-        h.remove(&X_FORWARDED_HOST);
+    let proto = HeaderValue::from_static("http");
+    if trust {
+        h.entry(&X_FORWARDED_PROTO).or_insert(proto);
+        if let Some(host) = host {
+            h.entry(&X_FORWARDED_HOST).or_insert_with(|| host.clone());
+        }
+    } else {
+        // What a client claims about the original request is not evidence:
+        // `insert` replaces whatever it sent.
+        h.insert(&X_FORWARDED_PROTO, proto);
+        match host {
+            Some(host) => h.insert(&X_FORWARDED_HOST, host.clone()),
+            None => h.remove(&X_FORWARDED_HOST),
+        };
         h.remove(header::FORWARDED);
-    }
-    if !h.contains_key(&X_FORWARDED_PROTO) {
-        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    }
-    if let Some(host) = host.filter(|_| !h.contains_key(&X_FORWARDED_HOST)) {
-        h.insert(X_FORWARDED_HOST.clone(), host.clone());
     }
 }
 
@@ -287,6 +343,22 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn peer_addresses_are_written_as_the_standard_library_would() {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "100.64.9.10",
+            "192.168.100.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_value(ip), ip.to_string().as_str());
+        }
     }
 
     #[test]
@@ -329,7 +401,7 @@ mod tests {
         );
         h.append(&X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.1"));
         h.append(&X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.2"));
-        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), None, false);
+        forwarded_headers(&mut h, "10.0.0.1".parse().unwrap(), None, false);
         assert!(!h.contains_key(&X_FORWARDED_HOST), "no Host: nothing to vouch for");
         assert!(!h.contains_key(header::FORWARDED));
         assert_eq!(h.get(&X_FORWARDED_FOR).unwrap(), "198.51.100.1, 198.51.100.2, 10.0.0.1");
@@ -341,7 +413,7 @@ mod tests {
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.9"));
         let host = HeaderValue::from_static("example.org");
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
-        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), Some(&host), false);
+        forwarded_headers(&mut h, "10.0.0.1".parse().unwrap(), Some(&host), false);
         assert_eq!(h.get(&X_FORWARDED_FOR).unwrap(), "203.0.113.9, 10.0.0.1");
         assert_eq!(
             h.get(&X_FORWARDED_PROTO).unwrap(),
@@ -357,12 +429,12 @@ mod tests {
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
         h.insert(&X_FORWARDED_HOST, HeaderValue::from_static("tickets.example.org"));
         let host = HeaderValue::from_static("10.0.0.5:8080");
-        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), Some(&host), true);
+        forwarded_headers(&mut h, "10.0.0.1".parse().unwrap(), Some(&host), true);
         assert_eq!(h.get(&X_FORWARDED_PROTO).unwrap(), "https");
         assert_eq!(h.get(&X_FORWARDED_HOST).unwrap(), "tickets.example.org");
         assert_eq!(h.get(&X_FORWARDED_FOR).unwrap(), "10.0.0.1");
         let mut h = HeaderMap::new();
-        forwarded_headers(&mut h, "10.0.0.1:5000".parse().unwrap(), Some(&host), true);
+        forwarded_headers(&mut h, "10.0.0.1".parse().unwrap(), Some(&host), true);
         assert_eq!(h.get(&X_FORWARDED_PROTO).unwrap(), "http", "absent: set as usual");
     }
 }
