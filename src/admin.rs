@@ -56,7 +56,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, stop: watch::Receiver<b
     let builder = auto::Builder::new(TokioExecutor::new());
     accept_loop(listener, builder, stop, Duration::from_secs(5), move |req, _peer| {
         let app = app.clone();
-        async move { handle(&app, req).await }
+        Box::pin(async move { handle(&app, req).await })
     })
     .await
 }

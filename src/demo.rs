@@ -69,7 +69,7 @@ pub async fn serve_site(listener: TcpListener, stop: watch::Receiver<bool>) {
         Duration::from_secs(1),
         move |req, _| {
             let n = registered.clone();
-            async move { site(req, &n).await }
+            Box::pin(async move { site(req, &n).await })
         },
     )
     .await

@@ -15,6 +15,7 @@
 //! released at once, so a dead upstream never holds a slot. Paths are
 //! routed after normalisation ([`crate::room::normalize_path`]).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -34,11 +35,28 @@ use crate::store::{Arrival, StoreError, Visit};
 use crate::token::{Kind, Token};
 
 /// Handles one request on the public listener.
-pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+///
+/// Returns the future already boxed, one box per kind of request: a boxed
+/// future is copied into the heap at its full size, and the status poll's
+/// future is a sixth of the proxied request's, so the lobby path should
+/// not pay for the largest one.
+pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxResponse {
     if let Some(rest) = req.uri().path().strip_prefix("/_vestibule/") {
-        let rest = rest.to_string();
-        return internal(app, &rest, req).await;
+        let what = match rest {
+            "status" => Internal::Status,
+            "leave" => Internal::Leave,
+            _ => Internal::Unknown,
+        };
+        return Box::pin(async move { internal(&app, what, req).await });
     }
+    Box::pin(async move { gated(&app, req, peer).await })
+}
+
+/// A response still being worked out, boxed (see [`handle`]).
+pub type BoxResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>>;
+
+/// Everything but vestibule's own pages: routed to a room, or passed.
+async fn gated(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let rooms = app.rooms.load_full();
     match rooms.route(req.uri().path()) {
         None => {
@@ -331,6 +349,9 @@ async fn proxy(
     let json = prefers_json(req.headers());
     let started = tokio::time::Instant::now();
     let live = app.live.load_full();
+    // Boxed: the exchange's future is the largest part of the gate's, and
+    // every enclosing future would otherwise be copied with it, level by
+    // level, on every request (memcpy was the top symbol in profiles).
     match live.proxy.forward(req, peer).await {
         Ok(mut resp) => {
             m.upstream_duration.observe(started.elapsed().as_secs_f64());
@@ -411,11 +432,7 @@ fn waiting(
             now,
         );
         if json {
-            respond(
-                StatusCode::OK,
-                "application/json",
-                serde_json::to_string(&w).unwrap_or_default(),
-            )
+            respond(StatusCode::OK, "application/json", w.to_json())
         } else {
             respond(StatusCode::OK, "text/html; charset=utf-8", live.pages.waiting(&w))
         }
@@ -442,13 +459,20 @@ fn store_unavailable(app: &App, req: &Request<Incoming>) -> Response<Body> {
     )
 }
 
+/// The pages under `/_vestibule/`.
+enum Internal {
+    Status,
+    Leave,
+    Unknown,
+}
+
 /// `/_vestibule/...`: status and leave.
-async fn internal(app: &App, rest: &str, req: Request<Incoming>) -> Response<Body> {
+async fn internal(app: &App, what: Internal, req: Request<Incoming>) -> Response<Body> {
     let now = app.clock.now_ms();
     let rooms = app.rooms.load_full();
     let room = pick_room(&rooms, &req, app, now);
-    match rest {
-        "status" => {
+    match what {
+        Internal::Status => {
             let Some(room) = room else {
                 return json_response(
                     StatusCode::NOT_FOUND,
@@ -457,10 +481,10 @@ async fn internal(app: &App, rest: &str, req: Request<Incoming>) -> Response<Bod
             };
             status(app, &room, &req, now).await
         }
-        "leave" => {
+        Internal::Leave => {
             let target = query_param(req.uri().query(), "return_to")
                 .filter(|t| is_local_path(t))
-                .unwrap_or_else(|| "/".into());
+                .unwrap_or(Cow::Borrowed("/"));
             let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
             if let Some(room) = room {
                 if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
@@ -478,7 +502,7 @@ async fn internal(app: &App, rest: &str, req: Request<Incoming>) -> Response<Bod
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
-        _ => app.message(
+        Internal::Unknown => app.message(
             StatusCode::NOT_FOUND,
             "Not found",
             "No such page.",
@@ -502,7 +526,7 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
             site_name: None,
             ..Waiting::new(room.name(), "", None, pos, returner, eta, poll, now)
         };
-        let mut r = json_response(StatusCode::OK, serde_json::to_string(&w).unwrap_or_default());
+        let mut r = json_response(StatusCode::OK, w.to_json());
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(poll));
         if let Some(c) = cookie {
             r.headers_mut().append(header::SET_COOKIE, c);
@@ -562,10 +586,18 @@ fn pick_room(rooms: &crate::room::Rooms, req: &Request<Incoming>, app: &App, now
         .cloned()
 }
 
-fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+/// One query parameter, percent-decoded; borrowed when there is nothing to
+/// decode (`?room=registration`, every status poll).
+fn query_param<'q>(query: Option<&'q str>, key: &str) -> Option<Cow<'q, str>> {
     query?.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == key).then(|| percent_decode(v))
+        (k == key).then(|| {
+            if v.contains(['%', '+']) {
+                Cow::Owned(percent_decode(v))
+            } else {
+                Cow::Borrowed(v)
+            }
+        })
     })
 }
 

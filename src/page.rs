@@ -2,6 +2,11 @@
 //! JSON, and the short pages for errors. Templates are minijinja; the
 //! built-in waiting page can be replaced with `[page] template`.
 
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use minijinja::Environment;
@@ -38,14 +43,10 @@ pub struct Waiting<'a> {
     pub returner: bool,
     /// Estimated seconds to admission; null until the line's speed is known.
     pub eta_seconds: Option<u64>,
-    pub eta_text: String,
+    pub eta_text: Cow<'static, str>,
     /// When to ask again (the page adds jitter).
     pub poll_after_seconds: u64,
-    pub updated_iso: String,
-    #[serde(skip)]
-    pub updated_text: String,
-    #[serde(skip)]
-    pub status_url: String,
+    pub updated_iso: IsoTime,
 }
 
 impl<'a> Waiting<'a> {
@@ -61,7 +62,6 @@ impl<'a> Waiting<'a> {
         poll_after_seconds: u64,
         now: Millis,
     ) -> Waiting<'a> {
-        let updated_iso = iso_time(now);
         Waiting {
             state: "queued",
             room,
@@ -72,10 +72,124 @@ impl<'a> Waiting<'a> {
             eta_seconds,
             eta_text: eta_text(eta_seconds, returner),
             poll_after_seconds,
-            updated_text: format!("{} UTC", &updated_iso[11..19]),
-            updated_iso,
-            status_url: format!("/_vestibule/status?room={room}"),
+            updated_iso: IsoTime::at(now),
         }
+    }
+
+    /// The JSON answer, byte for byte what `serde_json` makes of this
+    /// struct (a unit test holds it to that). Written by hand because it is
+    /// the answer vestibule gives most while a line stands, and serde's
+    /// escaping loop cost more than the rest of a status poll's own work.
+    /// The strings we write ourselves need no escaping (a room name is
+    /// letters, digits, `-` and `_`; the texts and times are ours); the
+    /// operator's title and site name still go through `serde_json`.
+    pub fn to_json(&self) -> String {
+        // Ours: nothing in them to escape.
+        fn raw(out: &mut String, s: &str) {
+            debug_assert!(s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        }
+        fn text(out: &mut String, s: &str) {
+            if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+                raw(out, s);
+            } else {
+                out.push_str(&serde_json::to_string(s).unwrap_or_default());
+            }
+        }
+        let mut num = itoa::Buffer::new();
+        let mut out = String::with_capacity(192);
+        out.push_str(r#"{"state":"#);
+        raw(&mut out, self.state);
+        out.push_str(r#","room":"#);
+        raw(&mut out, self.room);
+        if let Some(t) = self.room_title {
+            out.push_str(r#","room_title":"#);
+            text(&mut out, t);
+        }
+        if let Some(t) = self.site_name {
+            out.push_str(r#","site_name":"#);
+            text(&mut out, t);
+        }
+        out.push_str(r#","position":"#);
+        out.push_str(num.format(self.position));
+        out.push_str(if self.returner {
+            r#","returner":true"#
+        } else {
+            r#","returner":false"#
+        });
+        out.push_str(r#","eta_seconds":"#);
+        match self.eta_seconds {
+            Some(e) => out.push_str(num.format(e)),
+            None => out.push_str("null"),
+        }
+        out.push_str(r#","eta_text":"#);
+        raw(&mut out, &self.eta_text);
+        out.push_str(r#","poll_after_seconds":"#);
+        out.push_str(num.format(self.poll_after_seconds));
+        out.push_str(r#","updated_iso":"#);
+        raw(&mut out, self.updated_iso.as_str());
+        out.push('}');
+        out
+    }
+}
+
+/// A time to the second in RFC 3339 (`2026-11-22T08:00:00Z`), without an
+/// allocation. Status polls format the same second over and over, so each
+/// thread keeps the last one it wrote.
+#[derive(Clone, Copy)]
+pub struct IsoTime {
+    buf: [u8; 32],
+    len: u8,
+}
+
+thread_local! {
+    static LAST_ISO: Cell<Option<(u64, IsoTime)>> = const { Cell::new(None) };
+}
+
+impl IsoTime {
+    pub fn at(ms: Millis) -> IsoTime {
+        let secs = ms / 1000;
+        if let Some((s, t)) = LAST_ISO.get() {
+            if s == secs {
+                return t;
+            }
+        }
+        let mut t = IsoTime { buf: [0; 32], len: 0 };
+        let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string();
+        let n = text.len().min(t.buf.len());
+        t.buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+        t.len = n as u8;
+        LAST_ISO.set(Some((secs, t)));
+        t
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// `HH:MM:SS UTC`, for people.
+    pub fn clock_text(&self) -> String {
+        format!("{} UTC", self.as_str().get(11..19).unwrap_or_default())
+    }
+}
+
+impl fmt::Display for IsoTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for IsoTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for IsoTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -86,19 +200,19 @@ pub fn admitted_json(room: &str) -> String {
 }
 
 /// A human rendering of an estimate, honest about not knowing.
-pub fn eta_text(eta: Option<u64>, returner: bool) -> String {
+pub fn eta_text(eta: Option<u64>, returner: bool) -> Cow<'static, str> {
     match eta {
         _ if returner => "a few seconds".into(),
         None => "measuring…".into(),
         Some(s) if s < 60 => "less than a minute".into(),
         Some(s) if s < 90 * 60 => {
             let m = s.div_ceil(60);
-            format!("about {m} minute{}", if m == 1 { "" } else { "s" })
+            format!("about {m} minute{}", if m == 1 { "" } else { "s" }).into()
         }
         Some(s) => {
             let h = s / 3600;
             let m = (s % 3600).div_ceil(60);
-            format!("about {h} h {m} min")
+            format!("about {h} h {m} min").into()
         }
     }
 }
@@ -112,14 +226,82 @@ pub fn jittered(seconds: u64) -> u64 {
     (j.round() as u64).max(1)
 }
 
-fn iso_time(ms: Millis) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-}
-
 /// The compiled templates.
 pub struct Pages {
     env: Environment<'static>,
+    /// The built-in waiting page, rendered once per room and shape with
+    /// markers where the per-visitor values go; `None` for a custom
+    /// template, which is rendered whole for every page (its logic may
+    /// depend on any value).
+    prepared: Option<RwLock<PreparedPages>>,
 }
+
+/// Prepared pages and what each was prepared for.
+type PreparedPages = Vec<(PreparedKey, Arc<Prepared>)>;
+
+/// What a prepared page depends on besides the per-visitor values.
+struct PreparedKey {
+    room: String,
+    title: Option<String>,
+    site: Option<String>,
+    returner: bool,
+}
+
+impl PreparedKey {
+    fn new(w: &Waiting<'_>) -> PreparedKey {
+        PreparedKey {
+            room: w.room.to_owned(),
+            title: w.room_title.map(str::to_owned),
+            site: w.site_name.map(str::to_owned),
+            returner: w.returner,
+        }
+    }
+
+    fn fits(&self, w: &Waiting<'_>) -> bool {
+        self.returner == w.returner
+            && self.room == w.room
+            && self.title.as_deref() == w.room_title
+            && self.site.as_deref() == w.site_name
+    }
+}
+
+/// A waiting page cut where the per-visitor values go.
+struct Prepared {
+    parts: Vec<Part>,
+}
+
+enum Part {
+    Text(String),
+    Slot(Slot),
+}
+
+/// The values that differ from visitor to visitor, in marker order.
+#[derive(Clone, Copy)]
+enum Slot {
+    Position,
+    EtaText,
+    UpdatedIso,
+    UpdatedText,
+    Refresh,
+    PollAfter,
+}
+
+const SLOTS: [Slot; 6] = [
+    Slot::Position,
+    Slot::EtaText,
+    Slot::UpdatedIso,
+    Slot::UpdatedText,
+    Slot::Refresh,
+    Slot::PollAfter,
+];
+
+/// Brackets a slot's number in the marker render: a private-use character
+/// that no template text or escaping produces.
+const MARK: char = '\u{F8FF}';
+
+/// Upper bound on prepared pages kept (rooms × 2 shapes, across reloads
+/// that change titles); past it the cache starts over.
+const MAX_PREPARED: usize = 256;
 
 impl Pages {
     /// Built-in templates, with the waiting page replaced by `custom` when given.
@@ -139,17 +321,76 @@ impl Pages {
             })?;
         env.add_template("message.html", MESSAGE)
             .expect("the built-in template compiles");
-        Ok(Pages { env })
+        Ok(Pages {
+            env,
+            prepared: custom.is_none().then(RwLock::default),
+        })
     }
 
     /// The waiting page. A template that fails at render time falls back to
     /// a plain page, so a bad custom template never costs anyone their place.
     pub fn waiting(&self, w: &Waiting<'_>) -> String {
+        let refresh = jittered(w.poll_after_seconds);
+        match self.prepared(w) {
+            Some(p) => p.fill(w, refresh),
+            None => self.render(w, refresh),
+        }
+    }
+
+    /// The built-in page for `w`'s room and shape, prepared on first use.
+    fn prepared(&self, w: &Waiting<'_>) -> Option<Arc<Prepared>> {
+        let cache = self.prepared.as_ref()?;
+        // A handful of rooms: a scan beats hashing three strings.
+        let found = cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(k, _)| k.fits(w))
+            .map(|(_, p)| p.clone());
+        if found.is_some() {
+            return found;
+        }
+        let p = Arc::new(self.prepare(w)?);
+        let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_PREPARED {
+            cache.clear();
+        }
+        cache.push((PreparedKey::new(w), p.clone()));
+        Some(p)
+    }
+
+    /// Renders the template once with a marker in place of each
+    /// per-visitor value and cuts the output at the markers.
+    fn prepare(&self, w: &Waiting<'_>) -> Option<Prepared> {
+        let marker = |i: usize| format!("{MARK}{i}{MARK}");
+        let ctx = minijinja::context! {
+            position => marker(0),
+            eta_text => marker(1),
+            updated_iso => marker(2),
+            updated_text => marker(3),
+            refresh_seconds => marker(4),
+            poll_after_seconds => marker(5),
+            status_url => format!("/_vestibule/status?room={}", w.room),
+            ..minijinja::Value::from_serialize(w)
+        };
+        let html = self.env.get_template("waiting.html").and_then(|t| t.render(ctx)).ok()?;
+        let mut parts = Vec::new();
+        let mut pieces = html.split(MARK);
+        parts.push(Part::Text(pieces.next()?.to_owned()));
+        while let (Some(index), Some(text)) = (pieces.next(), pieces.next()) {
+            parts.push(Part::Slot(*SLOTS.get(index.parse::<usize>().ok()?)?));
+            parts.push(Part::Text(text.to_owned()));
+        }
+        Some(Prepared { parts })
+    }
+
+    /// The whole template rendered for `w`.
+    fn render(&self, w: &Waiting<'_>, refresh: u64) -> String {
         // The JSON answer leaves out the page-only fields; the page gets them too.
         let ctx = minijinja::context! {
-            updated_text => &w.updated_text,
-            status_url => &w.status_url,
-            refresh_seconds => jittered(w.poll_after_seconds),
+            updated_text => w.updated_iso.clock_text(),
+            status_url => format!("/_vestibule/status?room={}", w.room),
+            refresh_seconds => refresh,
             ..minijinja::Value::from_serialize(w)
         };
         self.env
@@ -174,6 +415,43 @@ impl Pages {
     }
 }
 
+impl Prepared {
+    /// The page for `w`, as the template would render it.
+    fn fill(&self, w: &Waiting<'_>, refresh: u64) -> String {
+        let len: usize = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.len(),
+                Part::Slot(_) => 24,
+            })
+            .sum();
+        let mut out = String::with_capacity(len);
+        let mut num = itoa::Buffer::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Slot(Slot::Position) => out.push_str(num.format(w.position)),
+                Part::Slot(Slot::EtaText) => escaped(&mut out, &w.eta_text),
+                Part::Slot(Slot::UpdatedIso) => escaped(&mut out, w.updated_iso.as_str()),
+                Part::Slot(Slot::UpdatedText) => escaped(&mut out, &w.updated_iso.clock_text()),
+                Part::Slot(Slot::Refresh) => out.push_str(num.format(refresh)),
+                Part::Slot(Slot::PollAfter) => out.push_str(num.format(w.poll_after_seconds)),
+            }
+        }
+        out
+    }
+}
+
+/// Appends `s` escaped as the template's HTML auto-escaping would.
+fn escaped(out: &mut String, s: &str) {
+    if s.bytes().any(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | b'/')) {
+        let _ = write!(out, "{}", minijinja::HtmlEscape(s));
+    } else {
+        out.push_str(s);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +470,65 @@ mod tests {
         assert!(seen.iter().all(|s| (16..=24).contains(s)), "{seen:?}");
         assert!(seen.len() >= 5, "not spread: {seen:?}");
         assert!((0..100).all(|_| jittered(1) >= 1));
+    }
+
+    #[test]
+    fn hand_written_json_is_what_serde_writes() {
+        let titles = [
+            None,
+            Some("Big sale"),
+            Some(r#"The "quoted" \ sale"#),
+            Some("tab\there\u{1}"),
+            Some("Jürgen’s – 票"),
+        ];
+        for (i, title) in titles.into_iter().enumerate() {
+            for (eta, returner) in [(None, false), (Some(0), false), (Some(7_384), false), (None, true)] {
+                let mut w = Waiting::new(
+                    "reg-2_a",
+                    "t",
+                    title,
+                    12_345 + i as u64,
+                    returner,
+                    eta,
+                    7,
+                    1_700_000_000_999,
+                );
+                w.room_title = title;
+                assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
+                w.room_title = None;
+                w.site_name = None;
+                assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn prepared_built_in_page_is_what_the_template_renders() {
+        let p = Pages::new(None).unwrap();
+        let titles = [("Big <sale> & 'more'", None), ("t", Some("Shop / \"Tickets\""))];
+        for (title, site) in titles {
+            for (pos, returner, eta, poll) in [
+                (1, false, None, 5),
+                (12_345, false, Some(7_384), 30),
+                (3, true, None, 2),
+                (99, false, Some(59), 7),
+            ] {
+                let w = Waiting::new("reg-a", title, site, pos, returner, eta, poll, 1_700_000_123_456);
+                let prepared = p.prepared(&w).expect("the built-in page prepares");
+                assert_eq!(
+                    prepared.fill(&w, 6),
+                    p.render(&w, 6),
+                    "{title} {pos} {returner} {eta:?}"
+                );
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("custom.html");
+        std::fs::write(&f, "{% if position == 1 %}next!{% else %}{{ position }}{% endif %}").unwrap();
+        let custom = Pages::new(Some(&f)).unwrap();
+        let w = Waiting::new("reg", "t", None, 1, false, None, 5, 0);
+        assert!(custom.prepared(&w).is_none(), "custom templates are rendered whole");
+        assert_eq!(custom.waiting(&w), "next!");
     }
 
     #[test]

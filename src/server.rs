@@ -68,10 +68,7 @@ pub async fn serve_public(
         builder,
         stop,
         grace,
-        move |req: Request<Incoming>, peer: SocketAddr| {
-            let app = app.clone();
-            async move { gate::handle(&app, req, peer).await }
-        },
+        move |req: Request<Incoming>, peer: SocketAddr| gate::handle(app.clone(), req, peer),
     )
     .await
 }
@@ -87,7 +84,7 @@ pub async fn accept_loop<H, F>(
     handler: H,
 ) where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = hyper::Response<Body>> + Send + 'static,
+    F: Future<Output = hyper::Response<Body>> + Send + Unpin + 'static,
 {
     let graceful = GracefulShutdown::new();
     loop {
@@ -106,10 +103,10 @@ pub async fn accept_loop<H, F>(
                 let _ = stream.set_nodelay(true);
                 let h = handler.clone();
                 let svc = service_fn(move |req| {
-                    // Boxed at once: the gate's future is several KiB, and
-                    // hyper would otherwise copy it on every move (it showed
-                    // as the top memcpy in profiles of the admitted path).
-                    let fut = Box::pin(h(req, peer));
+                    // Boxed (the gate boxes its own): its future is several
+                    // KiB, and hyper would otherwise copy it on every move
+                    // (it showed as the top memcpy in profiles).
+                    let fut = h(req, peer);
                     async move { Ok::<_, Infallible>(fut.await) }
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
