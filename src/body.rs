@@ -65,12 +65,14 @@ impl HttpBody for Body {
             Body::Full(b) => Poll::Ready(b.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
             Body::Upstream(i, conn) => {
                 let polled = Pin::new(&mut *i).poll_frame(cx);
-                // hyper stops polling once `is_end_stream` says so, so the
-                // last data frame may be the last call: release there too.
-                // An error leaves the connection to close with `conn`.
+                // hyper stops polling once `is_end_stream` says so, and drops
+                // the body as soon as it has the trailers: the last data
+                // frame or the trailers may be the last call, so release
+                // there too. An error leaves the connection to close with
+                // `conn`.
                 match &polled {
                     Poll::Ready(None) => conn.release(),
-                    Poll::Ready(Some(Ok(_))) if i.is_end_stream() => conn.release(),
+                    Poll::Ready(Some(Ok(f))) if f.is_trailers() || i.is_end_stream() => conn.release(),
                     _ => {}
                 }
                 polled
