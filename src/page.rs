@@ -236,8 +236,10 @@ pub struct Pages {
     prepared: Option<RwLock<PreparedPages>>,
 }
 
-/// Prepared pages and what each was prepared for.
-type PreparedPages = Vec<(PreparedKey, Arc<Prepared>)>;
+/// Prepared pages and what each was prepared for; `None` where the page
+/// could not be prepared (a title holding the marker character), so the
+/// attempt is not repeated for every page.
+type PreparedPages = Vec<(PreparedKey, Option<Arc<Prepared>>)>;
 
 /// What a prepared page depends on besides the per-visitor values.
 struct PreparedKey {
@@ -347,21 +349,30 @@ impl Pages {
             .iter()
             .find(|(k, _)| k.fits(w))
             .map(|(_, p)| p.clone());
-        if found.is_some() {
-            return found;
+        if let Some(p) = found {
+            return p;
         }
-        let p = Arc::new(self.prepare(w)?);
+        let p = self.prepare(w).map(Arc::new);
         let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_PREPARED {
             cache.clear();
         }
         cache.push((PreparedKey::new(w), p.clone()));
-        Some(p)
+        p
     }
 
     /// Renders the template once with a marker in place of each
     /// per-visitor value and cuts the output at the markers.
     fn prepare(&self, w: &Waiting<'_>) -> Option<Prepared> {
+        // The operator's own text could hold the marker character; such a
+        // page is rendered whole instead.
+        if [Some(w.room), w.room_title, w.site_name]
+            .into_iter()
+            .flatten()
+            .any(|t| t.contains(MARK))
+        {
+            return None;
+        }
         let marker = |i: usize| format!("{MARK}{i}{MARK}");
         let ctx = minijinja::context! {
             position => marker(0),
@@ -522,6 +533,11 @@ mod tests {
                 );
             }
         }
+        let odd = format!("Apple {MARK}4{MARK} day");
+        let w = Waiting::new("reg", &odd, None, 2, false, Some(60), 5, 0);
+        assert!(p.prepared(&w).is_none(), "a title holding the marker is never cut");
+        assert_eq!(p.waiting(&w).len(), p.render(&w, 5).len());
+        assert!(p.waiting(&w).contains(&odd));
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("custom.html");
         std::fs::write(&f, "{% if position == 1 %}next!{% else %}{{ position }}{% endif %}").unwrap();
