@@ -169,9 +169,14 @@ impl IsoTime {
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
 
+    /// `HH:MM:SS`: digits and colons, nothing to escape.
+    pub fn clock(&self) -> &str {
+        self.as_str().get(11..19).unwrap_or_default()
+    }
+
     /// `HH:MM:SS UTC`, for people.
     pub fn clock_text(&self) -> String {
-        format!("{} UTC", self.as_str().get(11..19).unwrap_or_default())
+        format!("{} UTC", self.clock())
     }
 }
 
@@ -445,7 +450,10 @@ impl Prepared {
                 Part::Slot(Slot::Position) => out.push_str(num.format(w.position)),
                 Part::Slot(Slot::EtaText) => escaped(&mut out, &w.eta_text),
                 Part::Slot(Slot::UpdatedIso) => escaped(&mut out, w.updated_iso.as_str()),
-                Part::Slot(Slot::UpdatedText) => escaped(&mut out, &w.updated_iso.clock_text()),
+                Part::Slot(Slot::UpdatedText) => {
+                    out.push_str(w.updated_iso.clock());
+                    out.push_str(" UTC");
+                }
                 Part::Slot(Slot::Refresh) => out.push_str(num.format(refresh)),
                 Part::Slot(Slot::PollAfter) => out.push_str(num.format(w.poll_after_seconds)),
             }
