@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let pool = pool.clone();
                     async move {
-                        let resp = match pool.send(req).await {
+                        let resp = match pool.send(req, None).await {
                             Ok((resp, conn)) => resp.map(|b| Body::upstream(b, conn)),
                             Err(_) => {
                                 let mut r = Response::new(Body::from("upstream failed"));

@@ -126,12 +126,12 @@ impl Proxy {
         }
         parts.version = Version::HTTP_11;
 
-        let send = self.pool.send(Request::from_parts(parts, body));
-        let (mut resp, conn) = match tokio::time::timeout(self.response_timeout, send).await {
-            Err(_) => return Err(ProxyError::Timeout(self.response_timeout)),
-            Ok(Err(SendError::Connect(e))) => return Err(ProxyError::Connect(e)),
-            Ok(Err(SendError::Protocol(e))) => return Err(ProxyError::Protocol(error_chain(&e))),
-            Ok(Ok(r)) => r,
+        let deadline = tokio::time::Instant::now() + self.response_timeout;
+        let (mut resp, conn) = match self.pool.send(Request::from_parts(parts, body), Some(deadline)).await {
+            Err(SendError::Timeout) => return Err(ProxyError::Timeout(self.response_timeout)),
+            Err(SendError::Connect(e)) => return Err(ProxyError::Connect(e)),
+            Err(SendError::Protocol(e)) => return Err(ProxyError::Protocol(error_chain(&e))),
+            Ok(r) => r,
         };
 
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {

@@ -18,8 +18,15 @@
 //!   a new connection, as the legacy client did.
 //! * Connecting reuses hyper-util's `HttpConnector`: name resolution, a
 //!   connect timeout, `TCP_NODELAY` and TCP keep-alive.
+//! * Each connection keeps one response timer for its whole life and
+//!   re-arms it per request: moving a deadline later is one atomic
+//!   exchange in tokio, where a fresh `timeout()` per request registers
+//!   and removes a timer-wheel entry under the driver's lock.
 
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, Weak};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use http::{Request, Response, Uri};
@@ -35,6 +42,8 @@ pub enum SendError {
     Connect(String),
     /// The exchange failed on an open connection.
     Protocol(hyper::Error),
+    /// No response head before the deadline (connecting included).
+    Timeout,
 }
 
 /// A pool of connections to one upstream origin. Cheap to clone.
@@ -54,8 +63,49 @@ struct Inner {
 }
 
 struct Idle {
-    tx: SendRequest<Incoming>,
+    conn: Conn,
     since: Instant,
+}
+
+/// One upstream connection and its response timer.
+struct Conn {
+    tx: SendRequest<Incoming>,
+    /// Made on the first exchange with a deadline, then re-armed.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Conn {
+    /// Sends `req` and waits for the response head until `deadline`.
+    /// `Err(None)` is the deadline passing; the connection is then in the
+    /// middle of an exchange and must not be reused.
+    // The error hands the unsent request back for the one retry, as
+    // hyper's own `try_send_request` does; it is as large as a request.
+    #[allow(clippy::result_large_err)]
+    async fn exchange(
+        &mut self,
+        req: Request<Incoming>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Response<Incoming>, Option<hyper::client::conn::TrySendError<Request<Incoming>>>> {
+        let send = self.tx.try_send_request(req);
+        let Some(deadline) = deadline else {
+            return send.await.map_err(Some);
+        };
+        let timer = match &mut self.timer {
+            Some(t) => {
+                t.as_mut().reset(deadline);
+                t
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        let mut send = pin!(send);
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = send.as_mut().poll(cx) {
+                return Poll::Ready(r.map_err(Some));
+            }
+            timer.as_mut().poll(cx).map(|()| Err(None))
+        })
+        .await
+    }
 }
 
 /// How many not-yet-ready idle connections a checkout looks past before it
@@ -86,29 +136,35 @@ impl Pool {
     }
 
     /// Sends `req` (origin-form URI, `Host` set) on a pooled or new
-    /// connection. The returned [`Pooled`] must be released once the
+    /// connection and waits for the response head, until `deadline` if one
+    /// is given. The returned [`Pooled`] must be released once the
     /// response body has been read to its end for the connection to be
     /// reused.
-    pub async fn send(&self, mut req: Request<Incoming>) -> Result<(Response<Incoming>, Pooled), SendError> {
-        let (mut tx, mut reused) = match self.checkout() {
-            Some(tx) => (tx, true),
-            None => (Box::pin(self.connect()).await?, false),
+    pub async fn send(
+        &self,
+        mut req: Request<Incoming>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<(Response<Incoming>, Pooled), SendError> {
+        let (mut conn, mut reused) = match self.checkout() {
+            Some(c) => (c, true),
+            None => (self.connect_by(deadline).await?, false),
         };
         loop {
-            match tx.try_send_request(req).await {
+            match conn.exchange(req, deadline).await {
                 Ok(resp) => {
                     let pooled = Pooled {
-                        tx: Some(tx),
+                        conn: Some(conn),
                         pool: Arc::downgrade(&self.inner),
                     };
                     return Ok((resp, pooled));
                 }
-                Err(mut e) => match e.take_message() {
+                Err(None) => return Err(SendError::Timeout),
+                Err(Some(mut e)) => match e.take_message() {
                     // Once, and only for a request that never left.
                     Some(back) if reused => {
                         tracing::debug!(error = %e.error(), "pooled upstream connection was closed; retrying on a new one");
                         req = back;
-                        tx = Box::pin(self.connect()).await?;
+                        conn = self.connect_by(deadline).await?;
                         reused = false;
                     }
                     _ => return Err(SendError::Protocol(e.into_error())),
@@ -117,18 +173,32 @@ impl Pool {
         }
     }
 
+    /// A new connection, opened before `deadline` if one is given.
+    async fn connect_by(&self, deadline: Option<tokio::time::Instant>) -> Result<Conn, SendError> {
+        // Boxed: connecting is rare, and its future would otherwise make
+        // every exchange's future larger.
+        let connect = Box::pin(self.connect());
+        let tx = match deadline {
+            Some(d) => tokio::time::timeout_at(d, connect)
+                .await
+                .map_err(|_| SendError::Timeout)??,
+            None => connect.await?,
+        };
+        Ok(Conn { tx, timer: None })
+    }
+
     /// The most recently used idle connection that can take a request now.
-    fn checkout(&self) -> Option<SendRequest<Incoming>> {
+    fn checkout(&self) -> Option<Conn> {
         let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
         let mut busy: [Option<Idle>; SKIP_BUSY] = Default::default();
         let mut skipped = 0;
         let mut found = None;
         while let Some(c) = idle.pop() {
-            if c.tx.is_ready() {
-                found = Some(c.tx);
+            if c.conn.tx.is_ready() {
+                found = Some(c.conn);
                 break;
             }
-            if c.tx.is_closed() {
+            if c.conn.tx.is_closed() {
                 continue;
             }
             busy[skipped] = Some(c);
@@ -170,8 +240,8 @@ impl Pool {
 }
 
 impl Inner {
-    fn put(&self, tx: SendRequest<Incoming>) {
-        if tx.is_closed() {
+    fn put(&self, conn: Conn) {
+        if conn.tx.is_closed() {
             return;
         }
         let now = Instant::now();
@@ -184,14 +254,14 @@ impl Inner {
         if expired > 0 {
             idle.drain(..expired);
         }
-        idle.push(Idle { tx, since: now });
+        idle.push(Idle { conn, since: now });
     }
 
     /// Closes connections idle past the timeout, or closed by the upstream.
     fn sweep(&self) {
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|c| !c.tx.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+        idle.retain(|c| !c.conn.tx.is_closed() && now.duration_since(c.since) < self.idle_timeout);
     }
 }
 
@@ -214,22 +284,22 @@ async fn sweep(pool: Weak<Inner>) {
 /// when the response has been read to its end; dropped otherwise, it
 /// closes.
 pub struct Pooled {
-    tx: Option<SendRequest<Incoming>>,
+    conn: Option<Conn>,
     pool: Weak<Inner>,
 }
 
 impl Pooled {
     /// The exchange finished cleanly: the connection may serve another.
     pub fn release(&mut self) {
-        if let (Some(tx), Some(pool)) = (self.tx.take(), self.pool.upgrade()) {
-            pool.put(tx);
+        if let (Some(conn), Some(pool)) = (self.conn.take(), self.pool.upgrade()) {
+            pool.put(conn);
         }
     }
 }
 
 impl std::fmt::Debug for Pooled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pooled").field("held", &self.tx.is_some()).finish()
+        f.debug_struct("Pooled").field("held", &self.conn.is_some()).finish()
     }
 }
 
@@ -241,12 +311,12 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     /// A client connection to `l`, and the server's end of it.
-    async fn idle_conn(l: &tokio::net::TcpListener) -> (SendRequest<Incoming>, tokio::net::TcpStream) {
+    async fn idle_conn(l: &tokio::net::TcpListener) -> (Conn, tokio::net::TcpStream) {
         let io = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (server_side, _) = l.accept().await.unwrap();
         let (tx, conn) = http1::handshake::<_, Incoming>(TokioIo::new(io)).await.unwrap();
         tokio::spawn(conn);
-        (tx, server_side)
+        (Conn { tx, timer: None }, server_side)
     }
 
     fn pool_for(l: &tokio::net::TcpListener, idle_timeout: Duration) -> Pool {
@@ -288,10 +358,81 @@ mod tests {
         drop(s3);
         tokio::time::sleep(Duration::from_millis(20)).await;
         let got = pool.checkout().expect("a live one is left");
-        assert!(got.is_ready() && !got.is_closed());
+        assert!(got.tx.is_ready() && !got.tx.is_closed());
         assert_eq!(pool.idle_count(), 1, "the closed one is gone, the older one kept");
         let last = pool.checkout().expect("the older one");
-        assert!(last.is_ready());
+        assert!(last.tx.is_ready());
         assert!(pool.checkout().is_none());
+    }
+
+    /// A request with an `Incoming` body, as the proxy forwards: the body
+    /// of a request this test sends to a one-shot server and reads back.
+    async fn incoming_request() -> Request<Incoming> {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let tx = std::sync::Mutex::new(Some(tx));
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(req);
+                }
+                std::future::pending::<Result<Response<String>, std::convert::Infallible>>()
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(s), svc)
+                .await;
+        });
+        let io = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut c, conn) = http1::handshake::<_, String>(TokioIo::new(io)).await.unwrap();
+        tokio::spawn(conn);
+        tokio::spawn(c.send_request(Request::get("/").header("host", "x").body(String::new()).unwrap()));
+        let (parts, body) = rx.await.unwrap().into_parts();
+        let mut req = Request::from_parts(parts, body);
+        *req.uri_mut() = Uri::from_static("/");
+        req
+    }
+
+    #[tokio::test]
+    async fn one_timer_per_connection_times_out_a_later_stalled_answer() {
+        use tokio::io::AsyncWriteExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = pool_for(&l, Duration::from_secs(60));
+        // The upstream answers the first request on its connection at once
+        // and never answers the second.
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            let _ = s.read(&mut buf).await;
+            std::future::pending::<()>().await;
+        });
+        let timeout = Duration::from_millis(300);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (resp, mut pooled) = pool.send(incoming_request().await, Some(deadline)).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        drop(resp);
+        let timer: *const tokio::time::Sleep = &**pooled.conn.as_ref().unwrap().timer.as_ref().unwrap();
+        // The first deadline passes while the connection sits idle: the
+        // timer fires with nobody waiting, and must still re-arm.
+        tokio::time::sleep(timeout + Duration::from_millis(50)).await;
+        pooled.release();
+        assert_eq!(pool.idle_count(), 1);
+        let reused = pool.checkout().unwrap();
+        assert!(
+            std::ptr::eq(&**reused.timer.as_ref().unwrap(), timer),
+            "the connection keeps its timer"
+        );
+        pool.inner.put(reused);
+        let started = tokio::time::Instant::now();
+        let deadline = started + timeout;
+        let r = pool.send(incoming_request().await, Some(deadline)).await;
+        assert!(matches!(r, Err(SendError::Timeout)), "{r:?}");
+        assert!(tokio::time::Instant::now() >= deadline, "not before its deadline");
+        assert_eq!(pool.idle_count(), 0, "a timed-out connection is not pooled again");
     }
 }
