@@ -49,23 +49,46 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
         };
         return Box::pin(async move { internal(&app, what, req).await });
     }
-    Box::pin(async move { gated(&app, req, peer).await })
+    let rooms = app.rooms.load_full();
+    let Some(room) = rooms.route(req.uri().path()).cloned() else {
+        return Box::pin(async move { bypass(&app, &rooms, req, peer).await });
+    };
+    drop(rooms);
+    let now = app.clock.now_ms();
+    let token = app.token(&room, req.headers(), now);
+    // The busiest path, decided here rather than inside the gate's future:
+    // every future level a request passes through is one more copy of
+    // the exchange's future (memcpy led the profiles).
+    if token.as_ref().is_some_and(|t| current_session(&room, t, now)) {
+        return Box::pin(async move {
+            room.metrics.request(Outcome::Session);
+            proxy(&app, &room.metrics, req, peer, Vec::new(), None).await
+        });
+    }
+    Box::pin(async move { gate(&app, &room, token, now, req, peer).await })
 }
 
 /// A response still being worked out, boxed (see [`handle`]).
 pub type BoxResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>>;
 
-/// Everything but vestibule's own pages: routed to a room, or passed.
-async fn gated(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-    let rooms = app.rooms.load_full();
-    match rooms.route(req.uri().path()) {
-        None => {
-            app.bypass_metrics.request(Outcome::Bypass);
-            let cookies = confirm_on_bypass(app, &rooms, req.headers()).await;
-            proxy(app, &app.bypass_metrics, req, peer, cookies, None).await
-        }
-        Some(room) => gate(app, room, req, peer).await,
+/// A path in no room: passed to the upstream.
+async fn bypass(app: &App, rooms: &crate::room::Rooms, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    app.bypass_metrics.request(Outcome::Bypass);
+    let cookies = confirm_on_bypass(app, rooms, req.headers()).await;
+    proxy(app, &app.bypass_metrics, req, peer, cookies, None).await
+}
+
+/// A confirmed session refreshed less than half a TTL ago cannot have
+/// expired in the store; unless it was released early (revoked), it needs
+/// no store call. A cookie refreshed before the state was restored from a
+/// saved copy is checked once: the copy may not hold its session.
+fn current_session(room: &Room, t: &Token, now: Millis) -> bool {
+    if t.kind != Kind::Session || !t.checked_in {
+        return false;
     }
+    let fresh = now.saturating_sub(t.stamp_ms) < room.limits.session_ttl_ms / 2;
+    let view = room.view();
+    fresh && t.stamp_ms >= view.snapshot.restored_ms && !view.snapshot.is_revoked(t.number)
 }
 
 /// A directly admitted visitor is provisional until they come back with the
@@ -99,25 +122,22 @@ enum Admission<'a> {
     Claimed(&'a Room, &'a Token),
 }
 
-async fn gate(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-    let now = app.clock.now_ms();
+/// Everything in a room but a current session ([`handle`] proxies those):
+/// `token` is the request's valid cookie for the room, read at `now`.
+async fn gate(
+    app: &App,
+    room: &Room,
+    token: Option<Token>,
+    now: Millis,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let m = &room.metrics;
-    match app.token(room, req.headers(), now) {
+    match token {
         Some(t) if t.kind == Kind::Session => {
-            // A confirmed session refreshed less than half a TTL ago cannot
-            // have expired in the store; unless it was released early, no
-            // store call is needed.
-            // A cookie refreshed before the state was restored from a saved
-            // copy is checked once: the copy may not hold its session.
-            let (revoked, restored_ms) = {
-                let view = room.view();
-                (view.snapshot.is_revoked(t.number), view.snapshot.restored_ms)
-            };
-            let fresh = now.saturating_sub(t.stamp_ms) < room.limits.session_ttl_ms / 2;
-            if t.checked_in && !revoked && fresh && t.stamp_ms >= restored_ms {
-                m.request(Outcome::Session);
-                return proxy(app, m, req, peer, Vec::new(), None).await;
-            }
+            // Not current (see `current_session`): confirm or refresh it in
+            // the store.
+            let revoked = room.view().snapshot.is_revoked(t.number);
             let touched = if t.number & LOCAL_BIT != 0 {
                 // Admitted by the `local` failure policy: held in this process.
                 Ok(app.local.touch(room.name(), t.number, room.limits.session_ttl_ms, now))
