@@ -19,9 +19,14 @@
 //! * Connecting reuses hyper-util's `HttpConnector`: name resolution, a
 //!   connect timeout, `TCP_NODELAY` and TCP keep-alive.
 //! * Each connection keeps one response timer for its whole life and
-//!   re-arms it per request: moving a deadline later is one atomic
-//!   exchange in tokio, where a fresh `timeout()` per request registers
-//!   and removes a timer-wheel entry under the driver's lock.
+//!   re-arms it per request. Moving an armed deadline later is a
+//!   compare-and-swap in tokio (and a runtime-handle clone), where a fresh
+//!   `timeout()` per request inserts and removes a timer-wheel entry under
+//!   the driver's lock. A timer whose deadline passed while its connection
+//!   sat idle fires once (waking, for nothing, the task that last used it)
+//!   and is filed again on its next use.
+//! * Connections are closed after the pool's lock is released: closing
+//!   one also removes its timer from tokio's wheel, under tokio's lock.
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -175,8 +180,9 @@ impl Pool {
 
     /// A new connection, opened before `deadline` if one is given.
     async fn connect_by(&self, deadline: Option<tokio::time::Instant>) -> Result<Conn, SendError> {
-        // Boxed: connecting is rare, and its future would otherwise make
-        // every exchange's future larger.
+        // Boxed: connecting is rare, and the connector's future would
+        // otherwise sit in every exchange's. (Boxing this whole function's
+        // future instead measured 900 instructions a request more.)
         let connect = Box::pin(self.connect());
         let tx = match deadline {
             Some(d) => tokio::time::timeout_at(d, connect)
@@ -189,6 +195,8 @@ impl Pool {
 
     /// The most recently used idle connection that can take a request now.
     fn checkout(&self) -> Option<Conn> {
+        // Declared first, dropped last: after the lock.
+        let mut closed = Vec::new();
         let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
         let mut busy: [Option<Idle>; SKIP_BUSY] = Default::default();
         let mut skipped = 0;
@@ -199,6 +207,7 @@ impl Pool {
                 break;
             }
             if c.conn.tx.is_closed() {
+                closed.push(c);
                 continue;
             }
             busy[skipped] = Some(c);
@@ -245,23 +254,33 @@ impl Inner {
             return;
         }
         let now = Instant::now();
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        // The oldest are at the bottom; drop the ones past their time.
-        let expired = idle
-            .iter()
-            .take_while(|c| now.duration_since(c.since) >= self.idle_timeout)
-            .count();
-        if expired > 0 {
-            idle.drain(..expired);
+        let expired: Vec<Idle>;
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            // The oldest are at the bottom; take the ones past their time.
+            let n = idle
+                .iter()
+                .take_while(|c| now.duration_since(c.since) >= self.idle_timeout)
+                .count();
+            expired = idle.drain(..n).collect();
+            idle.push(Idle { conn, since: now });
         }
-        idle.push(Idle { conn, since: now });
+        drop(expired);
     }
 
     /// Closes connections idle past the timeout, or closed by the upstream.
     fn sweep(&self) {
         let now = Instant::now();
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|c| !c.conn.tx.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+        let gone: Vec<Idle>;
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let (keep, out) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|c| !c.conn.tx.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+            *idle = keep;
+            gone = out;
+        }
+        drop(gone);
     }
 }
 
