@@ -79,10 +79,19 @@ struct Conn {
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
+/// Why [`Conn::exchange`] brought no response head. (As large as a
+/// request, like hyper's own error: it only lives on the failure path.)
+#[allow(clippy::large_enum_variant)]
+enum Failed {
+    /// The deadline passed. The connection is in the middle of an
+    /// exchange and must not be reused.
+    TimedOut,
+    /// hyper's error, with the request back if it was never written.
+    Send(hyper::client::conn::TrySendError<Request<Incoming>>),
+}
+
 impl Conn {
     /// Sends `req` and waits for the response head until `deadline`.
-    /// `Err(None)` is the deadline passing; the connection is then in the
-    /// middle of an exchange and must not be reused.
     // The error hands the unsent request back for the one retry, as
     // hyper's own `try_send_request` does; it is as large as a request.
     #[allow(clippy::result_large_err)]
@@ -90,10 +99,10 @@ impl Conn {
         &mut self,
         req: Request<Incoming>,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<Response<Incoming>, Option<hyper::client::conn::TrySendError<Request<Incoming>>>> {
+    ) -> Result<Response<Incoming>, Failed> {
         let send = self.tx.try_send_request(req);
         let Some(deadline) = deadline else {
-            return send.await.map_err(Some);
+            return send.await.map_err(Failed::Send);
         };
         let timer = match &mut self.timer {
             Some(t) => {
@@ -105,9 +114,9 @@ impl Conn {
         let mut send = pin!(send);
         poll_fn(|cx| {
             if let Poll::Ready(r) = send.as_mut().poll(cx) {
-                return Poll::Ready(r.map_err(Some));
+                return Poll::Ready(r.map_err(Failed::Send));
             }
-            timer.as_mut().poll(cx).map(|()| Err(None))
+            timer.as_mut().poll(cx).map(|()| Err(Failed::TimedOut))
         })
         .await
     }
@@ -163,8 +172,8 @@ impl Pool {
                     };
                     return Ok((resp, pooled));
                 }
-                Err(None) => return Err(SendError::Timeout),
-                Err(Some(mut e)) => match e.take_message() {
+                Err(Failed::TimedOut) => return Err(SendError::Timeout),
+                Err(Failed::Send(mut e)) => match e.take_message() {
                     // Once, and only for a request that never left.
                     Some(back) if reused => {
                         tracing::debug!(error = %e.error(), "pooled upstream connection was closed; retrying on a new one");
