@@ -100,7 +100,11 @@ impl Proxy {
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
-        let upgrade_proto = parts.headers.get(header::UPGRADE).cloned();
+        let upgrade_proto = if upgrade {
+            parts.headers.get(header::UPGRADE).cloned()
+        } else {
+            None
+        };
         strip_hop_by_hop(&mut parts.headers);
         if let (true, Some(p)) = (upgrade, upgrade_proto) {
             parts
