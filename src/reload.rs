@@ -346,7 +346,7 @@ pub fn watch(
 fn start_watcher(dir: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
     let handler = move |res: notify::Result<notify::Event>| {
-        if res.is_ok() {
+        if res.is_ok_and(|e| may_change(&e.kind)) {
             // A full channel already holds a wake-up; that is enough.
             let _ = tx.try_send(());
         }
@@ -364,6 +364,20 @@ fn start_watcher(dir: &Path, tx: mpsc::Sender<()>) -> Option<notify::Recommended
             tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the configuration directory; polling every {POLL:?}");
             None
         }
+    }
+}
+
+/// Whether an event can mean the file changed. inotify also reports opens
+/// and read-only closes, and the watcher's own read of the file is one: taken
+/// as changes, they made the watcher reread the file five times a second,
+/// forever, waking the runtime for nothing. A close after writing stays: an
+/// editor that writes in place ends with one.
+fn may_change(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
     }
 }
 

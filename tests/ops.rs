@@ -84,6 +84,35 @@ async fn editing_the_file_changes_capacity_live_and_admissions_follow() {
     assert_eq!(h.snapshot("registration").active, 2);
 }
 
+/// The watcher's own read of the file shows up on the directory watch as
+/// an open and a close. Taken as changes, they made it read the file again
+/// after every debounce, five times a second for ever: a busy proxy doing
+/// pointless reads, and an idle one never idle.
+#[tokio::test]
+async fn an_unchanged_file_is_not_read_over_and_over() {
+    use notify::Watcher;
+    let dir = tempfile::tempdir().unwrap();
+    let _h = Harness::from_file(Upstream::start().await, dir.path(), &room_file(1, "")).await;
+    // Past the start-up read and one debounce.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let opens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = opens.clone();
+    let mut w = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if e.is_ok_and(|e| matches!(e.kind, notify::EventKind::Access(notify::event::AccessKind::Open(_)))) {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    })
+    .unwrap();
+    w.watch(dir.path(), notify::RecursiveMode::NonRecursive).unwrap();
+    // Several debounce periods, well inside the 5 s fallback poll.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        opens.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the file was opened again unchanged"
+    );
+}
+
 #[tokio::test]
 async fn a_broken_edit_keeps_the_running_config_and_counts_an_error() {
     let dir = tempfile::tempdir().unwrap();
