@@ -125,6 +125,7 @@ impl Proxy {
         normalize_cookies(&mut parts.headers);
         forwarded_headers(&mut parts.headers, peer.ip(), host.as_ref(), self.trust_forwarded);
         // HTTP/1.1 needs a Host; a client that sent none gets the upstream's.
+        // `insert` also leaves one where a client sent several.
         let host = host.unwrap_or_else(|| {
             HeaderValue::from_str(self.upstream.authority.as_str()).expect("an authority is a valid header value")
         });
@@ -157,8 +158,8 @@ impl Proxy {
                     return Ok(resp.map(|_| Body::empty()));
                 }
             }
+            // Upgrade included: it is only for a 101 answer.
             strip_hop_by_hop(resp.headers_mut());
-            resp.headers_mut().remove(header::UPGRADE);
             Ok(resp.map(|b| Body::upstream(b, conn)))
         }
     }
@@ -360,6 +361,12 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key(header::ACCEPT));
+        // An Upgrade without a Connection header naming it goes too.
+        let mut h = HeaderMap::new();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
     }
 
     #[test]

@@ -202,6 +202,50 @@ async fn oversized_headers_are_refused() {
     assert_eq!(h.upstream.total(), 0);
 }
 
+/// What the upstream saw of a request written by hand.
+async fn upstream_saw_raw(h: &Harness, req: &str) -> serde_json::Value {
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap_or_else(|e| panic!("{e}:\n{out}"))
+}
+
+/// The upstream always gets exactly one Host: the client's, the first of
+/// several, or its own authority when the client sent none (HTTP/1.0).
+#[tokio::test]
+async fn the_upstream_gets_exactly_one_host() {
+    let h = Harness::start(ROOM).await;
+    let one = upstream_saw_raw(
+        &h,
+        "GET /elsewhere HTTP/1.1\r\nhost: site.example\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        (one["host_count"].as_u64(), one["headers"]["host"].as_str()),
+        (Some(1), Some("site.example"))
+    );
+    let two = upstream_saw_raw(
+        &h,
+        "GET /elsewhere HTTP/1.1\r\nhost: first.example\r\nhost: second.example\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        (two["host_count"].as_u64(), two["headers"]["host"].as_str()),
+        (Some(1), Some("first.example"))
+    );
+    let none = upstream_saw_raw(&h, "GET /elsewhere HTTP/1.0\r\n\r\n").await;
+    let upstream = h.upstream.addr.to_string();
+    assert_eq!(
+        (none["host_count"].as_u64(), none["headers"]["host"].as_str()),
+        (Some(1), Some(upstream.as_str()))
+    );
+}
+
 #[tokio::test]
 async fn a_sites_raw_utf8_cookie_neither_hides_ours_nor_is_lost() {
     let h = Harness::start(ROOM).await;

@@ -160,6 +160,7 @@ async fn upstream_handler(
             let body = serde_json::json!({
                 "path": req.uri().path(),
                 "method": req.method().as_str(),
+                "host_count": req.headers().get_all("host").iter().count(),
                 "headers": headers,
             });
             Response::builder()
