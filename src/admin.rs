@@ -54,10 +54,19 @@ const MAX_BODY: usize = 16 * 1024;
 /// Serves the admin listener until `stop` flips.
 pub async fn serve(listener: TcpListener, app: Arc<App>, stop: watch::Receiver<bool>) {
     let builder = auto::Builder::new(TokioExecutor::new());
-    accept_loop(listener, builder, stop, Duration::from_secs(5), move |req, _peer| {
-        let app = app.clone();
-        Box::pin(async move { handle(&app, req).await })
-    })
+    // Quiet connections close after 30 s: hyper's own default for a
+    // request head, and longer than a usual scrape interval.
+    accept_loop(
+        listener,
+        builder,
+        stop,
+        Duration::from_secs(5),
+        Duration::from_secs(30),
+        move |req, _peer| {
+            let app = app.clone();
+            Box::pin(async move { handle(&app, req).await })
+        },
+    )
     .await
 }
 

@@ -177,7 +177,9 @@ pub struct ServerConfig {
     pub connect_timeout: Duration,
     /// Time to the upstream's response headers (then 504).
     pub response_timeout: Duration,
-    /// A client must finish sending request headers within this (slowloris guard).
+    /// A client connection with no request in progress and nothing sent to
+    /// it for this long (up to 1.5 times it) is closed: the idle timeout and
+    /// the slowloris guard in one ([`crate::idle`]).
     pub header_read_timeout: Duration,
     /// Largest request head accepted from a client.
     pub max_header_bytes: usize,

@@ -67,6 +67,7 @@ pub async fn serve_site(listener: TcpListener, stop: watch::Receiver<bool>) {
         auto::Builder::new(TokioExecutor::new()),
         stop,
         Duration::from_secs(1),
+        Duration::from_secs(30),
         move |req, _| {
             let n = registered.clone();
             Box::pin(async move { site(req, &n).await })

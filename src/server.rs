@@ -21,11 +21,12 @@ use crate::app::App;
 use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::gate;
+use crate::idle::{close_when_quiet, Activity, Counted, Tracked};
 
 /// Per-connection limits for client connections.
 #[derive(Debug, Clone)]
 pub struct ConnSettings {
-    /// Slow clients must finish their request head within this.
+    /// Quiet connections (idle, or stuck in a request head) close after this.
     pub header_read_timeout: Duration,
     /// Largest request head (HTTP/1 buffer, HTTP/2 header list).
     pub max_header_bytes: usize,
@@ -57,7 +58,9 @@ pub async fn serve_public(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(s.header_read_timeout)
+        // Slow and idle clients are cut off by one timer per connection
+        // instead (crate::idle); hyper's arms one per request.
+        .header_read_timeout(None)
         .max_buf_size(s.max_header_bytes);
     builder
         .http2()
@@ -68,6 +71,7 @@ pub async fn serve_public(
         builder,
         stop,
         grace,
+        s.header_read_timeout,
         move |req: Request<Incoming>, peer: SocketAddr| gate::handle(app.clone(), req, peer),
     )
     .await
@@ -75,12 +79,14 @@ pub async fn serve_public(
 
 /// Accepts connections and serves each with `handler` until `stop` flips;
 /// then stops accepting and waits up to `grace` for open connections to
-/// finish their in-flight requests.
+/// finish their in-flight requests. A connection quiet for `quiet_limit`
+/// (idle, or stuck in a request head; see [`crate::idle`]) is closed.
 pub async fn accept_loop<H, F>(
     listener: TcpListener,
     builder: auto::Builder<TokioExecutor>,
     mut stop: watch::Receiver<bool>,
     grace: Duration,
+    quiet_limit: Duration,
     handler: H,
 ) where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
@@ -102,18 +108,24 @@ pub async fn accept_loop<H, F>(
                 };
                 let _ = stream.set_nodelay(true);
                 let h = handler.clone();
+                let activity = Arc::new(Activity::default());
+                let requests = activity.clone();
                 let svc = service_fn(move |req| {
                     // Boxed (the gate boxes its own): its future is several
                     // KiB, and hyper would otherwise copy it on every move
                     // (it showed as the top memcpy in profiles).
                     let fut = h(req, peer);
-                    async move { Ok::<_, Infallible>(fut.await) }
+                    let request = requests.start();
+                    async move { Ok::<_, Infallible>(fut.await.map(|b| Tracked::new(b, request))) }
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                let io = Counted::new(TokioIo::new(stream), activity.clone());
+                let conn = builder.serve_connection_with_upgrades(io, svc).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    match close_when_quiet(conn, activity, quiet_limit).await {
+                        Some(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
+                        Some(Ok(())) => {}
+                        None => tracing::debug!(%peer, ?quiet_limit, "closed a quiet connection"),
                     }
                 });
             }

@@ -190,6 +190,72 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     assert!(h.visitor().get("/register").await.reached_upstream());
 }
 
+/// Reads one response with a Content-Length body off a raw connection.
+async fn read_response(s: &mut TcpStream) -> (String, Vec<u8>) {
+    let head = read_head(s).await;
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no content-length in {head}"));
+    let mut body = vec![0u8; len];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut body))
+        .await
+        .unwrap()
+        .unwrap();
+    (head, body)
+}
+
+/// The slowloris guard is also the idle timeout: a keep-alive connection
+/// with nothing to do is closed. A request taking longer than the limit at
+/// the upstream is not "quiet", nor is the same connection's next request.
+#[tokio::test]
+async fn an_idle_connection_is_closed_but_a_slow_upstream_is_waited_for() {
+    let h = Harness::start_with(ROOM, "header_read_timeout = \"500ms\"").await;
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"GET /slow?ms=1500 HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, body) = read_response(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, b"slow done");
+    s.write_all(b"GET /elsewhere HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = read_response(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "kept alive: {head}");
+    // Then nothing more: the server closes its end.
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+    assert!(matches!(n, Ok(Ok(0))), "the idle connection is still open: {n:?}");
+    assert_eq!(h.upstream.total(), 2);
+}
+
+/// A client that stops reading a long response for longer than the limit
+/// still gets all of it: a response in progress is not quiet.
+#[tokio::test]
+async fn a_slow_reader_gets_the_whole_response() {
+    let h = Harness::start_with(ROOM, "header_read_timeout = \"500ms\"").await;
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = vec![0u8; 64 * 1024];
+    s.read_exact(&mut first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"));
+    assert!(rest.ends_with(b"\r\n0\r\n\r\n"), "the chunked body was cut short");
+    assert!(first.len() + rest.len() > 10 * MB);
+}
+
 #[tokio::test]
 async fn oversized_headers_are_refused() {
     let h = Harness::start_with(ROOM, "max_header_bytes = 8192").await;
