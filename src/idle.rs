@@ -1,6 +1,6 @@
 //! Closes client connections that have gone quiet: an idle keep-alive
-//! connection, a client that never finishes its request head (slowloris),
-//! one that stopped reading what it was sent.
+//! connection, or a client that never finishes its request head
+//! (slowloris).
 //!
 //! One timer per connection, not one per request. hyper's own
 //! `header_read_timeout` arms a timer for every request head, which cost
@@ -17,6 +17,13 @@
 //! or a long download is never cut; writes count so that a client still
 //! taking the last bytes of a response (after hyper has the whole body)
 //! keeps its connection.
+//!
+//! Not covered, as with hyper's own timer: a client that stops reading
+//! while its response is still in progress, or trickles a request body,
+//! holds its connection (on the public listener the upstream's
+//! `response_timeout` bounds the second). An idle HTTP/2 connection is
+//! dropped without a GOAWAY frame, and an HTTP/2 client's pings (answered,
+//! so written) count as activity.
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
