@@ -13,13 +13,15 @@
 #   lobby-page    a queued visitor reloading the HTML waiting page
 # Results go to bench-results/<WORKLOAD>-<time>/ (summary.txt, results.csv).
 # Needs: cargo build --release --bins --examples, nginx, haproxy, wrk.
+# VESTIBULE_BIN=path runs that binary instead of target/release/vestibule.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/benches/harness
 shared=${SHARED_BENCH:-$root/../shared/bench}
 workload=${1:?usage: compare.sh admitted|floor|lobby-status|lobby-page [ROUNDS]}
 rounds=${2:-3}
-bin=$root/target/release/vestibule
+# VESTIBULE_BIN: another build to measure (an older commit, for an A/B).
+bin=${VESTIBULE_BIN:-$root/target/release/vestibule}
 run=(env TOKIO_WORKER_THREADS=1 RUST_LOG=warn "$bin" --config "{CONFIG}")
 case $workload in
   admitted) cfg=vestibule.toml script=session.lua ;;

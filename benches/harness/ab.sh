@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Two builds of vestibule, A and B, on the admitted path in alternating
+# rounds of one run: the paired comparison the shared harness (one proxy
+# per run) cannot give, for changes smaller than the noise between runs.
+#
+#   benches/harness/ab.sh A_BINARY B_BINARY [ROUNDS] [SECONDS]
+#
+# Same layout as compare.sh: wrk (-t1 -c64) on CPU 0, backend and proxy on
+# CPU 1, one worker. Each round starts both proxies afresh in turn, warms up
+# 1 s, runs wrk, and reads the proxy's CPU time from /proc. Prints req/s and
+# CPU µs per request for each round, then the medians and the median of the
+# per-round B/A ratios. Needs wrk, taskset and the bench backend.
+set -euo pipefail
+a=$1 b=$2 rounds=${3:-8} secs=${4:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+backend=${BACKEND_BIN:-/tmp/bench-backend/release/bench-backend}
+tmp=$(mktemp -d)
+taskset -c 1 "$backend" --port 18080 --threads 1 >/dev/null 2>&1 &
+bpid=$!
+trap 'kill $bpid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+sed 's/18081/18082/' "$here/callgrind-admitted.toml" >"$tmp/ab.toml"
+ticks=$(getconf CLK_TCK)
+cpu() { awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
+one() { # binary -> "req/s cpu_us_per_req"
+  TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$1" --config "$tmp/ab.toml" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:18082/ && break; sleep 0.1; done
+  taskset -c 0 wrk -t1 -c64 -d1s -s "$here/session.lua" http://127.0.0.1:18082/ >/dev/null
+  local c0; c0=$(cpu $pid)
+  local out; out=$(taskset -c 0 wrk -t1 -c64 -d"${secs}s" -s "$here/session.lua" http://127.0.0.1:18082/)
+  local c1; c1=$(cpu $pid)
+  kill $pid; wait $pid 2>/dev/null || true
+  local n; n=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo "$out" | awk -v n="$n" -v c="$(echo "$c1 - $c0" | bc -l)" -v s="$secs" \
+    '/Requests\/sec/ {printf "%.0f %.2f\n", $2, c * 1e6 / n}'
+}
+for r in $(seq "$rounds"); do
+  if [ $((r % 2)) = 1 ]; then ra=$(one "$a"); rb=$(one "$b"); else rb=$(one "$b"); ra=$(one "$a"); fi
+  echo "round $r: A $ra  B $rb"
+done | tee "$tmp/rounds"
+python3 - "$tmp/rounds" <<'PY'
+import sys, statistics as st
+A=[];B=[]
+for l in open(sys.argv[1]):
+    f=l.split(); A.append((float(f[3]),float(f[4]))); B.append((float(f[6]),float(f[7])))
+med=st.median
+print(f"A: {med(x[0] for x in A):,.0f} req/s, {med(x[1] for x in A):.2f} us/req")
+print(f"B: {med(x[0] for x in B):,.0f} req/s, {med(x[1] for x in B):.2f} us/req")
+print(f"B/A per round, median: req/s {med(b[0]/a[0] for a,b in zip(A,B)):.3f}, CPU per request {med(b[1]/a[1] for a,b in zip(A,B)):.3f}")
+PY
