@@ -1,6 +1,6 @@
-//! Closes client connections that have gone quiet: an idle keep-alive
-//! connection, or a client that never finishes its request head
-//! (slowloris).
+//! Supervises client connections: closes those that have gone quiet (an
+//! idle keep-alive connection, or a client that never finishes its request
+//! head: slowloris), and asks them all to finish at shutdown ([`Drain`]).
 //!
 //! One timer per connection, not one per request. hyper's own
 //! `header_read_timeout` arms a timer for every request head, which cost
@@ -9,7 +9,8 @@
 //! bump one shared counter, and a timer that fires every half limit looks
 //! at it: a connection whose counter has not moved for two checks in a
 //! row, with no request in progress, is closed. It has then been quiet for
-//! at least the limit and at most one and a half times it.
+//! at least the limit and at most one and a half times it (a second more
+//! for one that does not finish when asked, below).
 //!
 //! Reads do not count: a client trickling a request head byte by byte is
 //! exactly what must be cut off. A request counts from its head being
@@ -21,20 +22,25 @@
 //! Not covered, as with hyper's own timer: a client that stops reading
 //! while its response is still in progress, or trickles a request body,
 //! holds its connection (on the public listener the upstream's
-//! `response_timeout` bounds the second). An idle HTTP/2 connection is
-//! dropped without a GOAWAY frame, and an HTTP/2 client's pings (answered,
-//! so written) count as activity.
+//! `response_timeout` bounds the second). An HTTP/2 client's pings
+//! (answered, so written) count as activity.
+//!
+//! A quiet connection is asked to finish first (HTTP/1 closes at once when
+//! idle, HTTP/2 sends GOAWAY), and dropped if it is still open a second
+//! later, or half the limit if that is shorter.
 
+use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper::rt::{Read, ReadBufCursor, Write};
+use tokio::sync::Notify;
 
 use crate::body::Body;
 
@@ -168,10 +174,99 @@ impl<T: Write + Unpin> Write for Counted<T> {
     }
 }
 
-/// Runs `conn` until it ends (`Some` of its output), or until it has been
-/// quiet for `limit` (see the module docs) and is dropped, which closes
-/// its socket (`None`).
-pub async fn close_when_quiet<C: Future>(conn: C, activity: Arc<Activity>, limit: Duration) -> Option<C::Output> {
+/// Tells every open connection to finish at shutdown, and lets the
+/// listener wait for them. In place of hyper-util's `GracefulShutdown`,
+/// whose watch channel every connection polled at every wake-up (about 100
+/// instructions a request): here a connection registers its waker once and
+/// reads one flag per wake-up.
+#[derive(Debug, Default)]
+pub struct Drain {
+    stopping: AtomicBool,
+    open: Mutex<Open>,
+    all_closed: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    next: u64,
+    wakers: HashMap<u64, Waker>,
+}
+
+impl Drain {
+    /// Asks every connection, open or still to come, to finish.
+    pub fn stop(&self) {
+        self.stopping.store(true, Relaxed);
+        // Under the lock: a connection joining now sees the flag there.
+        for w in self.lock().wakers.values() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Resolves once every connection has ended.
+    pub async fn closed(&self) {
+        loop {
+            let notified = self.all_closed.notified();
+            if self.open_connections() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.lock().wakers.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn join(self: &Arc<Self>, waker: &Waker) -> Member {
+        let mut open = self.lock();
+        let id = open.next;
+        open.next += 1;
+        open.wakers.insert(id, waker.clone());
+        Member {
+            drain: self.clone(),
+            id,
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Relaxed)
+    }
+}
+
+/// A connection's place in its [`Drain`], given up when it ends.
+struct Member {
+    drain: Arc<Drain>,
+    id: u64,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let mut open = self.drain.lock();
+        open.wakers.remove(&self.id);
+        if open.wakers.is_empty() {
+            self.drain.all_closed.notify_waiters();
+        }
+    }
+}
+
+/// Serves one connection: runs `conn` until it ends (`Some` of its
+/// output), asking it to finish (`shutdown`) when `drain` stops, and
+/// closing it once it has been quiet for `limit` (see the module docs;
+/// `None`). A quiet connection is first asked to finish, so an idle
+/// HTTP/2 connection says GOAWAY, and dropped if it has not a second
+/// later, which closes its socket. Must run as its own task: the waker of
+/// the first poll is the one woken at shutdown.
+pub async fn serve_until_quiet<C: Future>(
+    conn: C,
+    shutdown: impl Fn(Pin<&mut C>),
+    activity: Arc<Activity>,
+    limit: Duration,
+    drain: &Arc<Drain>,
+) -> Option<C::Output> {
     // At least a millisecond: a tiny limit must not turn into a busy loop.
     let period = (limit / 2).max(Duration::from_millis(1));
     let mut conn = pin!(conn);
@@ -182,33 +277,52 @@ pub async fn close_when_quiet<C: Future>(conn: C, activity: Arc<Activity>, limit
     let mut armed = false;
     let mut seen = activity.load();
     let mut quiet_checks = 0;
-    poll_fn(|cx| {
+    let mut member = None;
+    let mut finishing = false;
+    let mut dropping_at_next_check = false;
+    poll_fn(|cx| loop {
+        if member.is_none() {
+            member = Some(drain.join(cx.waker()));
+        }
+        if !finishing && drain.stopping() {
+            finishing = true;
+            shutdown(conn.as_mut());
+        }
         if let Poll::Ready(out) = conn.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
         }
-        loop {
-            if armed && !timer.is_elapsed() {
-                return Poll::Pending;
-            }
-            // Outside tokio's budget: a budget-refused poll would leave the
-            // timer unable to wake the task while `armed` said it could.
-            if pin!(tokio::task::unconstrained(timer.as_mut())).poll(cx).is_pending() {
-                armed = true;
-                return Poll::Pending;
-            }
-            let now = activity.load();
-            if now == seen && now & IN_FLIGHT == 0 {
-                quiet_checks += 1;
-                if quiet_checks == 2 {
-                    return Poll::Ready(None);
-                }
-            } else {
-                quiet_checks = 0;
-                seen = now;
-            }
-            timer.as_mut().reset(tokio::time::Instant::now() + period);
-            armed = false;
+        if armed && !timer.is_elapsed() {
+            return Poll::Pending;
         }
+        // Outside tokio's budget: a budget-refused poll would leave the
+        // timer unable to wake the task while `armed` said it could.
+        if pin!(tokio::task::unconstrained(timer.as_mut())).poll(cx).is_pending() {
+            armed = true;
+            return Poll::Pending;
+        }
+        let now = activity.load();
+        let mut next = period;
+        if dropping_at_next_check && now & IN_FLIGHT == 0 {
+            return Poll::Ready(None);
+        }
+        if now == seen && now & IN_FLIGHT == 0 {
+            quiet_checks += 1;
+            if quiet_checks == 2 {
+                // Asked first: HTTP/1 closes at once when idle, HTTP/2
+                // sends GOAWAY. A head still trickling in is dropped soon.
+                dropping_at_next_check = true;
+                next = period.min(Duration::from_secs(1));
+                if !finishing {
+                    finishing = true;
+                    shutdown(conn.as_mut());
+                }
+            }
+        } else {
+            quiet_checks = 0;
+            seen = now;
+        }
+        timer.as_mut().reset(tokio::time::Instant::now() + next);
+        armed = false;
     })
     .await
 }
@@ -231,13 +345,20 @@ mod tests {
         assert_eq!(a.load() >> 32, 5, "two starts, two ends, a write");
     }
 
+    /// `serve_until_quiet` for a connection that ignores being asked to
+    /// finish, in a drain of its own.
+    async fn quiet<C: Future>(conn: C, a: Arc<Activity>, limit: Duration) -> Option<C::Output> {
+        serve_until_quiet(conn, |_| {}, a, limit, &Arc::new(Drain::default())).await
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_quiet_connection_is_closed_after_the_limit_and_a_busy_one_is_not() {
         let limit = Duration::from_secs(10);
-        // Nothing happens: closed between the limit and one and a half times it.
+        // Nothing happens: asked to finish after the limit, dropped a second
+        // later, all within one and a half times the limit.
         let a = Arc::new(Activity::default());
         let t0 = tokio::time::Instant::now();
-        assert!(close_when_quiet(std::future::pending::<()>(), a, limit).await.is_none());
+        assert!(quiet(std::future::pending::<()>(), a, limit).await.is_none());
         let waited = t0.elapsed();
         assert!(waited >= limit && waited <= limit * 3 / 2, "{waited:?}");
 
@@ -250,7 +371,7 @@ mod tests {
             std::future::pending::<()>().await
         };
         let t0 = tokio::time::Instant::now();
-        assert!(close_when_quiet(conn, a, limit).await.is_none());
+        assert!(quiet(conn, a, limit).await.is_none());
         assert!(t0.elapsed() >= limit * 6, "{:?}", t0.elapsed());
 
         // Writes keep a connection open; its own end is passed on.
@@ -263,6 +384,62 @@ mod tests {
             }
             "done"
         };
-        assert_eq!(close_when_quiet(conn, a, limit).await, Some("done"));
+        assert_eq!(quiet(conn, a, limit).await, Some("done"));
+    }
+
+    /// A connection that ends once asked to finish, as an idle HTTP/1 or
+    /// HTTP/2 connection does (the latter after sending GOAWAY).
+    struct Finishes(bool);
+
+    impl Future for Finishes {
+        type Output = &'static str;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<&'static str> {
+            if self.0 {
+                Poll::Ready("finished")
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_connection_is_asked_to_finish_before_it_is_dropped() {
+        let a = Arc::new(Activity::default());
+        let drain = Arc::new(Drain::default());
+        let out = serve_until_quiet(Finishes(false), |mut c| c.0 = true, a, Duration::from_secs(10), &drain).await;
+        assert_eq!(out, Some("finished"));
+        assert_eq!(drain.open_connections(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stopping_the_drain_asks_every_connection_to_finish_and_waits_for_them() {
+        let drain = Arc::new(Drain::default());
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let (a, d) = (Arc::new(Activity::default()), drain.clone());
+            tasks.push(tokio::spawn(async move {
+                serve_until_quiet(Finishes(false), |mut c| c.0 = true, a, Duration::from_secs(3600), &d).await
+            }));
+        }
+        tokio::task::yield_now().await;
+        assert_eq!(drain.open_connections(), 3);
+        let t0 = tokio::time::Instant::now();
+        drain.stop();
+        drain.closed().await;
+        assert_eq!(t0.elapsed(), Duration::ZERO, "no timer was needed");
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Some("finished"));
+        }
+        // A connection that comes after the stop is asked at once.
+        let a = Arc::new(Activity::default());
+        let out = serve_until_quiet(
+            Finishes(false),
+            |mut c| c.0 = true,
+            a,
+            Duration::from_secs(3600),
+            &drain,
+        )
+        .await;
+        assert_eq!(out, Some("finished"));
     }
 }

@@ -13,7 +13,6 @@ use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -21,7 +20,7 @@ use crate::app::App;
 use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::gate;
-use crate::idle::{close_when_quiet, Activity, Counted, Tracked};
+use crate::idle::{serve_until_quiet, Activity, Counted, Drain, Tracked};
 
 /// Per-connection limits for client connections.
 #[derive(Debug, Clone)]
@@ -92,7 +91,7 @@ pub async fn accept_loop<H, F>(
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<Body>> + Send + Unpin + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    let drain = Arc::new(Drain::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -120,9 +119,10 @@ pub async fn accept_loop<H, F>(
                 });
                 let io = Counted::new(TokioIo::new(stream), activity.clone());
                 let conn = builder.serve_connection_with_upgrades(io, svc).into_owned();
-                let conn = graceful.watch(conn);
+                let drain = drain.clone();
                 tokio::spawn(async move {
-                    match close_when_quiet(conn, activity, quiet_limit).await {
+                    let finish = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
+                    match serve_until_quiet(conn, finish, activity, quiet_limit, &drain).await {
                         Some(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
                         Some(Ok(())) => {}
                         None => tracing::debug!(%peer, ?quiet_limit, "closed a quiet connection"),
@@ -133,8 +133,9 @@ pub async fn accept_loop<H, F>(
         }
     }
     drop(listener);
+    drain.stop();
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = drain.closed() => {}
         _ = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; closing remaining connections"),
     }
 }

@@ -234,6 +234,32 @@ async fn an_idle_connection_is_closed_but_a_slow_upstream_is_waited_for() {
     assert_eq!(h.upstream.total(), 2);
 }
 
+/// An idle HTTP/2 connection is closed politely: GOAWAY first, so the
+/// client knows no request of its was lost, and its connection ends
+/// without an error.
+#[tokio::test]
+async fn an_idle_http2_connection_gets_goaway_before_it_closes() {
+    let h = Harness::start_with(ROOM, "header_read_timeout = \"500ms\"").await;
+    let stream = TcpStream::connect(h.running.addr()).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get("/elsewhere")
+        .header("host", "x")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().collect().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), conn).await;
+    assert!(
+        matches!(ended, Ok(Ok(Ok(())))),
+        "the connection did not end cleanly: {ended:?}"
+    );
+}
+
 /// A client that stops reading a long response for longer than the limit
 /// still gets all of it: a response in progress is not quiet.
 #[tokio::test]
