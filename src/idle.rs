@@ -25,9 +25,12 @@
 //! `response_timeout` bounds the second). An HTTP/2 client's pings
 //! (answered, so written) count as activity.
 //!
-//! A quiet connection is asked to finish first (HTTP/1 closes at once when
-//! idle, HTTP/2 sends GOAWAY), and dropped if it is still open a second
-//! later, or half the limit if that is shorter.
+//! A quiet connection is asked to finish first (HTTP/1 closes at once
+//! between requests, HTTP/2 sends GOAWAY), and dropped if it is still open
+//! a second later (or half the limit if that is shorter) with no request
+//! since. A request that did come, a head that completed or a stream
+//! opened before the GOAWAY arrived, is served and its writes counted as
+//! usual.
 
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -44,28 +47,47 @@ use tokio::sync::Notify;
 
 use crate::body::Body;
 
-/// What a connection is doing: requests in progress in the low 32 bits;
-/// the high bits count events (a request starting or ending, a write), so
-/// any change of the whole means activity.
+/// What a connection is doing: its requests (in progress in the low 32
+/// bits, a count of starts and ends above) and its writes. Any change of
+/// either means activity.
 #[derive(Debug, Default)]
-pub struct Activity(AtomicU64);
+pub struct Activity {
+    requests: AtomicU64,
+    writes: AtomicU64,
+}
 
 const EVENT: u64 = 1 << 32;
 const IN_FLIGHT: u64 = EVENT - 1;
 
+/// [`Activity`] at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    requests: u64,
+    writes: u64,
+}
+
+impl Seen {
+    fn idle(self) -> bool {
+        self.requests & IN_FLIGHT == 0
+    }
+}
+
 impl Activity {
     /// A request has started; it lasts until the returned guard is dropped.
     pub fn start(self: &Arc<Self>) -> InFlight {
-        self.0.fetch_add(EVENT + 1, Relaxed);
+        self.requests.fetch_add(EVENT + 1, Relaxed);
         InFlight(self.clone())
     }
 
     fn wrote(&self) {
-        self.0.fetch_add(EVENT, Relaxed);
+        self.writes.fetch_add(1, Relaxed);
     }
 
-    fn load(&self) -> u64 {
-        self.0.load(Relaxed)
+    fn load(&self) -> Seen {
+        Seen {
+            requests: self.requests.load(Relaxed),
+            writes: self.writes.load(Relaxed),
+        }
     }
 }
 
@@ -77,7 +99,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         // One more event, one fewer in flight (never below zero: this
         // guard's own start is counted).
-        self.0 .0.fetch_add(EVENT - 1, Relaxed);
+        self.0.requests.fetch_add(EVENT - 1, Relaxed);
     }
 }
 
@@ -254,12 +276,12 @@ impl Drop for Member {
 }
 
 /// Serves one connection: runs `conn` until it ends (`Some` of its
-/// output), asking it to finish (`shutdown`) when `drain` stops, and
-/// closing it once it has been quiet for `limit` (see the module docs;
-/// `None`). A quiet connection is first asked to finish, so an idle
-/// HTTP/2 connection says GOAWAY, and dropped if it has not a second
-/// later, which closes its socket. Must run as its own task: the waker of
-/// the first poll is the one woken at shutdown.
+/// output), asking it to finish (`shutdown`) when `drain` stops; or until
+/// it has been quiet for `limit` (see the module docs), which ends it with
+/// `None`. A quiet connection is asked to finish first, so an idle HTTP/2
+/// connection says GOAWAY, and is dropped, closing its socket, if no
+/// request has come and it is still open a second later. Must run as its
+/// own task: the waker of the first poll is the one woken at shutdown.
 pub async fn serve_until_quiet<C: Future>(
     conn: C,
     shutdown: impl Fn(Pin<&mut C>),
@@ -279,7 +301,8 @@ pub async fn serve_until_quiet<C: Future>(
     let mut quiet_checks = 0;
     let mut member = None;
     let mut finishing = false;
-    let mut dropping_at_next_check = false;
+    // Set when asked to finish for being quiet: the requests seen then.
+    let mut asked_when: Option<u64> = None;
     poll_fn(|cx| loop {
         if member.is_none() {
             member = Some(drain.join(cx.waker()));
@@ -289,7 +312,7 @@ pub async fn serve_until_quiet<C: Future>(
             shutdown(conn.as_mut());
         }
         if let Poll::Ready(out) = conn.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
+            return Poll::Ready(if asked_when.is_some() { None } else { Some(out) });
         }
         if armed && !timer.is_elapsed() {
             return Poll::Pending;
@@ -302,24 +325,36 @@ pub async fn serve_until_quiet<C: Future>(
         }
         let now = activity.load();
         let mut next = period;
-        if dropping_at_next_check && now & IN_FLIGHT == 0 {
-            return Poll::Ready(None);
-        }
-        if now == seen && now & IN_FLIGHT == 0 {
-            quiet_checks += 1;
-            if quiet_checks == 2 {
-                // Asked first: HTTP/1 closes at once when idle, HTTP/2
-                // sends GOAWAY. A head still trickling in is dropped soon.
-                dropping_at_next_check = true;
-                next = period.min(Duration::from_secs(1));
-                if !finishing {
-                    finishing = true;
-                    shutdown(conn.as_mut());
+        match asked_when {
+            // Nothing since the ask (its own writes, GOAWAY and a ping,
+            // do not count): the client is not finishing; drop it.
+            Some(requests) if requests == now.requests && now.idle() => return Poll::Ready(None),
+            // A request came after all (a head that completed, a stream
+            // opened before the GOAWAY arrived): it finishes the usual way,
+            // its writes keeping the connection until they are done.
+            Some(_) => {
+                asked_when = None;
+                quiet_checks = 0;
+                seen = now;
+            }
+            None if now == seen && now.idle() => {
+                quiet_checks += 1;
+                if quiet_checks == 2 {
+                    // HTTP/1 closes at once between requests, HTTP/2
+                    // sends GOAWAY; a head still trickling in is dropped
+                    // at the next check, soon.
+                    asked_when = Some(now.requests);
+                    next = period.min(Duration::from_secs(1));
+                    if !finishing {
+                        finishing = true;
+                        shutdown(conn.as_mut());
+                    }
                 }
             }
-        } else {
-            quiet_checks = 0;
-            seen = now;
+            None => {
+                quiet_checks = 0;
+                seen = now;
+            }
         }
         timer.as_mut().reset(tokio::time::Instant::now() + next);
         armed = false;
@@ -336,13 +371,14 @@ mod tests {
         let a = Arc::new(Activity::default());
         let one = a.start();
         let two = a.start();
-        assert_eq!(a.load() & IN_FLIGHT, 2);
+        assert_eq!(a.load().requests & IN_FLIGHT, 2);
         drop(one);
         a.wrote();
-        assert_eq!(a.load() & IN_FLIGHT, 1);
+        assert_eq!(a.load().requests & IN_FLIGHT, 1);
         drop(two);
-        assert_eq!(a.load() & IN_FLIGHT, 0);
-        assert_eq!(a.load() >> 32, 5, "two starts, two ends, a write");
+        assert!(a.load().idle());
+        assert_eq!(a.load().requests >> 32, 4, "two starts, two ends");
+        assert_eq!(a.load().writes, 1);
     }
 
     /// `serve_until_quiet` for a connection that ignores being asked to
@@ -406,9 +442,37 @@ mod tests {
     async fn a_quiet_connection_is_asked_to_finish_before_it_is_dropped() {
         let a = Arc::new(Activity::default());
         let drain = Arc::new(Drain::default());
+        let t0 = tokio::time::Instant::now();
         let out = serve_until_quiet(Finishes(false), |mut c| c.0 = true, a, Duration::from_secs(10), &drain).await;
-        assert_eq!(out, Some("finished"));
+        assert_eq!(out, None, "a quiet close");
+        // Ended when asked, at the second quiet check; not dropped a second later.
+        assert_eq!(t0.elapsed(), Duration::from_secs(10));
         assert_eq!(drain.open_connections(), 0);
+    }
+
+    /// A request that arrives after the ask (a head completing, a stream
+    /// opened before the GOAWAY reached the client) is served to its end:
+    /// the connection is not dropped while its last writes go out.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_after_the_ask_is_not_cut_off() {
+        let limit = Duration::from_secs(10);
+        let a = Arc::new(Activity::default());
+        let (client, writes) = (a.clone(), a.clone());
+        let conn = async move {
+            // Asked at 10 s; a request comes at 10.5 s and its body is done
+            // at 12 s, but its bytes take until 20 s to go out.
+            tokio::time::sleep(Duration::from_millis(10_500)).await;
+            let request = client.start();
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            drop(request);
+            for _ in 0..8 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                writes.wrote();
+            }
+            "served"
+        };
+        let out = serve_until_quiet(conn, |_| {}, a, limit, &Arc::new(Drain::default())).await;
+        assert_eq!(out, Some("served"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +93,8 @@ pub async fn accept_loop<H, F>(
     F: Future<Output = hyper::Response<Body>> + Send + Unpin + 'static,
 {
     let drain = Arc::new(Drain::default());
+    // How a connection is asked to finish: at shutdown, or when quiet.
+    let finish = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -121,7 +124,6 @@ pub async fn accept_loop<H, F>(
                 let conn = builder.serve_connection_with_upgrades(io, svc).into_owned();
                 let drain = drain.clone();
                 tokio::spawn(async move {
-                    let finish = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
                     match serve_until_quiet(conn, finish, activity, quiet_limit, &drain).await {
                         Some(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
                         Some(Ok(())) => {}
