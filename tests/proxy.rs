@@ -294,8 +294,9 @@ async fn oversized_headers_are_refused() {
     assert_eq!(h.upstream.total(), 0);
 }
 
-/// What the upstream saw of a request written by hand.
-async fn upstream_saw_raw(h: &Harness, req: &str) -> serde_json::Value {
+/// Sends a request written by hand (it should say `connection: close`, or
+/// be HTTP/1.0) and returns the whole response.
+async fn raw_exchange(h: &Harness, req: &str) -> String {
     let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
@@ -303,7 +304,12 @@ async fn upstream_saw_raw(h: &Harness, req: &str) -> serde_json::Value {
         .await
         .unwrap()
         .unwrap();
-    let out = String::from_utf8_lossy(&out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the upstream saw of a request written by hand: the echo's JSON.
+async fn upstream_saw_raw(h: &Harness, req: &str) -> serde_json::Value {
+    let out = raw_exchange(h, req).await;
     serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap_or_else(|e| panic!("{e}:\n{out}"))
 }
 
@@ -348,14 +354,7 @@ async fn a_sites_raw_utf8_cookie_neither_hides_ours_nor_is_lost() {
     let req = format!(
         "GET /register HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncookie: name=J\u{fc}rgen; vst_reg={session}; app=1\r\n\r\n"
     );
-    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    let out = String::from_utf8_lossy(&out);
+    let out = raw_exchange(&h, &req).await;
     // What the upstream received is in the echoed body.
     let upstream_saw = out.split_once("\r\n\r\n").unwrap().1;
     assert!(
@@ -634,15 +633,7 @@ async fn our_cookie_is_found_among_lookalikes_and_empty_crumbs_and_never_forward
     let req = format!(
         "GET /register HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncookie: ;; vst_regx=bad ;\t vst_reg={session} ; app=1;\r\n\r\n"
     );
-    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    let out = String::from_utf8_lossy(&out);
-    let j: serde_json::Value = serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap();
-    assert_eq!(j["path"], "/register", "{out}");
+    let j = upstream_saw_raw(&h, &req).await;
+    assert_eq!(j["path"], "/register", "{j}");
     assert_eq!(j["headers"]["cookie"], "app=1");
 }
