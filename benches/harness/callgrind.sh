@@ -21,23 +21,15 @@
 set -euo pipefail
 name=$1 n=$2
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-out=${OUT_DIR:-/tmp/vestibule-callgrind}
-mkdir -p "$out/nginx"
-backend=${BACKEND_BIN:-/tmp/bench-backend/release/bench-backend}
-"$backend" --port 18080 --threads 1 >/dev/null 2>&1 &
-bpid=$!
+source "$(dirname "$0")/common.sh"
 TOKIO_WORKER_THREADS=1 RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out/$name.out" "$@" >"$out/$name.log" 2>&1 &
 pid=$!
 trap 'kill $pid $bpid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  sleep 0.2
-  curl -s -o /dev/null 127.0.0.1:18081/ && break
-done
-python3 "$here/load.py" 127.0.0.1 18081 2000 16 "${LOADPATH:-/}" "${LOADEXTRA:-}"
+wait_for_server
+load 2000
 rm -f "$out/$name.out"*
 callgrind_control -z "$pid" >/dev/null 2>&1
-python3 "$here/load.py" 127.0.0.1 18081 "$n" 16 "${LOADPATH:-/}" "${LOADEXTRA:-}"
+load "$n"
 callgrind_control -d "$pid" >/dev/null 2>&1
 sleep 0.5
 ir=$(awk '/^summary:/ {print $2; exit}' "$out/$name.out.1")

@@ -16,29 +16,21 @@
 set -euo pipefail
 name=$1 n=$2
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-out=${OUT_DIR:-/tmp/vestibule-callgrind}
-mkdir -p "$out/nginx"
-backend=${BACKEND_BIN:-/tmp/bench-backend/release/bench-backend}
-"$backend" --port 18080 --threads 1 >/dev/null 2>&1 &
-bpid=$!
+source "$(dirname "$0")/common.sh"
 TOKIO_WORKER_THREADS=1 RUST_LOG=warn "$@" >"$out/$name.syscalls.log" 2>&1 &
 pid=$!
 spid=
 trap 'kill $pid $bpid $spid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  sleep 0.1
-  curl -s -o /dev/null 127.0.0.1:18081/ && break
-done
-python3 "$here/load.py" 127.0.0.1 18081 2000 16 "${LOADPATH:-/}" "${LOADEXTRA:-}"
+wait_for_server
+load 2000
 strace -c -o "$out/$name.syscalls" -p "$(ls /proc/$pid/task | paste -sd,)" 2>/dev/null &
 spid=$!
 sleep 1
-python3 "$here/load.py" 127.0.0.1 18081 "$n" 16 "${LOADPATH:-/}" "${LOADEXTRA:-}"
+load "$n"
 kill -INT $spid
 wait $spid 2>/dev/null || true
 echo "$name: system calls per request (strace -c, $out/$name.syscalls)"
-awk -v n="$n" '$NF ~ /^[a-z_0-9]+$/ && $NF != "total" && $(NF-1) ~ /^[0-9]+$/ {
-    calls = ($(NF-1) ~ /^[0-9]+$/ && $(NF-2) ~ /^[0-9]+$/ && NF == 6) ? $(NF-2) : $(NF-1)
-    if (calls / n >= 0.01) printf "  %-14s %.2f\n", $NF, calls / n
+# Rows are "% seconds usecs/call calls [errors] syscall": calls is field 4.
+awk -v n="$n" '$4 ~ /^[0-9]+$/ && $NF != "total" && $4 / n >= 0.01 {
+    printf "  %-14s %.2f\n", $NF, $4 / n
 }' "$out/$name.syscalls"
