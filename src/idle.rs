@@ -148,6 +148,14 @@ impl<T> Counted<T> {
     pub fn new(io: T, activity: Arc<Activity>) -> Counted<T> {
         Counted { io, activity }
     }
+
+    /// Passes a write's outcome on, counting it if it made progress.
+    fn count(&self, r: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.wrote();
+        }
+        r
+    }
 }
 
 impl<T: Read + Unpin> Read for Counted<T> {
@@ -160,12 +168,7 @@ impl<T: Write + Unpin> Write for Counted<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            if n > 0 {
-                this.activity.wrote();
-            }
-        }
-        r
+        this.count(r)
     }
 
     fn poll_write_vectored(
@@ -175,12 +178,7 @@ impl<T: Write + Unpin> Write for Counted<T> {
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = r {
-            if n > 0 {
-                this.activity.wrote();
-            }
-        }
-        r
+        this.count(r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -235,7 +233,7 @@ impl Drain {
         }
     }
 
-    pub fn open_connections(&self) -> usize {
+    fn open_connections(&self) -> usize {
         self.lock().wakers.len()
     }
 
@@ -385,6 +383,24 @@ mod tests {
     /// finish, in a drain of its own.
     async fn quiet<C: Future>(conn: C, a: Arc<Activity>, limit: Duration) -> Option<C::Output> {
         serve_until_quiet(conn, |_| {}, a, limit, &Arc::new(Drain::default())).await
+    }
+
+    #[tokio::test]
+    async fn writes_that_make_progress_are_counted() {
+        let a = Arc::new(Activity::default());
+        let (ours, _theirs) = tokio::io::duplex(64);
+        let mut io = Counted::new(hyper_util::rt::TokioIo::new(ours), a.clone());
+        assert_eq!(
+            poll_fn(|cx| Pin::new(&mut io).poll_write(cx, b"hello")).await.unwrap(),
+            5
+        );
+        assert_eq!(poll_fn(|cx| Pin::new(&mut io).poll_write(cx, b"")).await.unwrap(), 0);
+        let bufs = [std::io::IoSlice::new(b"a"), std::io::IoSlice::new(b"b")];
+        poll_fn(|cx| Pin::new(&mut io).poll_write_vectored(cx, &bufs))
+            .await
+            .unwrap();
+        assert_eq!(a.load().writes, 2, "the empty write does not count");
+        assert!(a.load().idle(), "writes are not requests");
     }
 
     #[tokio::test(start_paused = true)]
