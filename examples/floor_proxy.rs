@@ -41,7 +41,7 @@ fn main() -> anyhow::Result<()> {
                     let pool = pool.clone();
                     async move {
                         let resp = match pool.send(req, None).await {
-                            Ok((resp, conn)) => resp.map(|b| Body::upstream(b, conn)),
+                            Ok(resp) => resp.map(Body::Upstream),
                             Err(_) => {
                                 let mut r = Response::new(Body::from("upstream failed"));
                                 *r.status_mut() = http::StatusCode::BAD_GATEWAY;

@@ -60,10 +60,12 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
     // every future level a request passes through is one more copy of
     // the exchange's future (memcpy led the profiles).
     if token.as_ref().is_some_and(|t| current_session(&room, t, now)) {
-        return Box::pin(async move {
-            room.metrics.request(Outcome::Session);
-            proxy(&app, &room.metrics, req, peer, Vec::new(), None).await
-        });
+        room.metrics.request(Outcome::Session);
+        // Started here too: the request goes out of the picture before
+        // hyper, which reads ahead on the connection before it first polls
+        // this future, wants its read buffer back.
+        let started = forwarding(&app, req, peer);
+        return Box::pin(async move { started.finish(&app, &room.metrics, Vec::new(), None).await });
     }
     Box::pin(async move { gate(&app, &room, token, now, req, peer).await })
 }
@@ -355,9 +357,7 @@ fn store_failed(app: &App, room: &Room, e: &StoreError) {
     app.health.failed(e);
 }
 
-/// Forwards upstream and maps failures to a page. A session this request
-/// created is counted once the upstream answers, and released at once when
-/// it does not, so an error never holds the visitor's slot.
+/// Forwards upstream and maps failures to a page (see [`Forwarding`]).
 async fn proxy(
     app: &App,
     m: &RoomMetrics,
@@ -366,46 +366,80 @@ async fn proxy(
     cookies: Vec<HeaderValue>,
     admission: Option<Admission<'_>>,
 ) -> Response<Body> {
-    let json = prefers_json(req.headers());
-    let started = tokio::time::Instant::now();
-    let live = app.live.load_full();
-    // Not boxed: `forward` rewrites the request before making its future,
-    // which keeps the future under 2 KiB; boxing it measured 340
-    // instructions a request more (callgrind, docs/BENCHMARKS.md).
-    match live.proxy.forward(req, peer).await {
-        Ok(mut resp) => {
-            m.upstream_duration.observe(started.elapsed().as_secs_f64());
-            for c in cookies {
-                resp.headers_mut().append(header::SET_COOKIE, c);
-            }
-            match admission {
-                Some(Admission::Direct(room, _)) => room.metrics.admitted_direct.inc(),
-                Some(Admission::Claimed(room, t)) => app.count_claim(room, t, app.clock.now_ms()),
-                None => {}
-            }
-            resp
-        }
-        Err(e) => {
-            m.upstream_error(e.kind());
-            tracing::warn!(error = %e, "upstream request failed");
-            if let Some(Admission::Direct(room, id) | Admission::Claimed(room, &Token { number: id, .. })) = admission {
-                let now = app.clock.now_ms();
-                if let Err(e) = app.store.release(room.name(), id, now, &room.limits).await {
-                    tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
+    forwarding(app, req, peer).finish(app, m, cookies, admission).await
+}
+
+/// A request on its way upstream. Started as soon as the request is
+/// decided on: the request is rewritten and encoded then, and its parsed
+/// form (which holds on to the client connection's read buffer) dropped.
+struct Forwarding<F> {
+    sent: F,
+    json: bool,
+    started: tokio::time::Instant,
+}
+
+/// Starts forwarding `req` (see [`Forwarding`]).
+fn forwarding(
+    app: &App,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Forwarding<impl std::future::Future<Output = Result<Response<Body>, crate::proxy::ProxyError>> + Send> {
+    Forwarding {
+        json: prefers_json(req.headers()),
+        started: tokio::time::Instant::now(),
+        sent: app.live.load().proxy.forward(req, peer),
+    }
+}
+
+impl<F: std::future::Future<Output = Result<Response<Body>, crate::proxy::ProxyError>>> Forwarding<F> {
+    /// Waits for the answer. A session this request created is counted
+    /// once the upstream answers, and released at once when it does not,
+    /// so an error never holds the visitor's slot.
+    async fn finish(
+        self,
+        app: &App,
+        m: &RoomMetrics,
+        cookies: Vec<HeaderValue>,
+        admission: Option<Admission<'_>>,
+    ) -> Response<Body> {
+        let Forwarding { sent, json, started } = self;
+        match sent.await {
+            Ok(mut resp) => {
+                m.upstream_duration.observe(started.elapsed().as_secs_f64());
+                for c in cookies {
+                    resp.headers_mut().append(header::SET_COOKIE, c);
                 }
+                match admission {
+                    Some(Admission::Direct(room, _)) => room.metrics.admitted_direct.inc(),
+                    Some(Admission::Claimed(room, t)) => app.count_claim(room, t, app.clock.now_ms()),
+                    None => {}
+                }
+                resp
             }
-            let (title, msg) = if e.status() == StatusCode::GATEWAY_TIMEOUT {
-                (
-                    "The site is taking too long",
-                    "The site did not answer in time. Please try again in a moment.",
-                )
-            } else {
-                (
-                    "The site is not reachable",
-                    "The site could not be reached. Please try again in a moment.",
-                )
-            };
-            app.message(e.status(), title, msg, Some(10), json)
+            Err(e) => {
+                m.upstream_error(e.kind());
+                tracing::warn!(error = %e, "upstream request failed");
+                if let Some(Admission::Direct(room, id) | Admission::Claimed(room, &Token { number: id, .. })) =
+                    admission
+                {
+                    let now = app.clock.now_ms();
+                    if let Err(e) = app.store.release(room.name(), id, now, &room.limits).await {
+                        tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
+                    }
+                }
+                let (title, msg) = if e.status() == StatusCode::GATEWAY_TIMEOUT {
+                    (
+                        "The site is taking too long",
+                        "The site did not answer in time. Please try again in a moment.",
+                    )
+                } else {
+                    (
+                        "The site is not reachable",
+                        "The site could not be reached. Please try again in a moment.",
+                    )
+                };
+                app.message(e.status(), title, msg, Some(10), json)
+            }
         }
     }
 }

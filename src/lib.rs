@@ -37,6 +37,7 @@ pub mod config;
 pub mod demo;
 pub mod failover;
 pub mod gate;
+pub mod h1;
 pub mod idle;
 pub mod metrics;
 pub mod page;

@@ -10,12 +10,14 @@ use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 
 use crate::body::Body;
 use crate::config::{ServerConfig, Upstream};
 use crate::gate::crumbs;
+use crate::h1::{RequestFraming, RequestHead};
 use crate::metrics::UpstreamErrorKind;
-use crate::upstream::{Pool, SendError};
+use crate::upstream::{Pool, SendError, Upgraded};
 
 /// Why forwarding failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +57,9 @@ pub struct Proxy {
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// A static, not a const: a const array of names is built and dropped at
+/// every use.
+static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -95,11 +99,15 @@ impl Proxy {
     /// holds the rewritten request once and none of the rewriting's locals:
     /// as an `async fn` it was 4 KiB, copied at every level it passed
     /// through (memcpy led the profiles).
+    ///
+    /// The future owns what it needs (a handle on the pool), so a caller can
+    /// call this when the request arrives and await it later: the parsed
+    /// request is let go of at once.
     pub fn forward(
         &self,
         mut req: Request<Incoming>,
         peer: SocketAddr,
-    ) -> impl Future<Output = Result<Response<Body>, ProxyError>> + Send + '_ {
+    ) -> impl Future<Output = Result<Response<Body>, ProxyError>> + Send + 'static {
         let upgrade = wants_upgrade(&req);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
@@ -139,28 +147,34 @@ impl Proxy {
                 .cloned()
                 .map_or_else(|| Uri::from_static("/"), Uri::from);
         }
-        parts.version = Version::HTTP_11;
-
-        let req = Request::from_parts(parts, body);
-        let deadline = tokio::time::Instant::now() + self.response_timeout;
+        // Encoded here, not in the future: the parsed request holds on to
+        // the client connection's read buffer, which hyper wants back
+        // before the future first runs (it reads ahead at once).
+        let framing = RequestFraming::of(&body);
+        let head = RequestHead::encode(&parts, framing);
+        drop(parts);
+        let timeout = self.response_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let pool = self.pool.clone();
         async move {
-            let (mut resp, conn) = match self.pool.send(req, Some(deadline)).await {
-                Err(SendError::Timeout) => return Err(ProxyError::Timeout(self.response_timeout)),
+            let mut resp = match pool.send_head(head, body, Some(deadline)).await {
+                Err(SendError::Timeout) => return Err(ProxyError::Timeout(timeout)),
                 Err(SendError::Connect(e)) => return Err(ProxyError::Connect(e)),
-                Err(SendError::Protocol(e)) => return Err(ProxyError::Protocol(error_chain(&e))),
+                Err(SendError::Protocol(e)) => return Err(ProxyError::Protocol(e)),
                 Ok(r) => r,
             };
 
             if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-                if let Some(client_side) = client_upgrade {
-                    let upstream_side = hyper::upgrade::on(&mut resp);
+                // The pool answers 101 only to an upgrade request.
+                let (parts, body) = resp.into_parts();
+                if let (Some(client_side), Some(upstream_side)) = (client_upgrade, body.into_upgraded()) {
                     tokio::spawn(splice(client_side, upstream_side));
-                    return Ok(resp.map(|_| Body::empty()));
                 }
+                return Ok(Response::from_parts(parts, Body::empty()));
             }
             // Upgrade included: it is only for a 101 answer.
             strip_hop_by_hop(resp.headers_mut());
-            Ok(resp.map(|b| Body::upstream(b, conn)))
+            Ok(resp.map(Body::Upstream))
         }
     }
 }
@@ -330,18 +344,22 @@ fn forwarded_headers(h: &mut HeaderMap, peer: IpAddr, host: Option<&HeaderValue>
 }
 
 /// Copies bytes both ways between an upgraded client and upstream connection
-/// until either side closes.
-async fn splice(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
-    let (c, u) = match tokio::try_join!(client, upstream) {
-        Ok(pair) => pair,
+/// until either side closes, starting with what the upstream sent right
+/// after its 101.
+async fn splice(client: hyper::upgrade::OnUpgrade, mut upstream: Upgraded) {
+    let c = match client.await {
+        Ok(c) => c,
         Err(e) => {
             tracing::debug!(error = %e, "upgrade failed");
             return;
         }
     };
     let mut c = TokioIo::new(c);
-    let mut u = TokioIo::new(u);
-    if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut u).await {
+    let copied = async {
+        c.write_all(&upstream.read_ahead).await?;
+        tokio::io::copy_bidirectional(&mut c, &mut upstream.io).await
+    };
+    if let Err(e) = copied.await {
         tracing::debug!(error = %e, "upgraded connection ended");
     }
 }

@@ -1,44 +1,58 @@
-//! Keep-alive HTTP/1.1 connections to the one upstream.
+//! Keep-alive HTTP/1.1 connections to the one upstream, driven inside the
+//! task of the client connection they serve.
 //!
-//! vestibule talks to exactly one origin, so the general-purpose pool of
-//! hyper-util's legacy client (a map keyed by scheme and authority behind a
-//! mutex, a waiter queue, a channel hop into a pool task) is more than the
-//! job needs, and it showed: about a third of the instructions of a
-//! minimal hyper proxy went there (docs/BENCHMARKS.md). This pool is a stack
-//! of idle [`SendRequest`] handles over `hyper::client::conn::http1`:
+//! A proxy over hyper's client runs each upstream connection as a task of
+//! its own: the request goes to it over a channel, the response head comes
+//! back over another, and every chunk of the body over a third, each
+//! hand-off waking a task. On the admitted path that was a third of the
+//! proxy's instructions (docs/BENCHMARKS.md). Here the exchange is a plain
+//! future in the client connection's task: the request head is written to
+//! the socket, the response head parsed from it (httparse, the parser hyper
+//! uses; [`crate::h1`] is the wire format), and the response body handed to
+//! hyper's server as a [`ResponseBody`] that reads the upstream socket
+//! itself. One task, one wake-up per socket event.
+//!
+//! The pool is a stack of idle connections:
 //!
 //! * A connection goes back on the stack only when its response body has
-//!   been read to the end ([`Pooled::release`]); one whose body was dropped
-//!   half-way is closed, since nothing else is known to be in sync on it.
+//!   been read to its end with nothing after it, and neither side asked to
+//!   close; a body dropped half-way closes it.
 //! * Last in, first out: the busiest connections stay warm and the rest age
 //!   out after `idle_timeout`, so a surge's extra connections close once it
-//!   has passed.
-//! * A request that finds a pooled connection closed under it (the upstream
-//!   timed it out just then) and was not written yet is sent again once on
-//!   a new connection, as the legacy client did.
+//!   has passed. A background sweep closes them with no traffic to do it.
+//! * An idle connection has no task reading it, so one the upstream closed
+//!   is found by its socket's readiness (tokio's, no system call while
+//!   nothing has arrived) when it is checked out or swept, and closed.
+//! * A request the upstream closed a reused connection on without a byte
+//!   of answer (the upstream timed it out just as it was sent) is sent once
+//!   more on a new connection if its method is idempotent and it has no
+//!   body, as nginx does; nothing else is repeated.
 //! * Connecting reuses hyper-util's `HttpConnector`: name resolution, a
 //!   connect timeout, `TCP_NODELAY` and TCP keep-alive.
 //! * Each connection keeps one response timer for its whole life and
 //!   re-arms it per request. Moving an armed deadline later is a
-//!   compare-and-swap in tokio (and a runtime-handle clone), where a fresh
-//!   `timeout()` per request inserts and removes a timer-wheel entry under
-//!   the driver's lock. A timer whose deadline passed while its connection
-//!   sat idle fires once (waking, for nothing, the task that last used it)
-//!   and is filed again on its next use.
+//!   compare-and-swap in tokio, where a fresh `timeout()` per request
+//!   inserts and removes a timer-wheel entry under the driver's lock.
 //! * Connections are closed after the pool's lock is released: closing
 //!   one also removes its timer from tokio's wheel, under tokio's lock.
 
 use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
-use std::task::Poll;
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response, Uri};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::HeaderMap;
+use http::{Request, Response, StatusCode, Uri};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::io::AsyncWrite;
+use tokio::net::TcpStream;
 use tower_service::Service;
+
+use crate::h1::{self, Decoded, Decoder, RequestFraming, RequestHead, ResponseHead};
 
 /// Why no response came back. The caller maps these to 502 or 504.
 #[derive(Debug)]
@@ -46,7 +60,7 @@ pub enum SendError {
     /// No connection could be opened.
     Connect(String),
     /// The exchange failed on an open connection.
-    Protocol(hyper::Error),
+    Protocol(String),
     /// No response head before the deadline (connecting included).
     Timeout,
 }
@@ -64,7 +78,6 @@ struct Inner {
     /// Scheme and authority to connect to.
     origin: Uri,
     idle_timeout: Duration,
-    builder: http1::Builder,
 }
 
 struct Idle {
@@ -72,60 +85,287 @@ struct Idle {
     since: Instant,
 }
 
-/// One upstream connection and its response timer.
+/// The smallest room left in the read buffer before a read: below it, the
+/// buffer is grown (or, once the last response's bytes are gone, reused).
+const MIN_READ: usize = 1024;
+/// How much room a read asks for: one page of a response head, up to
+/// this much more of a long body.
+const READ_SIZE: usize = 8 * 1024;
+const MAX_READ_SIZE: usize = 64 * 1024;
+
+/// One upstream connection.
 struct Conn {
-    tx: SendRequest<Incoming>,
+    io: TcpStream,
+    /// Read from the upstream and not yet consumed.
+    rbuf: BytesMut,
     /// Made on the first exchange with a deadline, then re-armed.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-/// Why [`Conn::exchange`] brought no response head. (As large as a
-/// request, like hyper's own error: it only lives on the failure path.)
-#[allow(clippy::large_enum_variant)]
+/// Why [`Conn::exchange`] brought no response head.
 enum Failed {
-    /// The deadline passed. The connection is in the middle of an
-    /// exchange and must not be reused.
+    /// The deadline passed mid-exchange.
     TimedOut,
-    /// hyper's error, with the request back if it was never written.
-    Send(hyper::client::conn::TrySendError<Request<Incoming>>),
+    /// The client's request body failed (it went away mid-upload).
+    Client(String),
+    /// The upstream connection failed; `answered` if any of a response
+    /// had arrived.
+    Upstream { error: io::Error, answered: bool },
+}
+
+/// Room for at least [`MIN_READ`] more bytes in `buf`, asking for up to
+/// `want` (what the body still needs) within the read sizes.
+fn make_room(buf: &mut BytesMut, want: usize) {
+    if buf.capacity() - buf.len() < MIN_READ {
+        buf.reserve(want.clamp(READ_SIZE, MAX_READ_SIZE));
+    }
+}
+
+/// Where an [`Upload`] stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    InProgress,
+    /// All of the request was written.
+    Sent,
+    /// Given up: the upstream stopped taking it, or the client's body
+    /// failed. The connection is out of step.
+    Abandoned,
+}
+
+/// A request on its way to the upstream: the bytes still to write (the
+/// head, then each piece of body with its chunk framing) and the client's
+/// body still to come. A state machine polled with the connection, so that
+/// it goes on after the response head has come (an upstream may answer
+/// before it has read the whole upload, and echo it back as it reads).
+struct Upload {
+    /// To write, in order; the written ones are empty.
+    out: [Bytes; 3],
+    body: Option<Incoming>,
+    framing: RequestFraming,
+    /// Body bytes taken from the client.
+    taken: u64,
+    trailers: Option<HeaderMap>,
+    state: Sending,
+}
+
+static CRLF: Bytes = Bytes::from_static(b"\r\n");
+
+impl Upload {
+    fn new(head: Bytes, body: Option<Incoming>, framing: RequestFraming) -> Upload {
+        Upload {
+            out: [head, Bytes::new(), Bytes::new()],
+            body,
+            framing,
+            taken: 0,
+            trailers: None,
+            state: Sending::InProgress,
+        }
+    }
+
+    /// Writes what it can. An error from the client's side is returned
+    /// (the exchange cannot go on without the request); the upstream no
+    /// longer taking it only abandons the upload (its answer may be on its
+    /// way: an early 413, say).
+    fn poll_send(&mut self, io: &mut TcpStream, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        while self.state == Sending::InProgress {
+            match ready!(self.poll_step(io, cx)) {
+                Ok(true) => {}
+                Ok(false) => self.state = Sending::Sent,
+                Err(WriteFailed::Upstream) => self.state = Sending::Abandoned,
+                Err(WriteFailed::Client(e)) => {
+                    self.state = Sending::Abandoned;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        // Nothing more will be taken from the client.
+        self.body = None;
+        Poll::Ready(Ok(()))
+    }
+
+    /// One write, or one frame of the body: `Ok(true)` while there is more.
+    fn poll_step(&mut self, io: &mut TcpStream, cx: &mut Context<'_>) -> Poll<Result<bool, WriteFailed>> {
+        if self.out.iter().any(|b| !b.is_empty()) {
+            let mut slices = [IoSlice::new(&[]); 3];
+            let mut n = 0;
+            for b in self.out.iter().filter(|b| !b.is_empty()) {
+                slices[n] = IoSlice::new(b);
+                n += 1;
+            }
+            let mut written = match ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n])) {
+                Ok(0) | Err(_) => return Poll::Ready(Err(WriteFailed::Upstream)),
+                Ok(w) => w,
+            };
+            for b in &mut self.out {
+                let k = written.min(b.len());
+                b.advance(k);
+                written -= k;
+            }
+            return Poll::Ready(Ok(true));
+        }
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(Ok(false));
+        };
+        let frame = match ready!(Pin::new(body).poll_frame(cx)) {
+            None => {
+                self.body = None;
+                return Poll::Ready(self.end().map(|()| true));
+            }
+            Some(Err(e)) => return Poll::Ready(Err(WriteFailed::Client(format!("request body: {e}")))),
+            Some(Ok(f)) => f,
+        };
+        let data = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                self.trailers = frame.into_trailers().ok();
+                return Poll::Ready(Ok(true));
+            }
+        };
+        if data.is_empty() {
+            return Poll::Ready(Ok(true));
+        }
+        self.taken += data.len() as u64;
+        self.out = match self.framing {
+            RequestFraming::Length(n) if self.taken > n => {
+                return Poll::Ready(Err(WriteFailed::Client("request body longer than its length".into())))
+            }
+            RequestFraming::Chunked => {
+                let (line, len) = h1::chunk_size_line(data.len());
+                [Bytes::copy_from_slice(&line[..len]), data, CRLF.clone()]
+            }
+            _ => [data, Bytes::new(), Bytes::new()],
+        };
+        Poll::Ready(Ok(true))
+    }
+
+    /// The client's body has ended: checks its length, or queues the last
+    /// chunk and the trailers.
+    fn end(&mut self) -> Result<(), WriteFailed> {
+        match self.framing {
+            RequestFraming::Length(n) if self.taken != n => {
+                Err(WriteFailed::Client("request body shorter than its length".into()))
+            }
+            RequestFraming::Chunked => {
+                let mut end = b"0\r\n".to_vec();
+                for (name, value) in self.trailers.iter().flatten() {
+                    end.extend_from_slice(name.as_str().as_bytes());
+                    end.extend_from_slice(b": ");
+                    end.extend_from_slice(value.as_bytes());
+                    end.extend_from_slice(b"\r\n");
+                }
+                end.extend_from_slice(b"\r\n");
+                self.out[0] = Bytes::from(end);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why a request could not be written.
+enum WriteFailed {
+    Upstream,
+    /// The client's body failed or broke its own framing.
+    Client(String),
 }
 
 impl Conn {
-    /// Sends `req` and waits for the response head until `deadline`.
-    // The error hands the unsent request back for the one retry, as
-    // hyper's own `try_send_request` does; it is as large as a request.
-    #[allow(clippy::result_large_err)]
+    fn new(io: TcpStream) -> Conn {
+        Conn {
+            io,
+            rbuf: BytesMut::new(),
+            timer: None,
+        }
+    }
+
+    /// Whether an idle connection can take a request: nothing has arrived
+    /// on it (an upstream that closes it sends an end of stream). Once a
+    /// read has drained the socket, tokio's readiness says so without a
+    /// system call; otherwise one non-blocking read looks.
+    fn is_open(&self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.io.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            // Readiness may be left over from the last response's read:
+            // look, without blocking. Bytes or an end both rule it out.
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Sends `upload` and reads the response head, until `deadline`.
+    /// Returns with the upload still in progress if the answer came first.
     async fn exchange(
         &mut self,
-        req: Request<Incoming>,
+        upload: &mut Upload,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<Response<Incoming>, Failed> {
-        let send = self.tx.try_send_request(req);
-        let Some(deadline) = deadline else {
-            return send.await.map_err(Failed::Send);
+    ) -> Result<ResponseHead, Failed> {
+        let mut timer = match deadline {
+            None => None,
+            Some(d) => Some(match &mut self.timer {
+                Some(t) => {
+                    t.as_mut().reset(d);
+                    t
+                }
+                None => self.timer.insert(Box::pin(tokio::time::sleep_until(d))),
+            }),
         };
-        let timer = match &mut self.timer {
-            Some(t) => {
-                t.as_mut().reset(deadline);
-                t
-            }
-            None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        let mut send = pin!(send);
+        let (io, rbuf) = (&mut self.io, &mut self.rbuf);
+        let mut answered = false;
         poll_fn(|cx| {
-            if let Poll::Ready(r) = send.as_mut().poll(cx) {
-                return Poll::Ready(r.map_err(Failed::Send));
+            if let Poll::Ready(Err(e)) = upload.poll_send(io, cx) {
+                return Poll::Ready(Err(Failed::Client(e)));
             }
-            timer.as_mut().poll(cx).map(|()| Err(Failed::TimedOut))
+            // A failed write is followed by a failed read (the upstream
+            // closed or reset the connection), or by its early answer.
+            loop {
+                if !rbuf.is_empty() {
+                    match h1::parse_response_head(rbuf) {
+                        Ok(Some(head))
+                            if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS =>
+                        {
+                            continue
+                        }
+                        Ok(Some(head)) => return Poll::Ready(Ok(head)),
+                        Ok(None) if rbuf.len() >= h1::MAX_HEAD => {
+                            let error = h1::head_too_large();
+                            return Poll::Ready(Err(Failed::Upstream { error, answered: true }));
+                        }
+                        Ok(None) => {}
+                        Err(error) => return Poll::Ready(Err(Failed::Upstream { error, answered: true })),
+                    }
+                }
+                make_room(rbuf, 0);
+                match tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, rbuf) {
+                    Poll::Ready(Ok(0)) => {
+                        let error = io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            if answered {
+                                "connection closed in the response head"
+                            } else {
+                                "connection closed before any answer"
+                            },
+                        );
+                        return Poll::Ready(Err(Failed::Upstream { error, answered }));
+                    }
+                    Poll::Ready(Ok(_)) => answered = true,
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(Failed::Upstream { error, answered })),
+                    Poll::Pending => break,
+                }
+            }
+            if let Some(t) = timer.as_mut() {
+                if t.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(Failed::TimedOut));
+                }
+            }
+            Poll::Pending
         })
         .await
     }
 }
-
-/// How many not-yet-ready idle connections a checkout looks past before it
-/// opens a new one (a connection is released as its response ends; its
-/// connection task may not have turned to the next request yet).
-const SKIP_BUSY: usize = 4;
 
 impl Pool {
     /// A pool for `origin` (scheme and authority only). Idle connections
@@ -141,7 +381,6 @@ impl Pool {
             connector,
             origin,
             idle_timeout,
-            builder: http1::Builder::new(),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(sweep(Arc::downgrade(&inner)));
@@ -149,106 +388,116 @@ impl Pool {
         Pool { inner }
     }
 
-    /// Sends `req` (origin-form URI, `Host` set) on a pooled or new
-    /// connection and waits for the response head, until `deadline` if one
-    /// is given. The returned [`Pooled`] must be released once the
-    /// response body has been read to its end for the connection to be
-    /// reused.
+    /// Sends `req` (origin-form URI, `Host` set, hop-by-hop headers gone):
+    /// [`Pool::send_head`] with its head encoded here.
     pub async fn send(
         &self,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<(Response<Incoming>, Pooled), SendError> {
+    ) -> Result<Response<ResponseBody>, SendError> {
+        let (parts, body) = req.into_parts();
+        let framing = RequestFraming::of(&body);
+        let head = RequestHead::encode(&parts, framing);
+        drop(parts);
+        self.send_head(head, body, deadline).await
+    }
+
+    /// Sends a request (`head` and `body`) on a pooled or new connection
+    /// and waits for the response head, until `deadline` if one is given.
+    /// The response's body reads the rest from the connection (and goes on
+    /// with the upload if the answer came first), and hands the
+    /// connection back to the pool at its end.
+    pub async fn send_head(
+        &self,
+        head: RequestHead,
+        body: Incoming,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Response<ResponseBody>, SendError> {
+        if head.connect {
+            return Err(SendError::Protocol("CONNECT is not forwarded".into()));
+        }
+        let body = (head.framing != RequestFraming::Empty).then_some(body);
+        let mut upload = Upload::new(head.bytes.clone(), body, head.framing);
         let (mut conn, mut reused) = match self.checkout() {
             Some(c) => (c, true),
             None => (self.connect_by(deadline).await?, false),
         };
-        loop {
-            match conn.exchange(req, deadline).await {
-                Ok(resp) => {
-                    let pooled = Pooled {
-                        conn: Some(conn),
-                        pool: Arc::downgrade(&self.inner),
-                    };
-                    return Ok((resp, pooled));
-                }
+        let mut answer = loop {
+            match conn.exchange(&mut upload, deadline).await {
+                Ok(a) => break a,
                 Err(Failed::TimedOut) => return Err(SendError::Timeout),
-                Err(Failed::Send(mut e)) => match e.take_message() {
-                    // Once, and only for a request that never left.
-                    Some(back) if reused => {
-                        tracing::debug!(error = %e.error(), "pooled upstream connection was closed; retrying on a new one");
-                        req = back;
+                Err(Failed::Client(e)) => return Err(SendError::Protocol(e)),
+                Err(Failed::Upstream { error, answered }) => {
+                    // Sent again only if nothing of it is lost by the first
+                    // try and repeating it is harmless.
+                    if reused && head.repeatable && !answered {
+                        tracing::debug!(%error, "pooled upstream connection was closed; retrying on a new one");
                         conn = self.connect_by(deadline).await?;
+                        upload = Upload::new(head.bytes.clone(), None, head.framing);
                         reused = false;
+                        continue;
                     }
-                    _ => return Err(SendError::Protocol(e.into_error())),
-                },
+                    return Err(SendError::Protocol(error.to_string()));
+                }
             }
+        };
+        let (decoder, keep_alive) = h1::response_framing(head.head_request, &mut answer);
+        if decoder == Decoder::Upgrade && !(head.upgrade && upload.state == Sending::Sent) {
+            return Err(SendError::Protocol(
+                "101 answer to a request that asked for no upgrade, or before it was sent".into(),
+            ));
         }
+        let mut body = ResponseBody {
+            conn: Some(conn),
+            pool: Arc::downgrade(&self.inner),
+            decoder,
+            keep_alive,
+            upload: (upload.state != Sending::Sent).then(|| Box::new(upload)),
+        };
+        if decoder != Decoder::Upgrade && decoder.is_done() {
+            body.finish();
+        }
+        let mut resp = Response::new(body);
+        *resp.status_mut() = answer.status;
+        *resp.version_mut() = answer.version;
+        *resp.headers_mut() = answer.headers;
+        Ok(resp)
     }
 
     /// A new connection, opened before `deadline` if one is given.
     async fn connect_by(&self, deadline: Option<tokio::time::Instant>) -> Result<Conn, SendError> {
         // Boxed: connecting is rare, and the connector's future would
-        // otherwise sit in every exchange's. (Boxing this whole function's
-        // future instead measured 900 instructions a request more.)
+        // otherwise sit in every exchange's.
         let connect = Box::pin(self.connect());
-        let tx = match deadline {
+        let io = match deadline {
             Some(d) => tokio::time::timeout_at(d, connect)
                 .await
                 .map_err(|_| SendError::Timeout)??,
             None => connect.await?,
         };
-        Ok(Conn { tx, timer: None })
+        Ok(Conn::new(io))
     }
 
-    /// The most recently used idle connection that can take a request now.
-    fn checkout(&self) -> Option<Conn> {
-        // Declared first, dropped last: after the lock.
-        let mut closed = Vec::new();
-        let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let mut busy: [Option<Idle>; SKIP_BUSY] = Default::default();
-        let mut skipped = 0;
-        let mut found = None;
-        while let Some(c) = idle.pop() {
-            if c.conn.tx.is_ready() {
-                found = Some(c.conn);
-                break;
-            }
-            if c.conn.tx.is_closed() {
-                closed.push(c);
-                continue;
-            }
-            busy[skipped] = Some(c);
-            skipped += 1;
-            if skipped == SKIP_BUSY {
-                break;
-            }
-        }
-        // Still busy ones keep their places, at the top.
-        idle.extend(busy.into_iter().take(skipped).flatten().rev());
-        found
-    }
-
-    async fn connect(&self) -> Result<SendRequest<Incoming>, SendError> {
+    async fn connect(&self) -> Result<TcpStream, SendError> {
         let mut connector = self.inner.connector.clone();
         let io = connector
             .call(self.inner.origin.clone())
             .await
             .map_err(|e| SendError::Connect(crate::proxy::error_chain(&e)))?;
-        let (tx, conn) = self
-            .inner
-            .builder
-            .handshake(io)
-            .await
-            .map_err(|e| SendError::Connect(crate::proxy::error_chain(&e)))?;
-        tokio::spawn(async move {
-            // `with_upgrades`: a 101 answer hands the socket to the splice.
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
+        Ok(io.into_inner())
+    }
+
+    /// The most recently used idle connection still open and within its
+    /// idle time (the sweep runs only every half idle timeout). The others
+    /// met on the way are dropped, outside the lock.
+    fn checkout(&self) -> Option<Conn> {
+        let now = Instant::now();
+        loop {
+            let c = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+            if now.duration_since(c.since) < self.inner.idle_timeout && c.conn.is_open() {
+                return Some(c.conn);
             }
-        });
-        Ok(tx)
+        }
     }
 
     /// Idle connections now (for tests and the debug log).
@@ -259,9 +508,6 @@ impl Pool {
 
 impl Inner {
     fn put(&self, conn: Conn) {
-        if conn.tx.is_closed() {
-            return;
-        }
         let now = Instant::now();
         let expired: Vec<Idle>;
         {
@@ -285,7 +531,7 @@ impl Inner {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             let (keep, out) = std::mem::take(&mut *idle)
                 .into_iter()
-                .partition(|c| !c.conn.tx.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+                .partition(|c| now.duration_since(c.since) < self.idle_timeout && c.conn.is_open());
             *idle = keep;
             gone = out;
         }
@@ -308,26 +554,132 @@ async fn sweep(pool: Weak<Inner>) {
     }
 }
 
-/// A connection lent to one exchange. [`Pooled::release`] hands it back
-/// when the response has been read to its end; dropped otherwise, it
-/// closes.
-pub struct Pooled {
+/// The body of an upstream response, read from its connection as hyper's
+/// server asks for it. At its end the connection goes back to the pool
+/// (if it can carry another exchange); dropped before, it closes.
+pub struct ResponseBody {
+    /// `None` once the body has ended or failed.
     conn: Option<Conn>,
     pool: Weak<Inner>,
+    decoder: Decoder,
+    keep_alive: bool,
+    /// The request, if the answer came before all of it was written:
+    /// written on as the body is read. (Boxed: rare, and large.)
+    upload: Option<Box<Upload>>,
 }
 
-impl Pooled {
-    /// The exchange finished cleanly: the connection may serve another.
-    pub fn release(&mut self) {
-        if let (Some(conn), Some(pool)) = (self.conn.take(), self.pool.upgrade()) {
-            pool.put(conn);
+/// The upstream's side of a connection switched to another protocol by a
+/// 101 answer: its socket, and what it sent after the answer.
+pub struct Upgraded {
+    pub io: TcpStream,
+    pub read_ahead: Bytes,
+}
+
+impl ResponseBody {
+    /// The body is complete: the connection goes back to the pool if it
+    /// is in step (the whole request written, the whole answer read and
+    /// nothing after it, and nobody asked to close), and closes otherwise.
+    fn finish(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let sent = self.upload.as_ref().is_none_or(|u| u.state == Sending::Sent);
+        self.upload = None;
+        if self.keep_alive && sent && conn.rbuf.is_empty() {
+            if let Some(pool) = self.pool.upgrade() {
+                pool.put(conn);
+            }
         }
+    }
+
+    /// The connection of a 101 answer, for splicing to the client.
+    pub fn into_upgraded(mut self) -> Option<Upgraded> {
+        if self.decoder != Decoder::Upgrade {
+            return None;
+        }
+        let conn = self.conn.take()?;
+        Some(Upgraded {
+            io: conn.io,
+            read_ahead: conn.rbuf.freeze(),
+        })
     }
 }
 
-impl std::fmt::Debug for Pooled {
+impl HttpBody for ResponseBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            if let Some(upload) = this.upload.as_mut() {
+                // The rest of the request, as far as the socket takes it.
+                // A client body that fails now leaves the upload
+                // abandoned, and the connection to close at the end.
+                let _ = upload.poll_send(&mut conn.io, cx);
+            }
+            let step = this.decoder.decode(&mut conn.rbuf);
+            match step {
+                Ok(Decoded::Frame(f)) => {
+                    // hyper stops asking once `is_end_stream` says so: the
+                    // last frame is the last call.
+                    if this.decoder.is_done() {
+                        this.finish();
+                    }
+                    return Poll::Ready(Some(Ok(f)));
+                }
+                Ok(Decoded::End) => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                Err(e) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Ok(Decoded::NeedMore) => {}
+            }
+            make_room(&mut conn.rbuf, this.decoder.wants());
+            let read = ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut conn.io),
+                cx,
+                &mut conn.rbuf
+            ));
+            match read {
+                Ok(0) => {
+                    // Whatever the decoder says, a closed connection is
+                    // not reused.
+                    this.conn = None;
+                    return Poll::Ready(this.decoder.closed().err().map(Err));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // A 101 answer's body is empty too: the connection is the splice's.
+        self.conn.is_none() || self.decoder.is_done()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.conn.is_none() {
+            return SizeHint::with_exact(0);
+        }
+        self.decoder.size_hint()
+    }
+}
+
+impl std::fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pooled").field("held", &self.conn.is_some()).finish()
+        f.debug_struct("ResponseBody")
+            .field("decoder", &self.decoder)
+            .field("held", &self.conn.is_some())
+            .finish()
     }
 }
 
@@ -335,29 +687,30 @@ impl std::fmt::Debug for Pooled {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use http::Method;
+    use http_body_util::BodyExt;
     use hyper_util::rt::TokioIo;
     use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
 
-    /// A client connection to `l`, and the server's end of it.
-    async fn idle_conn(l: &tokio::net::TcpListener) -> (Conn, tokio::net::TcpStream) {
-        let io = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    /// A connection to `l`, and the server's end of it.
+    async fn idle_conn(l: &TcpListener) -> (Conn, TcpStream) {
+        let io = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (server_side, _) = l.accept().await.unwrap();
-        let (tx, conn) = http1::handshake::<_, Incoming>(TokioIo::new(io)).await.unwrap();
-        tokio::spawn(conn);
-        (Conn { tx, timer: None }, server_side)
+        (Conn::new(io), server_side)
     }
 
-    fn pool_for(l: &tokio::net::TcpListener, idle_timeout: Duration) -> Pool {
+    fn pool_for(l: &TcpListener, idle_timeout: Duration) -> Pool {
         let origin: Uri = format!("http://{}/", l.local_addr().unwrap()).parse().unwrap();
         Pool::new(origin, Duration::from_secs(1), idle_timeout)
     }
 
     #[tokio::test]
     async fn idle_connections_close_after_the_idle_timeout_without_traffic() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pool = pool_for(&l, Duration::from_millis(200));
-        let (tx, mut server_side) = idle_conn(&l).await;
-        pool.inner.put(tx);
+        let (conn, mut server_side) = idle_conn(&l).await;
+        pool.inner.put(conn);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(pool.idle_count(), 1, "still within its idle time");
         let mut b = [0u8; 1];
@@ -370,33 +723,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn checkout_takes_the_newest_live_connection() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    async fn checkout_takes_the_newest_open_connection() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pool = pool_for(&l, Duration::from_secs(60));
         let (older, _s1) = idle_conn(&l).await;
-        let (newer, _s2) = idle_conn(&l).await;
+        let (newer, mut s2) = idle_conn(&l).await;
         let (newest, s3) = idle_conn(&l).await;
-        // Each connection task runs once and says it is ready.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let newer_port = newer.io.local_addr().unwrap().port();
+        let older_port = older.io.local_addr().unwrap().port();
         pool.inner.put(older);
         pool.inner.put(newer);
         pool.inner.put(newest);
         assert_eq!(pool.idle_count(), 3);
-        // The upstream closes the newest while it sits idle.
+        // The upstream closes the newest while it sits idle, and the next
+        // has a stray byte on it: neither may carry a request.
         drop(s3);
+        use tokio::io::AsyncWriteExt;
+        s2.write_all(b"x").await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let got = pool.checkout().expect("a live one is left");
-        assert!(got.tx.is_ready() && !got.tx.is_closed());
-        assert_eq!(pool.idle_count(), 1, "the closed one is gone, the older one kept");
-        let last = pool.checkout().expect("the older one");
-        assert!(last.tx.is_ready());
+        let got = pool.checkout().expect("an open one is left");
+        assert_eq!(got.io.local_addr().unwrap().port(), older_port);
+        assert_ne!(older_port, newer_port);
+        assert_eq!(pool.idle_count(), 0, "the closed and the out-of-step one are gone");
         assert!(pool.checkout().is_none());
     }
 
     /// A request with an `Incoming` body, as the proxy forwards: the body
     /// of a request this test sends to a one-shot server and reads back.
-    async fn incoming_request() -> Request<Incoming> {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    async fn incoming_request(method: Method) -> Request<Incoming> {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let tx = std::sync::Mutex::new(Some(tx));
@@ -412,44 +767,64 @@ mod tests {
                 .serve_connection(TokioIo::new(s), svc)
                 .await;
         });
-        let io = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut c, conn) = http1::handshake::<_, String>(TokioIo::new(io)).await.unwrap();
+        let io = TcpStream::connect(addr).await.unwrap();
+        let (mut c, conn) = hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(io))
+            .await
+            .unwrap();
         tokio::spawn(conn);
-        tokio::spawn(c.send_request(Request::get("/").header("host", "x").body(String::new()).unwrap()));
+        let req = Request::builder().method(method).uri("/").header("host", "x");
+        tokio::spawn(c.send_request(req.body(String::new()).unwrap()));
         let (parts, body) = rx.await.unwrap().into_parts();
         let mut req = Request::from_parts(parts, body);
         *req.uri_mut() = Uri::from_static("/");
         req
     }
 
+    /// Reads one request head from `s`.
+    async fn read_request(s: &mut TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut b = [0u8; 1024];
+        while !got.ends_with(b"\r\n\r\n") {
+            let n = s.read(&mut b).await.unwrap();
+            assert!(n > 0, "closed mid-request");
+            got.extend_from_slice(&b[..n]);
+        }
+        String::from_utf8(got).unwrap()
+    }
+
     #[tokio::test]
     async fn one_timer_per_connection_times_out_a_later_stalled_answer() {
         use tokio::io::AsyncWriteExt;
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pool = pool_for(&l, Duration::from_secs(60));
         // The upstream answers the first request on its connection at once
         // and never answers the second.
         tokio::spawn(async move {
             let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf).await.unwrap();
+            read_request(&mut s).await;
             s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                 .await
                 .unwrap();
-            let _ = s.read(&mut buf).await;
+            read_request(&mut s).await;
             std::future::pending::<()>().await;
         });
         let timeout = Duration::from_millis(300);
         let deadline = tokio::time::Instant::now() + timeout;
-        let (resp, mut pooled) = pool.send(incoming_request().await, Some(deadline)).await.unwrap();
+        let resp = pool
+            .send(incoming_request(Method::GET).await, Some(deadline))
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
+        assert_eq!(
+            pool.idle_count(),
+            1,
+            "an answer without a body frees its connection at once"
+        );
+        let timer: *const tokio::time::Sleep = &**pool.inner.idle.lock().unwrap()[0].conn.timer.as_ref().unwrap();
         drop(resp);
-        let timer: *const tokio::time::Sleep = &**pooled.conn.as_ref().unwrap().timer.as_ref().unwrap();
         // The first deadline passes while the connection sits idle: the
         // timer fires with nobody waiting, and must still re-arm.
         tokio::time::sleep(timeout + Duration::from_millis(50)).await;
-        pooled.release();
-        assert_eq!(pool.idle_count(), 1);
         let reused = pool.checkout().unwrap();
         assert!(
             std::ptr::eq(&**reused.timer.as_ref().unwrap(), timer),
@@ -458,9 +833,56 @@ mod tests {
         pool.inner.put(reused);
         let started = tokio::time::Instant::now();
         let deadline = started + timeout;
-        let r = pool.send(incoming_request().await, Some(deadline)).await;
+        let r = pool.send(incoming_request(Method::GET).await, Some(deadline)).await;
         assert!(matches!(r, Err(SendError::Timeout)), "{r:?}");
         assert!(tokio::time::Instant::now() >= deadline, "not before its deadline");
         assert_eq!(pool.idle_count(), 0, "a timed-out connection is not pooled again");
+    }
+
+    /// An upstream that answers the first request on each connection and
+    /// closes the connection, unanswered, at its second: the race of a
+    /// keep-alive timeout with a request. Counts connections.
+    async fn closes_at_the_second_request(l: TcpListener) -> Arc<std::sync::atomic::AtomicUsize> {
+        use tokio::io::AsyncWriteExt;
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    read_request(&mut s).await;
+                    s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await
+                        .unwrap();
+                    read_request(&mut s).await;
+                });
+            }
+        });
+        accepted
+    }
+
+    /// Reads a response body to its end.
+    async fn drain(resp: Response<ResponseBody>) -> Bytes {
+        resp.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_request_the_upstream_closed_on_unanswered_is_repeated_only_if_harmless() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = pool_for(&l, Duration::from_secs(60));
+        let accepted = closes_at_the_second_request(l).await;
+        let first = pool.send(incoming_request(Method::GET).await, None).await.unwrap();
+        assert_eq!(drain(first).await, "ok");
+        assert_eq!(pool.idle_count(), 1);
+        // The GET meets the closing connection and is sent again.
+        let again = pool.send(incoming_request(Method::GET).await, None).await.unwrap();
+        assert_eq!(drain(again).await, "ok");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // A POST is not: the upstream may have acted on it.
+        assert_eq!(pool.idle_count(), 1);
+        let r = pool.send(incoming_request(Method::POST).await, None).await;
+        assert!(matches!(r, Err(SendError::Protocol(_))), "{r:?}");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

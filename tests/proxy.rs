@@ -637,3 +637,84 @@ async fn our_cookie_is_found_among_lookalikes_and_empty_crumbs_and_never_forward
     assert_eq!(j["path"], "/register", "{j}");
     assert_eq!(j["headers"]["cookie"], "app=1");
 }
+
+/// An upstream that answers an upload at once and echoes it back as it
+/// reads it, one chunk per read (what `req.pipe(res)` does in Node), and
+/// names the request line of anything else.
+async fn echoing_upstream() -> std::net::SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                loop {
+                    let head = read_head(&mut s).await;
+                    let Some(line) = head.lines().next().map(str::to_string) else {
+                        return;
+                    };
+                    if !line.starts_with("POST") {
+                        let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}", line.len());
+                        s.write_all(resp.as_bytes()).await.unwrap();
+                        continue;
+                    }
+                    let mut left: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
+                        .unwrap();
+                    s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let mut buf = vec![0u8; 1024];
+                    while left > 0 {
+                        let n = s.read(&mut buf[..left.min(1024)]).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        left -= n;
+                        let mut chunk = format!("{n:x}\r\n").into_bytes();
+                        chunk.extend_from_slice(&buf[..n]);
+                        chunk.extend_from_slice(b"\r\n");
+                        s.write_all(&chunk).await.unwrap();
+                    }
+                    s.write_all(b"0\r\n\r\n").await.unwrap();
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Reads exactly `n` bytes, or fails after 5 s.
+async fn read_n(s: &mut TcpStream, n: usize) -> String {
+    let mut b = vec![0u8; n];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut b))
+        .await
+        .expect("the bytes come")
+        .unwrap();
+    String::from_utf8(b).unwrap()
+}
+
+#[tokio::test]
+async fn an_upstream_that_answers_while_it_reads_the_upload_gets_all_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness_before(echoing_upstream().await, dir.path()).await;
+    let v = h.visitor();
+    assert_eq!(v.get("/register/a").await.status, 200, "admitted");
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nContent-Length: 10\r\n\r\n12345",
+        v.cookie_header()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_head(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The first half comes back before the second is sent: the proxy must
+    // go on writing the upload after the answer has begun.
+    assert_eq!(read_n(&mut s, 10).await, "5\r\n12345\r\n");
+    s.write_all(b"67890").await.unwrap();
+    assert_eq!(read_n(&mut s, 15).await, "5\r\n67890\r\n0\r\n\r\n");
+    // And the connection, in step again, serves the next visitor.
+    for p in ["/register/b1", "/register/b2"] {
+        assert_eq!(v.get(p).await.text(), format!("GET {p} HTTP/1.1"));
+    }
+}
