@@ -63,7 +63,7 @@ pub fn head_too_large() -> io::Error {
 /// buffer) is released at once.
 #[derive(Debug, Clone)]
 pub struct RequestHead {
-    pub bytes: Bytes,
+    pub bytes: Vec<u8>,
     pub framing: RequestFraming,
     /// A HEAD request: the answer has no body whatever it says.
     pub head_request: bool,
@@ -76,45 +76,82 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
-    /// The head for `parts` with a body framed as `framing`: request line,
-    /// the headers as they are except the message's own framing, which
-    /// `framing` gives. An empty body gets `Content-Length: 0` where the
-    /// method implies a body or the client sent a length, as hyper's
-    /// client does.
+    /// The head for `parts`, sent as it is but for the message's own
+    /// framing, which `framing` gives.
     pub fn encode(parts: &request::Parts, framing: RequestFraming) -> RequestHead {
+        let mut w = HeadWriter::new(parts, 0);
+        for (name, value) in &parts.headers {
+            if *name != header::CONTENT_LENGTH && *name != header::TRANSFER_ENCODING {
+                w.field(name.as_str(), value.as_bytes());
+            }
+        }
+        let upgrade = parts.headers.contains_key(header::UPGRADE);
+        w.finish(parts, framing, upgrade)
+    }
+}
+
+/// Writes a request head field by field: a proxy rewrites the headers as
+/// it writes them, rather than editing a header map first (every insert
+/// into hyper's exactly sized map grew it, and each removal is a lookup).
+pub struct HeadWriter {
+    buf: Vec<u8>,
+}
+
+impl HeadWriter {
+    /// Starts the head of `parts`' request with its request line, sized
+    /// for its fields and `extra` bytes more.
+    pub fn new(parts: &request::Parts, extra: usize) -> HeadWriter {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let target = if target.is_empty() { "/" } else { target };
-        // Sized first: one allocation, no copy as it grows.
-        let size = parts.method.as_str().len()
-            + target.len()
-            + 64
-            + parts
-                .headers
-                .iter()
-                .map(|(n, v)| n.as_str().len() + v.len() + 4)
-                .sum::<usize>();
-        let mut buf = Vec::with_capacity(size);
+        let fields: usize = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+        // One allocation: no copy as it grows.
+        let mut buf = Vec::with_capacity(parts.method.as_str().len() + target.len() + fields + extra + 64);
         buf.extend_from_slice(parts.method.as_str().as_bytes());
         buf.push(b' ');
         buf.extend_from_slice(target.as_bytes());
         buf.extend_from_slice(b" HTTP/1.1\r\n");
-        let mut had_length = false;
-        for (name, value) in &parts.headers {
-            if *name == header::CONTENT_LENGTH {
-                had_length = true;
-                continue;
+        HeadWriter { buf }
+    }
+
+    /// One field. `value` must be a valid field value (one taken from a
+    /// `HeaderValue`, or built from them).
+    pub fn field(&mut self, name: &str, value: &[u8]) {
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b": ");
+        self.buf.extend_from_slice(value);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A field whose value is written in parts, each a valid field value,
+    /// `sep` between them; none at all writes no field.
+    pub fn list<'a>(&mut self, name: &str, sep: &[u8], parts: impl IntoIterator<Item = &'a [u8]>) {
+        let mark = self.buf.len();
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b": ");
+        let start = self.buf.len();
+        for p in parts {
+            if self.buf.len() > start {
+                self.buf.extend_from_slice(sep);
             }
-            if *name == header::TRANSFER_ENCODING {
-                continue;
-            }
-            buf.extend_from_slice(name.as_str().as_bytes());
-            buf.extend_from_slice(b": ");
-            buf.extend_from_slice(value.as_bytes());
-            buf.extend_from_slice(b"\r\n");
+            self.buf.extend_from_slice(p);
         }
+        if self.buf.len() == start {
+            self.buf.truncate(mark);
+        } else {
+            self.buf.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Ends the head with the body's framing fields. An empty body gets
+    /// `Content-Length: 0` where the method implies a body or the client
+    /// sent a length, as hyper's client does.
+    pub fn finish(mut self, parts: &request::Parts, framing: RequestFraming, upgrade: bool) -> RequestHead {
+        let buf = &mut self.buf;
         match framing {
             RequestFraming::Empty => {
-                if had_length || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
+                if parts.headers.contains_key(header::CONTENT_LENGTH)
+                    || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
+                {
                     buf.extend_from_slice(b"content-length: 0\r\n");
                 }
             }
@@ -127,10 +164,10 @@ impl RequestHead {
         }
         buf.extend_from_slice(b"\r\n");
         RequestHead {
-            bytes: Bytes::from(buf),
+            bytes: self.buf,
             framing,
             head_request: parts.method == Method::HEAD,
-            upgrade: parts.headers.contains_key(header::UPGRADE),
+            upgrade,
             repeatable: framing == RequestFraming::Empty && parts.method.is_idempotent(),
             connect: parts.method == Method::CONNECT,
         }
@@ -531,7 +568,7 @@ mod tests {
             .body(())
             .unwrap();
         let (parts, ()) = req.into_parts();
-        let text = |f| String::from_utf8(RequestHead::encode(&parts, f).bytes.to_vec()).unwrap();
+        let text = |f| String::from_utf8(RequestHead::encode(&parts, f).bytes).unwrap();
         assert_eq!(
             text(RequestFraming::Length(12)),
             "POST /form?x=1 HTTP/1.1\r\nhost: up\r\ncontent-length: 12\r\n\r\n"
@@ -542,7 +579,7 @@ mod tests {
         assert!(!post.repeatable && !post.head_request && !post.upgrade);
         let (parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
         let get = RequestHead::encode(&parts, RequestFraming::Empty);
-        assert_eq!(get.bytes, &b"GET / HTTP/1.1\r\n\r\n"[..]);
+        assert_eq!(get.bytes, b"GET / HTTP/1.1\r\n\r\n");
         assert!(get.repeatable);
         let (parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
         assert!(

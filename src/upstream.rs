@@ -138,7 +138,11 @@ enum Sending {
 /// it goes on after the response head has come (an upstream may answer
 /// before it has read the whole upload, and echo it back as it reads).
 struct Upload {
-    /// To write, in order; the written ones are empty.
+    /// The request head, and how much of it is written. Kept whole, for
+    /// the one retry.
+    head: Vec<u8>,
+    head_sent: usize,
+    /// To write after the head, in order; the written ones are empty.
     out: [Bytes; 3],
     body: Option<Incoming>,
     framing: RequestFraming,
@@ -151,15 +155,24 @@ struct Upload {
 static CRLF: Bytes = Bytes::from_static(b"\r\n");
 
 impl Upload {
-    fn new(head: Bytes, body: Option<Incoming>, framing: RequestFraming) -> Upload {
+    fn new(head: Vec<u8>, body: Option<Incoming>, framing: RequestFraming) -> Upload {
         Upload {
-            out: [head, Bytes::new(), Bytes::new()],
+            head,
+            head_sent: 0,
+            out: [Bytes::new(), Bytes::new(), Bytes::new()],
             body,
             framing,
             taken: 0,
             trailers: None,
             state: Sending::InProgress,
         }
+    }
+
+    /// The same bodyless request again, for another connection.
+    fn restart(&mut self) {
+        debug_assert!(self.body.is_none() && self.framing == RequestFraming::Empty);
+        self.head_sent = 0;
+        self.state = Sending::InProgress;
     }
 
     /// Writes what it can. An error from the client's side is returned
@@ -185,10 +198,14 @@ impl Upload {
 
     /// One write, or one frame of the body: `Ok(true)` while there is more.
     fn poll_step(&mut self, io: &mut TcpStream, cx: &mut Context<'_>) -> Poll<Result<bool, WriteFailed>> {
-        if self.out.iter().any(|b| !b.is_empty()) {
-            let mut slices = [IoSlice::new(&[]); 3];
+        if self.head_sent < self.head.len() || self.out.iter().any(|b| !b.is_empty()) {
+            let mut slices = [IoSlice::new(&[]); 4];
             let mut n = 0;
-            for b in self.out.iter().filter(|b| !b.is_empty()) {
+            let head = &self.head[self.head_sent..];
+            for b in std::iter::once(head)
+                .chain(self.out.iter().map(|b| &b[..]))
+                .filter(|b| !b.is_empty())
+            {
                 slices[n] = IoSlice::new(b);
                 n += 1;
             }
@@ -196,6 +213,9 @@ impl Upload {
                 Ok(0) | Err(_) => return Poll::Ready(Err(WriteFailed::Upstream)),
                 Ok(w) => w,
             };
+            let k = written.min(self.head.len() - self.head_sent);
+            self.head_sent += k;
+            written -= k;
             for b in &mut self.out {
                 let k = written.min(b.len());
                 b.advance(k);
@@ -417,7 +437,15 @@ impl Pool {
             return Err(SendError::Protocol("CONNECT is not forwarded".into()));
         }
         let body = (head.framing != RequestFraming::Empty).then_some(body);
-        let mut upload = Upload::new(head.bytes.clone(), body, head.framing);
+        let RequestHead {
+            bytes,
+            framing,
+            head_request,
+            upgrade,
+            repeatable,
+            ..
+        } = head;
+        let mut upload = Upload::new(bytes, body, framing);
         let (mut conn, mut reused) = match self.checkout() {
             Some(c) => (c, true),
             None => (self.connect_by(deadline).await?, false),
@@ -430,10 +458,10 @@ impl Pool {
                 Err(Failed::Upstream { error, answered }) => {
                     // Sent again only if nothing of it is lost by the first
                     // try and repeating it is harmless.
-                    if reused && head.repeatable && !answered {
+                    if reused && repeatable && !answered {
                         tracing::debug!(%error, "pooled upstream connection was closed; retrying on a new one");
                         conn = self.connect_by(deadline).await?;
-                        upload = Upload::new(head.bytes.clone(), None, head.framing);
+                        upload.restart();
                         reused = false;
                         continue;
                     }
@@ -441,8 +469,8 @@ impl Pool {
                 }
             }
         };
-        let (decoder, keep_alive) = h1::response_framing(head.head_request, &mut answer);
-        if decoder == Decoder::Upgrade && !(head.upgrade && upload.state == Sending::Sent) {
+        let (decoder, keep_alive) = h1::response_framing(head_request, &mut answer);
+        if decoder == Decoder::Upgrade && !(upgrade && upload.state == Sending::Sent) {
             return Err(SendError::Protocol(
                 "101 answer to a request that asked for no upgrade, or before it was sent".into(),
             ));
