@@ -4,6 +4,8 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -17,7 +19,7 @@ use crate::config::{ServerConfig, Upstream};
 use crate::gate::crumbs;
 use crate::h1::{HeadWriter, RequestFraming, RequestHead};
 use crate::metrics::UpstreamErrorKind;
-use crate::upstream::{Pool, SendError, Upgraded};
+use crate::upstream::{Pool, ResponseBody, SendError, Upgraded};
 
 /// Why forwarding failed.
 #[derive(Debug, thiserror::Error)]
@@ -123,29 +125,49 @@ impl Proxy {
             self.trust_forwarded,
         );
         drop(parts);
-        let timeout = self.response_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let pool = self.pool.clone();
-        async move {
-            let mut resp = match pool.send_head(head, body, Some(deadline)).await {
-                Err(SendError::Timeout) => return Err(ProxyError::Timeout(timeout)),
-                Err(SendError::Connect(e)) => return Err(ProxyError::Connect(e)),
-                Err(SendError::Protocol(e)) => return Err(ProxyError::Protocol(e)),
-                Ok(r) => r,
-            };
-
-            if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-                // The pool answers 101 only to an upgrade request.
-                let (parts, body) = resp.into_parts();
-                if let (Some(client_side), Some(upstream_side)) = (client_upgrade, body.into_upgraded()) {
-                    tokio::spawn(splice(client_side, upstream_side));
-                }
-                return Ok(Response::from_parts(parts, Body::empty()));
-            }
-            // Upgrade included: it is only for a 101 answer.
-            strip_hop_by_hop(resp.headers_mut());
-            Ok(resp.map(Body::Upstream))
+        let deadline = tokio::time::Instant::now() + self.response_timeout;
+        Forward {
+            send: self.pool.clone().send_head(head, body, Some(deadline)),
+            timeout: self.response_timeout,
+            client_upgrade,
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An exchange [`Proxy::forward`] started: the pool's send, and the
+    /// turning of its answer into vestibule's. A future of its own rather
+    /// than an async block, which would hold the send's arguments twice.
+    struct Forward<F> {
+        #[pin]
+        send: F,
+        timeout: Duration,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    }
+}
+
+impl<F: Future<Output = Result<Response<ResponseBody>, SendError>>> Future for Forward<F> {
+    type Output = Result<Response<Body>, ProxyError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut resp = match ready!(this.send.poll(cx)) {
+            Err(SendError::Timeout) => return Poll::Ready(Err(ProxyError::Timeout(*this.timeout))),
+            Err(SendError::Connect(e)) => return Poll::Ready(Err(ProxyError::Connect(e))),
+            Err(SendError::Protocol(e)) => return Poll::Ready(Err(ProxyError::Protocol(e))),
+            Ok(r) => r,
+        };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            // The pool answers 101 only to an upgrade request.
+            let (parts, body) = resp.into_parts();
+            if let (Some(client_side), Some(upstream_side)) = (this.client_upgrade.take(), body.into_upgraded()) {
+                tokio::spawn(splice(client_side, upstream_side));
+            }
+            return Poll::Ready(Ok(Response::from_parts(parts, Body::empty())));
+        }
+        // Upgrade included: it is only for a 101 answer.
+        strip_hop_by_hop(resp.headers_mut());
+        Poll::Ready(Ok(resp.map(Body::Upstream)))
     }
 }
 

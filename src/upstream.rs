@@ -148,7 +148,8 @@ struct Upload {
     framing: RequestFraming,
     /// Body bytes taken from the client.
     taken: u64,
-    trailers: Option<HeaderMap>,
+    /// Boxed: rare, and a map is larger than the rest of the upload.
+    trailers: Option<Box<HeaderMap>>,
     state: Sending,
 }
 
@@ -237,7 +238,7 @@ impl Upload {
         let data = match frame.into_data() {
             Ok(data) => data,
             Err(frame) => {
-                self.trailers = frame.into_trailers().ok();
+                self.trailers = frame.into_trailers().ok().map(Box::new);
                 return Poll::Ready(Ok(true));
             }
         };
@@ -267,7 +268,7 @@ impl Upload {
             }
             RequestFraming::Chunked => {
                 let mut end = b"0\r\n".to_vec();
-                for (name, value) in self.trailers.iter().flatten() {
+                for (name, value) in self.trailers.iter().flat_map(|t| t.iter()) {
                     end.extend_from_slice(name.as_str().as_bytes());
                     end.extend_from_slice(b": ");
                     end.extend_from_slice(value.as_bytes());
@@ -419,7 +420,7 @@ impl Pool {
         let framing = RequestFraming::of(&body);
         let head = RequestHead::encode(&parts, framing);
         drop(parts);
-        self.send_head(head, body, deadline).await
+        self.clone().send_head(head, body, deadline).await
     }
 
     /// Sends a request (`head` and `body`) on a pooled or new connection
@@ -427,8 +428,10 @@ impl Pool {
     /// The response's body reads the rest from the connection (and goes on
     /// with the upload if the answer came first), and hands the
     /// connection back to the pool at its end.
+    /// Takes a handle on the pool (a clone is cheap) so that the future
+    /// owns all it needs.
     pub async fn send_head(
-        &self,
+        self,
         head: RequestHead,
         body: Incoming,
         deadline: Option<tokio::time::Instant>,
