@@ -28,6 +28,37 @@ pub fn invalid(what: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.into())
 }
 
+/// Headers that describe one connection, not the message (RFC 9110 7.6.1),
+/// `Upgrade` included: a proxy passes none of them on. A static, not a
+/// const: a const array of names is built and dropped at every use.
+static HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Whether `n` describes the connection rather than the message.
+pub fn is_hop_by_hop(n: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(n)
+}
+
+/// The headers a `Connection` value names, to be left out with it, but for
+/// the usual tokens, which name none of their own (or one left out anyway).
+pub fn connection_named(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|t| {
+        !t.is_empty()
+            && !t.eq_ignore_ascii_case(b"keep-alive")
+            && !t.eq_ignore_ascii_case(b"close")
+            && !t.eq_ignore_ascii_case(b"upgrade")
+    })
+}
+
 /// How a request's body goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestFraming {
@@ -80,14 +111,22 @@ impl RequestHead {
     /// framing, which `framing` gives.
     pub fn encode(parts: &request::Parts, framing: RequestFraming) -> RequestHead {
         let mut w = HeadWriter::new(parts, 0);
+        let mut had_length = false;
         for (name, value) in &parts.headers {
+            had_length |= *name == header::CONTENT_LENGTH;
             if *name != header::CONTENT_LENGTH && *name != header::TRANSFER_ENCODING {
                 w.field(name.as_str(), value.as_bytes());
             }
         }
         let upgrade = parts.headers.contains_key(header::UPGRADE);
-        w.finish(parts, framing, upgrade)
+        w.finish(parts, framing, upgrade, had_length)
     }
+}
+
+/// A field [`HeadWriter::begin`] started.
+pub struct ListField {
+    mark: usize,
+    start: usize,
 }
 
 /// Writes a request head field by field: a proxy rewrites the headers as
@@ -122,21 +161,30 @@ impl HeadWriter {
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    /// A field whose value is written in parts, each a valid field value,
-    /// `sep` between them; none at all writes no field.
-    pub fn list<'a>(&mut self, name: &str, sep: &[u8], parts: impl IntoIterator<Item = &'a [u8]>) {
+    /// Starts a field whose value is written in parts ([`HeadWriter::item`]).
+    pub fn begin(&mut self, name: &str) -> ListField {
         let mark = self.buf.len();
         self.buf.extend_from_slice(name.as_bytes());
         self.buf.extend_from_slice(b": ");
-        let start = self.buf.len();
-        for p in parts {
-            if self.buf.len() > start {
-                self.buf.extend_from_slice(sep);
-            }
-            self.buf.extend_from_slice(p);
+        ListField {
+            mark,
+            start: self.buf.len(),
         }
-        if self.buf.len() == start {
-            self.buf.truncate(mark);
+    }
+
+    /// One part of `list`'s value, a valid field value; `sep` goes before
+    /// all but the first.
+    pub fn item(&mut self, list: &ListField, sep: &[u8], part: &[u8]) {
+        if self.buf.len() > list.start {
+            self.buf.extend_from_slice(sep);
+        }
+        self.buf.extend_from_slice(part);
+    }
+
+    /// Ends `list`; one with no parts at all is taken back.
+    pub fn end(&mut self, list: ListField) {
+        if self.buf.len() == list.start {
+            self.buf.truncate(list.mark);
         } else {
             self.buf.extend_from_slice(b"\r\n");
         }
@@ -145,13 +193,18 @@ impl HeadWriter {
     /// Ends the head with the body's framing fields. An empty body gets
     /// `Content-Length: 0` where the method implies a body or the client
     /// sent a length, as hyper's client does.
-    pub fn finish(mut self, parts: &request::Parts, framing: RequestFraming, upgrade: bool) -> RequestHead {
+    /// `had_length`: the client sent a `Content-Length`.
+    pub fn finish(
+        mut self,
+        parts: &request::Parts,
+        framing: RequestFraming,
+        upgrade: bool,
+        had_length: bool,
+    ) -> RequestHead {
         let buf = &mut self.buf;
         match framing {
             RequestFraming::Empty => {
-                if parts.headers.contains_key(header::CONTENT_LENGTH)
-                    || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
-                {
+                if had_length || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
                     buf.extend_from_slice(b"content-length: 0\r\n");
                 }
             }
@@ -210,8 +263,10 @@ pub struct ResponseHead {
 }
 
 /// Parses the response head at the start of `buf` and takes it off, with
-/// the header values sharing the read buffer's memory. `Ok(None)`: not all
-/// of it has arrived.
+/// the header values sharing the read buffer's memory. Hop-by-hop headers,
+/// and any the `Connection` header names, are noted for the framing and
+/// left out (but for a 101 answer's: the client needs them), since the
+/// pool is a proxy's. `Ok(None)`: not all of it has arrived.
 pub fn parse_response_head(buf: &mut BytesMut) -> io::Result<Option<ResponseHead>> {
     // Where each name and value lies in `buf`, recorded while httparse's
     // view borrows it, and used once the head is split off.
@@ -258,13 +313,32 @@ pub fn parse_response_head(buf: &mut BytesMut) -> io::Result<Option<ResponseHead
         chunked: None,
         close: false,
     };
+    // A 101 answer keeps its `Connection` and `Upgrade` for the client.
+    let strip = status != StatusCode::SWITCHING_PROTOCOLS;
+    let mut named = false;
     for &(n0, n1, v0, v1) in &at[..count] {
         let name = HeaderName::from_bytes(&head[n0 as usize..n1 as usize])
             .map_err(|_| invalid("invalid header name in response"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(v0 as usize..v1 as usize))
             .map_err(|_| invalid("invalid header value in response"))?;
         parsed.note_framing(&name, value.as_bytes())?;
+        if strip && is_hop_by_hop(&name) {
+            named |= name == header::CONNECTION && connection_named(value.as_bytes()).next().is_some();
+            continue;
+        }
         parsed.headers.append(name, value);
+    }
+    if named {
+        // Rare: a `Connection` that names headers of the message's own.
+        for &(n0, n1, v0, v1) in &at[..count] {
+            if head[n0 as usize..n1 as usize].eq_ignore_ascii_case(b"connection") {
+                for t in connection_named(&head[v0 as usize..v1 as usize]) {
+                    if let Ok(n) = HeaderName::from_bytes(t) {
+                        parsed.headers.remove(n);
+                    }
+                }
+            }
+        }
     }
     Ok(Some(parsed))
 }
@@ -624,6 +698,19 @@ mod tests {
         let e =
             parse_response_head(&mut BytesMut::from(format!("HTTP/1.1 200 OK\r\n{many}\r\n").as_str())).unwrap_err();
         assert!(e.to_string().contains("more than"), "{e}");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_left_out_of_answers_but_a_101() {
+        let head = head_of(
+            "HTTP/1.1 200 OK\r\nx-secret: 1\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: timeout=5\r\n\
+             Upgrade: h2c\r\nProxy-Connection: x\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n",
+        );
+        let names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["content-type"]);
+        assert_eq!(head.chunked, Some(true), "noted for the framing before it went");
+        let head = head_of("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        assert_eq!(head.headers.len(), 2, "the client needs them to switch");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -17,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 use crate::body::Body;
 use crate::config::{ServerConfig, Upstream};
 use crate::gate::crumbs;
-use crate::h1::{HeadWriter, RequestFraming, RequestHead};
+use crate::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
 use crate::metrics::UpstreamErrorKind;
 use crate::upstream::{Pool, ResponseBody, SendError, Upgraded};
 
@@ -57,20 +57,6 @@ pub struct Proxy {
     response_timeout: Duration,
     trust_forwarded: bool,
 }
-
-/// Headers that describe one connection, not the message (RFC 9110 7.6.1).
-/// A static, not a const: a const array of names is built and dropped at
-/// every use.
-static HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-];
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -151,7 +137,7 @@ impl<F: Future<Output = Result<Response<ResponseBody>, SendError>>> Future for F
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut resp = match ready!(this.send.poll(cx)) {
+        let resp = match ready!(this.send.poll(cx)) {
             Err(SendError::Timeout) => return Poll::Ready(Err(ProxyError::Timeout(*this.timeout))),
             Err(SendError::Connect(e)) => return Poll::Ready(Err(ProxyError::Connect(e))),
             Err(SendError::Protocol(e)) => return Poll::Ready(Err(ProxyError::Protocol(e))),
@@ -165,8 +151,7 @@ impl<F: Future<Output = Result<Response<ResponseBody>, SendError>>> Future for F
             }
             return Poll::Ready(Ok(Response::from_parts(parts, Body::empty())));
         }
-        // Upgrade included: it is only for a 101 answer.
-        strip_hop_by_hop(resp.headers_mut());
+        // Its hop-by-hop headers were left out as it was parsed.
         Poll::Ready(Ok(resp.map(Body::Upstream)))
     }
 }
@@ -196,25 +181,6 @@ fn wants_upgrade<B>(req: &Request<B>) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
-/// Whether `n` describes the connection rather than the message.
-fn is_hop_by_hop(n: &HeaderName) -> bool {
-    *n == header::UPGRADE || HOP_BY_HOP.contains(n)
-}
-
-/// Removes hop-by-hop headers, including any the `Connection` header names.
-/// One look over the names first: most messages carry none of them, or only
-/// `Connection` itself, and a removal costs a hash lookup each.
-pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    let mut found: Vec<HeaderName> = h.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
-    if found.is_empty() {
-        return;
-    }
-    found.extend(connection_named(h));
-    for n in &found {
-        h.remove(n);
-    }
-}
-
 /// The head of the request the upstream gets, written from the client's
 /// as it goes (no header map is edited on the way):
 ///
@@ -241,73 +207,115 @@ fn request_head(
     upstream_authority: &str,
     trust: bool,
 ) -> RequestHead {
-    let h = &parts.headers;
-    let client_host = h
-        .get(header::HOST)
-        .map(HeaderValue::as_bytes)
-        .or_else(|| parts.uri.authority().map(|a| a.as_str().as_bytes()));
-    let named = connection_named(h);
-    // Room for the forwarded headers.
-    let mut w = HeadWriter::new(parts, 96);
-    for (name, value) in h {
-        let ours = *name == header::HOST
-            || *name == header::COOKIE
-            || *name == header::CONTENT_LENGTH
-            || *name == X_FORWARDED_FOR
-            || (!trust && (*name == X_FORWARDED_PROTO || *name == X_FORWARDED_HOST || *name == header::FORWARDED));
-        if ours || is_hop_by_hop(name) || named.contains(name) {
-            continue;
+    let mut named = Vec::new();
+    loop {
+        match write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, &named) {
+            Ok(head) => return head,
+            // Rare: a `Connection` that names headers of the message's
+            // own, met after some may have been written. Again, without.
+            Err(more) => named = more,
         }
-        w.field(name.as_str(), value.as_bytes());
     }
-    w.field("host", client_host.unwrap_or(upstream_authority.as_bytes()));
-    if let (true, Some(proto)) = (upgrade, h.get(header::UPGRADE)) {
-        w.field("connection", b"upgrade");
-        w.field("upgrade", proto.as_bytes());
-    }
-    let own = COOKIE_PREFIX.as_bytes();
-    w.list(
-        "cookie",
-        b"; ",
-        h.get_all(header::COOKIE)
-            .iter()
-            .flat_map(|v| crumbs(v.as_bytes()))
-            .filter(|c| !c.starts_with(own)),
-    );
-    let (ip, ip_len) = ip_text(peer);
-    w.list(
-        "x-forwarded-for",
-        b", ",
-        h.get_all(&X_FORWARDED_FOR)
-            .iter()
-            .map(|v| v.as_bytes().trim_ascii())
-            .filter(|v| !v.is_empty())
-            .chain(std::iter::once(&ip[..ip_len])),
-    );
-    if !trust || !h.contains_key(&X_FORWARDED_PROTO) {
-        w.field("x-forwarded-proto", b"http");
-    }
-    if let Some(host) = client_host.filter(|_| !trust || !h.contains_key(&X_FORWARDED_HOST)) {
-        w.field("x-forwarded-host", host);
-    }
-    w.finish(parts, framing, upgrade)
 }
 
-/// Headers the `Connection` header names, to be left out with it. Usually
-/// none (the usual tokens name no header), and then nothing is allocated.
-fn connection_named(h: &HeaderMap) -> Vec<HeaderName> {
-    let mut named = Vec::new();
-    for v in h.get_all(header::CONNECTION).iter().filter_map(|v| v.to_str().ok()) {
-        for t in v.split(',').map(str::trim) {
-            if t.is_empty() || t.eq_ignore_ascii_case("keep-alive") || t.eq_ignore_ascii_case("close") {
-                continue;
+/// [`request_head`] in one walk over the headers, leaving out those in
+/// `named`. The values of one name come together in the walk, so the
+/// joined `Cookie` and `X-Forwarded-For` are written as their group ends.
+/// A `Connection` naming headers not in `named` stops it with their names.
+fn write_request_head(
+    parts: &http::request::Parts,
+    framing: RequestFraming,
+    upgrade: bool,
+    peer: IpAddr,
+    upstream_authority: &str,
+    trust: bool,
+    named: &[HeaderName],
+) -> Result<RequestHead, Vec<HeaderName>> {
+    let h = &parts.headers;
+    let mut client_host = None;
+    let mut had_length = false;
+    let (mut had_xfp, mut had_xfh) = (false, false);
+    let (ip, ip_len) = ip_text(peer);
+    let ip = &ip[..ip_len];
+    let own = COOKIE_PREFIX.as_bytes();
+    // Room for the forwarded headers.
+    let mut w = HeadWriter::new(parts, 96);
+    let mut cookie = None;
+    let mut xff = None;
+    let mut xff_done = false;
+    for (name, value) in h {
+        if let Some(list) = cookie.take_if(|_| *name != header::COOKIE) {
+            w.end(list);
+        }
+        if let Some(list) = xff.take_if(|_| *name != X_FORWARDED_FOR) {
+            w.item(&list, b", ", ip);
+            w.end(list);
+            xff_done = true;
+        }
+        if *name == header::COOKIE {
+            let list = cookie.get_or_insert_with(|| w.begin("cookie"));
+            for c in crumbs(value.as_bytes()).filter(|c| !c.starts_with(own)) {
+                w.item(list, b"; ", c);
             }
-            if let Ok(n) = HeaderName::from_bytes(t.as_bytes()) {
-                named.push(n);
+        } else if *name == X_FORWARDED_FOR {
+            let list = xff.get_or_insert_with(|| w.begin("x-forwarded-for"));
+            let hops = value.as_bytes().trim_ascii();
+            if !hops.is_empty() {
+                w.item(list, b", ", hops);
             }
+        } else if *name == header::HOST {
+            // The first of several.
+            client_host.get_or_insert(value.as_bytes());
+        } else if *name == header::CONNECTION {
+            let more: Vec<HeaderName> = connection_named(value.as_bytes())
+                .filter_map(|t| HeaderName::from_bytes(t).ok())
+                .filter(|n| !named.contains(n))
+                .collect();
+            if !more.is_empty() {
+                return Err(named.iter().cloned().chain(more).collect());
+            }
+        } else if *name == header::CONTENT_LENGTH {
+            had_length = true;
+        } else if *name == X_FORWARDED_PROTO || *name == X_FORWARDED_HOST || *name == header::FORWARDED {
+            // What a client claims about the original request is not
+            // evidence, unless a trusted balancer set it.
+            if trust {
+                had_xfp |= *name == X_FORWARDED_PROTO;
+                had_xfh |= *name == X_FORWARDED_HOST;
+                w.field(name.as_str(), value.as_bytes());
+            }
+        } else if !is_hop_by_hop(name) && !named.contains(name) {
+            w.field(name.as_str(), value.as_bytes());
         }
     }
-    named
+    if let Some(list) = cookie {
+        w.end(list);
+    }
+    match xff {
+        Some(list) => {
+            w.item(&list, b", ", ip);
+            w.end(list);
+        }
+        None if !xff_done => w.field("x-forwarded-for", ip),
+        None => {}
+    }
+    // An HTTP/2 or absolute-form request's authority, and HTTP/1.1 needs
+    // a Host: a client that sent none gets the upstream's.
+    let client_host = client_host.or_else(|| parts.uri.authority().map(|a| a.as_str().as_bytes()));
+    w.field("host", client_host.unwrap_or(upstream_authority.as_bytes()));
+    if upgrade {
+        if let Some(proto) = h.get(header::UPGRADE) {
+            w.field("connection", b"upgrade");
+            w.field("upgrade", proto.as_bytes());
+        }
+    }
+    if !had_xfp {
+        w.field("x-forwarded-proto", b"http");
+    }
+    if let (false, Some(host)) = (had_xfh, client_host) {
+        w.field("x-forwarded-host", host);
+    }
+    Ok(w.finish(parts, framing, upgrade, had_length))
 }
 
 /// `peer`'s address as text. IPv4, the common case, is written by hand:
@@ -372,25 +380,6 @@ async fn splice(client: hyper::upgrade::OnUpgrade, mut upstream: Upgraded) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn hop_by_hop_and_connection_named_headers_go() {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
-        h.insert("x-secret", HeaderValue::from_static("1"));
-        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        strip_hop_by_hop(&mut h);
-        assert_eq!(h.len(), 1);
-        assert!(h.contains_key(header::ACCEPT));
-        // An Upgrade without a Connection header naming it goes too.
-        let mut h = HeaderMap::new();
-        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        strip_hop_by_hop(&mut h);
-        assert_eq!(h.len(), 1);
-    }
-
     /// The head `request_head` writes for `req` from 10.0.0.1, as
     /// (name, value) pairs in order, after its request line.
     fn head_fields(req: http::request::Builder, trust: bool) -> Vec<(String, Vec<u8>)> {
@@ -422,16 +411,18 @@ mod tests {
 
     #[test]
     fn the_upstream_gets_no_hop_by_hop_headers() {
+        // The named header comes first: written before the Connection
+        // header is met, and taken back.
         let req = http::Request::get("/")
-            .header("connection", "keep-alive, x-secret")
             .header("x-secret", "1")
+            .header("connection", "keep-alive, x-secret")
             .header("keep-alive", "timeout=5")
             .header("transfer-encoding", "chunked")
             .header("upgrade", "websocket")
             .header("accept", "*/*");
         let f = head_fields(req, false);
         let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["accept", "host", "x-forwarded-for", "x-forwarded-proto"]);
+        assert_eq!(names, ["accept", "x-forwarded-for", "host", "x-forwarded-proto"]);
         assert_eq!(
             values(&f, "host"),
             ["up:8080"],
@@ -469,7 +460,7 @@ mod tests {
         let req = http::Request::get("/").header("cookie", "a=1").header("cookie", "b=2");
         assert_eq!(values(&head_fields(req, false), "cookie"), ["a=1; b=2"]);
         let raw = "name=J\u{fc}rgen; vst_reg=x; app_session=s1";
-        let req = http::Request::get("/").header("cookie", HeaderValue::from_bytes(raw.as_bytes()).unwrap());
+        let req = http::Request::get("/").header("cookie", http::HeaderValue::from_bytes(raw.as_bytes()).unwrap());
         let f = head_fields(req, false);
         let cookie = f.iter().find(|(n, _)| n == "cookie").unwrap();
         assert_eq!(cookie.1, "name=J\u{fc}rgen; app_session=s1".as_bytes());
