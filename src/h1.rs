@@ -104,6 +104,8 @@ pub struct RequestHead {
     pub repeatable: bool,
     /// CONNECT, which is not forwarded.
     pub connect: bool,
+    /// How many header fields the client's request had.
+    pub fields: usize,
 }
 
 impl RequestHead {
@@ -223,6 +225,7 @@ impl HeadWriter {
             upgrade,
             repeatable: framing == RequestFraming::Empty && parts.method.is_idempotent(),
             connect: parts.method == Method::CONNECT,
+            fields: parts.headers.len(),
         }
     }
 }
@@ -267,7 +270,12 @@ pub struct ResponseHead {
 /// and any the `Connection` header names, are noted for the framing and
 /// left out (but for a 101 answer's: the client needs them), since the
 /// pool is a proxy's. `Ok(None)`: not all of it has arrived.
-pub fn parse_response_head(buf: &mut BytesMut) -> io::Result<Option<ResponseHead>> {
+///
+/// The header map has room for `fields` at least: hyper's server keeps a
+/// response's map, once written, for the next request's headers on its
+/// connection, and growing it then costs a reallocation. The client's
+/// request is the best guess at the size of its next one.
+pub fn parse_response_head(buf: &mut BytesMut, fields: usize) -> io::Result<Option<ResponseHead>> {
     // Where each name and value lies in `buf`, recorded while httparse's
     // view borrows it, and used once the head is split off.
     let mut at = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
@@ -307,7 +315,7 @@ pub fn parse_response_head(buf: &mut BytesMut) -> io::Result<Option<ResponseHead
     let mut parsed = ResponseHead {
         status,
         version,
-        headers: HeaderMap::with_capacity(count),
+        headers: HeaderMap::with_capacity(count.max(fields)),
         length: None,
         length_repeated: false,
         chunked: None,
@@ -599,7 +607,7 @@ mod tests {
 
     fn head_of(raw: &str) -> ResponseHead {
         let mut buf = BytesMut::from(raw);
-        let head = parse_response_head(&mut buf).unwrap().unwrap();
+        let head = parse_response_head(&mut buf, 0).unwrap().unwrap();
         assert!(buf.is_empty(), "the head is taken off");
         head
     }
@@ -678,25 +686,28 @@ mod tests {
         assert_eq!(head.headers.get_all("set-cookie").iter().count(), 2);
         assert_eq!(head.headers["x-raw"].as_bytes(), "J\u{fc}rgen".as_bytes());
         let mut partial = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Le");
-        assert!(parse_response_head(&mut partial).unwrap().is_none());
+        assert!(parse_response_head(&mut partial, 0).unwrap().is_none());
         assert_eq!(partial.len(), 27, "nothing taken from a partial head");
         for bad in [
             "HTTP/1.1 2000 OK\r\n\r\n",
             "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
             "SMTP ready\r\n\r\n",
         ] {
-            let e = parse_response_head(&mut BytesMut::from(bad)).unwrap_err();
+            let e = parse_response_head(&mut BytesMut::from(bad), 0).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{bad:?}");
         }
         let big = format!("HTTP/1.1 200 OK\r\nx-big: {}\r\n\r\n", "y".repeat(MAX_HEAD));
-        let e = parse_response_head(&mut BytesMut::from(big.as_str())).unwrap_err();
+        let e = parse_response_head(&mut BytesMut::from(big.as_str()), 0).unwrap_err();
         assert!(
             e.to_string().contains("over 64 KiB"),
             "a head read whole is held to the limit too: {e}"
         );
         let many: String = (0..=MAX_HEADERS).map(|i| format!("x-{i}: y\r\n")).collect();
-        let e =
-            parse_response_head(&mut BytesMut::from(format!("HTTP/1.1 200 OK\r\n{many}\r\n").as_str())).unwrap_err();
+        let e = parse_response_head(
+            &mut BytesMut::from(format!("HTTP/1.1 200 OK\r\n{many}\r\n").as_str()),
+            0,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("more than"), "{e}");
     }
 
@@ -771,7 +782,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
         ] {
-            let e = parse_response_head(&mut BytesMut::from(bad)).unwrap_err();
+            let e = parse_response_head(&mut BytesMut::from(bad), 0).unwrap_err();
             assert!(e.to_string().contains("content-length"), "{bad:?}: {e}");
         }
     }

@@ -322,6 +322,7 @@ impl Conn {
     async fn exchange(
         &mut self,
         upload: &mut Upload,
+        fields: usize,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<ResponseHead, Failed> {
         let mut timer = match deadline {
@@ -344,7 +345,7 @@ impl Conn {
             // closed or reset the connection), or by its early answer.
             loop {
                 if !rbuf.is_empty() {
-                    match h1::parse_response_head(rbuf) {
+                    match h1::parse_response_head(rbuf, fields) {
                         Ok(Some(head))
                             if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS =>
                         {
@@ -428,78 +429,83 @@ impl Pool {
     /// The response's body reads the rest from the connection (and goes on
     /// with the upload if the answer came first), and hands the
     /// connection back to the pool at its end.
+    ///
     /// Takes a handle on the pool (a clone is cheap) so that the future
-    /// owns all it needs.
-    pub async fn send_head(
+    /// owns all it needs, and sets the upload up before the future is
+    /// made, so that the future holds the request once.
+    pub fn send_head(
         self,
         head: RequestHead,
         body: Incoming,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<Response<ResponseBody>, SendError> {
-        if head.connect {
-            return Err(SendError::Protocol("CONNECT is not forwarded".into()));
-        }
-        let body = (head.framing != RequestFraming::Empty).then_some(body);
+    ) -> impl Future<Output = Result<Response<ResponseBody>, SendError>> + Send + 'static {
         let RequestHead {
             bytes,
             framing,
             head_request,
             upgrade,
             repeatable,
-            ..
+            connect,
+            fields,
         } = head;
+        let body = (framing != RequestFraming::Empty).then_some(body);
         let mut upload = Upload::new(bytes, body, framing);
-        let (mut conn, mut reused) = match self.checkout() {
-            Some(c) => (c, true),
-            None => (self.connect_by(deadline).await?, false),
-        };
-        let mut answer = loop {
-            match conn.exchange(&mut upload, deadline).await {
-                Ok(a) => break a,
-                Err(Failed::TimedOut) => return Err(SendError::Timeout),
-                Err(Failed::Client(e)) => return Err(SendError::Protocol(e)),
-                Err(Failed::Upstream { error, answered }) => {
-                    // Sent again only if nothing of it is lost by the first
-                    // try and repeating it is harmless.
-                    if reused && repeatable && !answered {
-                        tracing::debug!(%error, "pooled upstream connection was closed; retrying on a new one");
-                        conn = self.connect_by(deadline).await?;
-                        upload.restart();
-                        reused = false;
-                        continue;
-                    }
-                    return Err(SendError::Protocol(error.to_string()));
-                }
+        async move {
+            if connect {
+                return Err(SendError::Protocol("CONNECT is not forwarded".into()));
             }
-        };
-        let (decoder, keep_alive) = h1::response_framing(head_request, &mut answer);
-        if decoder == Decoder::Upgrade && !(upgrade && upload.state == Sending::Sent) {
-            return Err(SendError::Protocol(
-                "101 answer to a request that asked for no upgrade, or before it was sent".into(),
-            ));
+            let (mut conn, mut reused) = match self.checkout() {
+                Some(c) => (c, true),
+                // Boxed: connecting is rare, and its future (a timer in it)
+                // would otherwise sit in every exchange's.
+                None => (Box::pin(self.connect_by(deadline)).await?, false),
+            };
+            let mut answer = loop {
+                match conn.exchange(&mut upload, fields, deadline).await {
+                    Ok(a) => break a,
+                    Err(Failed::TimedOut) => return Err(SendError::Timeout),
+                    Err(Failed::Client(e)) => return Err(SendError::Protocol(e)),
+                    Err(Failed::Upstream { error, answered }) => {
+                        // Sent again only if nothing of it is lost by the first
+                        // try and repeating it is harmless.
+                        if reused && repeatable && !answered {
+                            tracing::debug!(%error, "pooled upstream connection was closed; retrying on a new one");
+                            conn = Box::pin(self.connect_by(deadline)).await?;
+                            upload.restart();
+                            reused = false;
+                            continue;
+                        }
+                        return Err(SendError::Protocol(error.to_string()));
+                    }
+                }
+            };
+            let (decoder, keep_alive) = h1::response_framing(head_request, &mut answer);
+            if decoder == Decoder::Upgrade && !(upgrade && upload.state == Sending::Sent) {
+                return Err(SendError::Protocol(
+                    "101 answer to a request that asked for no upgrade, or before it was sent".into(),
+                ));
+            }
+            let mut body = ResponseBody {
+                conn: Some(conn),
+                pool: Arc::downgrade(&self.inner),
+                decoder,
+                keep_alive,
+                upload: (upload.state != Sending::Sent).then(|| Box::new(upload)),
+            };
+            if decoder != Decoder::Upgrade && decoder.is_done() {
+                body.finish();
+            }
+            let mut resp = Response::new(body);
+            *resp.status_mut() = answer.status;
+            *resp.version_mut() = answer.version;
+            *resp.headers_mut() = answer.headers;
+            Ok(resp)
         }
-        let mut body = ResponseBody {
-            conn: Some(conn),
-            pool: Arc::downgrade(&self.inner),
-            decoder,
-            keep_alive,
-            upload: (upload.state != Sending::Sent).then(|| Box::new(upload)),
-        };
-        if decoder != Decoder::Upgrade && decoder.is_done() {
-            body.finish();
-        }
-        let mut resp = Response::new(body);
-        *resp.status_mut() = answer.status;
-        *resp.version_mut() = answer.version;
-        *resp.headers_mut() = answer.headers;
-        Ok(resp)
     }
 
     /// A new connection, opened before `deadline` if one is given.
     async fn connect_by(&self, deadline: Option<tokio::time::Instant>) -> Result<Conn, SendError> {
-        // Boxed: connecting is rare, and the connector's future would
-        // otherwise sit in every exchange's.
-        let connect = Box::pin(self.connect());
+        let connect = self.connect();
         let io = match deadline {
             Some(d) => tokio::time::timeout_at(d, connect)
                 .await
