@@ -271,10 +271,11 @@ pub struct ResponseHead {
 /// left out (but for a 101 answer's: the client needs them), since the
 /// pool is a proxy's. `Ok(None)`: not all of it has arrived.
 ///
-/// The header map has room for `fields` at least: hyper's server keeps a
-/// response's map, once written, for the next request's headers on its
-/// connection, and growing it then costs a reallocation. The client's
-/// request is the best guess at the size of its next one.
+/// The header map has room for `fields` at least (up to [`MAX_HEADERS`]):
+/// hyper's HTTP/1 server keeps a response's map, once written, for the
+/// next request's headers on its connection, and growing it then costs a
+/// reallocation. The client's request is the best guess at the size of
+/// its next one.
 pub fn parse_response_head(buf: &mut BytesMut, fields: usize) -> io::Result<Option<ResponseHead>> {
     // Where each name and value lies in `buf`, recorded while httparse's
     // view borrows it, and used once the head is split off.
@@ -315,13 +316,14 @@ pub fn parse_response_head(buf: &mut BytesMut, fields: usize) -> io::Result<Opti
     let mut parsed = ResponseHead {
         status,
         version,
-        headers: HeaderMap::with_capacity(count.max(fields)),
+        headers: HeaderMap::with_capacity(count.max(fields.min(MAX_HEADERS))),
         length: None,
         length_repeated: false,
         chunked: None,
         close: false,
     };
-    // A 101 answer keeps its `Connection` and `Upgrade` for the client.
+    // A 101 answer keeps all its headers, as before the pool parsed its
+    // own: the client needs `Connection` and `Upgrade` to switch.
     let strip = status != StatusCode::SWITCHING_PROTOCOLS;
     let mut named = false;
     for &(n0, n1, v0, v1) in &at[..count] {

@@ -2,13 +2,14 @@
 //! ([`crate::upstream`]), bodies streamed both ways, hop-by-hop headers stripped, `X-Forwarded-*` set, upgrades
 //! (WebSocket) spliced, and bounded connect and response timeouts.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use http::header::{self, HeaderName};
+use http::header::{self, HeaderMap, HeaderName};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -184,8 +185,9 @@ fn wants_upgrade<B>(req: &Request<B>) -> bool {
 /// The head of the request the upstream gets, written from the client's
 /// as it goes (no header map is edited on the way):
 ///
-/// * hop-by-hop headers, and any the `Connection` header names, are left
-///   out; an upgrade request keeps `Connection: upgrade` and `Upgrade`;
+/// * hop-by-hop headers, and any the `Connection` header names (but
+///   `Host`), are left out; an upgrade request keeps `Connection: upgrade`
+///   and `Upgrade`;
 /// * one `Host`: the client's (the first of several, or an HTTP/2 or
 ///   absolute-form request's authority), or else the upstream's own, since
 ///   HTTP/1.1 needs one;
@@ -197,7 +199,8 @@ fn wants_upgrade<B>(req: &Request<B>) -> bool {
 ///   `X-Forwarded-Proto` and `-Host` are set, unless `trust` says a load
 ///   balancer in front set them (it knows whether the client used HTTPS;
 ///   we only see its connection). Untrusted, whatever the client claims
-///   about the original request is dropped, `Forwarded` included;
+///   about the original request is dropped, `Forwarded` included. One of
+///   them named in `Connection` is dropped, and vestibule's set instead;
 /// * the body's framing is `framing`'s, whatever the client sent.
 fn request_head(
     parts: &http::request::Parts,
@@ -207,21 +210,35 @@ fn request_head(
     upstream_authority: &str,
     trust: bool,
 ) -> RequestHead {
-    let mut named = Vec::new();
-    loop {
-        match write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, &named) {
-            Ok(head) => return head,
-            // Rare: a `Connection` that names headers of the message's
-            // own, met after some may have been written. Again, without.
-            Err(more) => named = more,
+    match write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, None) {
+        Some(head) => head,
+        // Rare: a `Connection` that names headers of the message's own,
+        // met after some of them may have been written. Again, without.
+        None => {
+            let named = named_by_connection(&parts.headers);
+            write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, Some(&named))
+                .expect("with the named headers known, the walk does not stop")
         }
     }
 }
 
-/// [`request_head`] in one walk over the headers, leaving out those in
-/// `named`. The values of one name come together in the walk, so the
-/// joined `Cookie` and `X-Forwarded-For` are written as their group ends.
-/// A `Connection` naming headers not in `named` stops it with their names.
+/// The headers of `h` its `Connection` headers name, each once. Only
+/// names `h` has are kept: a client cannot make the set larger than its
+/// own headers, however many tokens it sends.
+fn named_by_connection(h: &HeaderMap) -> HashSet<HeaderName> {
+    h.get_all(header::CONNECTION)
+        .iter()
+        .flat_map(|v| connection_named(v.as_bytes()))
+        .filter_map(|t| HeaderName::from_bytes(t).ok())
+        .filter(|n| h.contains_key(n))
+        .collect()
+}
+
+/// [`request_head`] in one walk over the headers. The values of one name
+/// come together in the walk, so the joined `Cookie` and
+/// `X-Forwarded-For` are written as their group ends. Without `named`,
+/// a `Connection` that names a header the request has stops the walk
+/// (`None`); with it, the headers in it are left out.
 fn write_request_head(
     parts: &http::request::Parts,
     framing: RequestFraming,
@@ -229,8 +246,8 @@ fn write_request_head(
     peer: IpAddr,
     upstream_authority: &str,
     trust: bool,
-    named: &[HeaderName],
-) -> Result<RequestHead, Vec<HeaderName>> {
+    named: Option<&HashSet<HeaderName>>,
+) -> Option<RequestHead> {
     let h = &parts.headers;
     let mut client_host = None;
     let mut had_length = false;
@@ -243,6 +260,7 @@ fn write_request_head(
     let mut cookie = None;
     let mut xff = None;
     let mut xff_done = false;
+    let is_named = |n: &HeaderName| named.is_some_and(|set| set.contains(n));
     for (name, value) in h {
         if let Some(list) = cookie.take_if(|_| *name != header::COOKIE) {
             w.end(list);
@@ -252,7 +270,13 @@ fn write_request_head(
             w.end(list);
             xff_done = true;
         }
-        if *name == header::COOKIE {
+        if *name == header::HOST {
+            // The first of several (named in `Connection` or not: the
+            // upstream needs one).
+            client_host.get_or_insert(value.as_bytes());
+        } else if is_named(name) {
+            // Left out with the `Connection` that names it.
+        } else if *name == header::COOKIE {
             let list = cookie.get_or_insert_with(|| w.begin("cookie"));
             for c in crumbs(value.as_bytes()).filter(|c| !c.starts_with(own)) {
                 w.item(list, b"; ", c);
@@ -263,16 +287,16 @@ fn write_request_head(
             if !hops.is_empty() {
                 w.item(list, b", ", hops);
             }
-        } else if *name == header::HOST {
-            // The first of several.
-            client_host.get_or_insert(value.as_bytes());
         } else if *name == header::CONNECTION {
-            let more: Vec<HeaderName> = connection_named(value.as_bytes())
-                .filter_map(|t| HeaderName::from_bytes(t).ok())
-                .filter(|n| !named.contains(n))
-                .collect();
-            if !more.is_empty() {
-                return Err(named.iter().cloned().chain(more).collect());
+            // A lookup per token, no allocation: a client's thousands of
+            // tokens cost what its thousands of bytes do.
+            let names_own = || {
+                connection_named(value.as_bytes())
+                    .filter_map(|t| std::str::from_utf8(t).ok())
+                    .any(|t| h.contains_key(t))
+            };
+            if named.is_none() && names_own() {
+                return None;
             }
         } else if *name == header::CONTENT_LENGTH {
             had_length = true;
@@ -284,7 +308,7 @@ fn write_request_head(
                 had_xfh |= *name == X_FORWARDED_HOST;
                 w.field(name.as_str(), value.as_bytes());
             }
-        } else if !is_hop_by_hop(name) && !named.contains(name) {
+        } else if !is_hop_by_hop(name) {
             w.field(name.as_str(), value.as_bytes());
         }
     }
@@ -315,7 +339,7 @@ fn write_request_head(
     if let (false, Some(host)) = (had_xfh, client_host) {
         w.field("x-forwarded-host", host);
     }
-    Ok(w.finish(parts, framing, upgrade, had_length))
+    Some(w.finish(parts, framing, upgrade, had_length))
 }
 
 /// `peer`'s address as text. IPv4, the common case, is written by hand:
@@ -427,6 +451,51 @@ mod tests {
             values(&f, "host"),
             ["up:8080"],
             "no Host from the client: the upstream's"
+        );
+    }
+
+    #[test]
+    fn headers_a_connection_names_go_whoever_they_are() {
+        let req = http::Request::get("/")
+            .header("host", "example.org")
+            .header("cookie", "a=1")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-for", "198.51.100.1")
+            .header("accept", "*/*")
+            .header("connection", "cookie, x-forwarded-proto")
+            .header("connection", "X-Forwarded-For, host, x-not-there, x-not-there");
+        let f = head_fields(req, true);
+        assert!(values(&f, "cookie").is_empty());
+        assert_eq!(values(&f, "x-forwarded-proto"), ["http"], "dropped, and ours set");
+        assert_eq!(values(&f, "x-forwarded-for"), ["10.0.0.1"]);
+        assert_eq!(values(&f, "host"), ["example.org"], "the upstream needs one");
+        assert_eq!(values(&f, "accept"), ["*/*"]);
+        // Thousands of tokens naming nothing the request has: all ignored.
+        let tokens: Vec<String> = (0..5000).map(|i| format!("x-{i}")).collect();
+        let req = http::Request::get("/")
+            .header("x-7", "1")
+            .header("connection", tokens.join(","));
+        let f = head_fields(req, false);
+        assert!(values(&f, "x-7").is_empty());
+        assert!(!f.iter().any(|(n, _)| n == "connection"));
+    }
+
+    #[test]
+    fn a_group_closed_mid_walk_is_written_whole_or_not_at_all() {
+        let req = http::Request::get("/")
+            .header("cookie", "vst_reg=1")
+            .header("cookie", "vst_other=2")
+            .header("accept", "*/*")
+            .header("x-forwarded-for", "198.51.100.1")
+            .header("user-agent", "t");
+        let f = head_fields(req, false);
+        assert!(values(&f, "cookie").is_empty(), "only ours: no header at all");
+        assert_eq!(values(&f, "x-forwarded-for"), ["198.51.100.1, 10.0.0.1"]);
+        let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["accept", "x-forwarded-for", "user-agent", "host", "x-forwarded-proto"],
+            "nothing half-written, nothing twice"
         );
     }
 

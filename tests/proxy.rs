@@ -718,3 +718,29 @@ async fn an_upstream_that_answers_while_it_reads_the_upload_gets_all_of_it() {
         assert_eq!(v.get(p).await.text(), format!("GET {p} HTTP/1.1"));
     }
 }
+
+#[tokio::test]
+async fn an_admitted_visitors_request_that_times_out_is_answered_and_counted() {
+    let room = ROOM.replace(r#""/upload"]"#, r#""/upload", "/slow"]"#);
+    let h = Harness::start_with(&room, "response_timeout = \"300ms\"").await;
+    let v = h.visitor();
+    // Admitted, then confirmed: from here on the visitor's requests take
+    // the session path decided before any future is made.
+    assert_eq!(v.get("/slow?ms=1").await.status, 200);
+    assert_eq!(v.get("/slow?ms=1").await.status, 200);
+    h.tick().await;
+    assert_eq!(v.get("/slow?ms=1").await.status, 200);
+    let r = v.get("/slow?ms=3000").await;
+    assert_eq!(r.status, 504);
+    assert!(r.text().contains("too long"), "{}", r.text());
+    let m = h.metrics().await;
+    assert_eq!(
+        metric(&m, r#"vestibule_upstream_errors_total{kind="timeout",room="reg"}"#),
+        1.0
+    );
+    assert_eq!(
+        metric(&m, r#"vestibule_upstream_duration_seconds_count{room="reg"}"#),
+        3.0
+    );
+    assert_eq!(v.get("/slow?ms=1").await.status, 200, "still admitted");
+}
