@@ -356,7 +356,11 @@ impl App {
         // Several cookies can carry the room's name (a stale one set for a
         // parent domain, say): the first valid one counts.
         crate::gate::cookies(headers, &room.cookie)
-            .filter_map(|raw| self.keys.verify_cached(room.name(), raw, now).ok())
+            .filter_map(|raw| {
+                self.keys
+                    .verify_cached_keyed(room.name(), room.token_key, raw, now)
+                    .ok()
+            })
             .find(|t| t.epoch == epoch)
     }
 

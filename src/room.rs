@@ -74,6 +74,8 @@ pub struct Room {
     /// Cookie holding this room's ticket or session.
     pub cookie: String,
     pub metrics: RoomMetrics,
+    /// The room's key in the per-thread cache of verified cookies.
+    pub token_key: u64,
     view: ArcSwap<View>,
     meter: Mutex<RateMeter>,
 }
@@ -86,6 +88,7 @@ impl Room {
             limits: Limits::new(&cfg, tick),
             cookie: format!("vst_{}", cfg.name),
             metrics: m,
+            token_key: crate::token::room_hash(&cfg.name),
             cfg,
             view: ArcSwap::from_pointee(View::default()),
             meter: Mutex::new(RateMeter::default()),
