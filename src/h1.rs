@@ -728,41 +728,44 @@ mod tests {
 
     #[test]
     fn framing_follows_rfc_9112() {
-        let f = |raw: &str| framing_of(raw, false);
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"),
-            (Decoder::Length(5), true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n"),
-            (Decoder::Length(5), true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
-            (Decoder::Chunked(Chunk::Size), true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"),
-            (Decoder::UntilClose, false)
-        );
-        assert_eq!(f("HTTP/1.1 200 OK\r\n\r\n"), (Decoder::UntilClose, false));
-        assert_eq!(f("HTTP/1.1 204 No Content\r\n\r\n"), (Decoder::Length(0), true));
-        assert_eq!(
-            f("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"),
-            (Decoder::Length(0), true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: x, Close\r\n\r\n"),
-            (Decoder::Length(9), false)
-        );
-        assert_eq!(
-            f("HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n"),
-            (Decoder::Length(9), false)
-        );
-        assert_eq!(
-            f("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"),
-            (Decoder::Upgrade, false)
-        );
+        for (raw, want) in [
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                (Decoder::Length(5), true),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n",
+                (Decoder::Length(5), true),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                (Decoder::Chunked(Chunk::Size), true),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+                (Decoder::UntilClose, false),
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\n", (Decoder::UntilClose, false)),
+            ("HTTP/1.1 204 No Content\r\n\r\n", (Decoder::Length(0), true)),
+            (
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                (Decoder::Length(0), true),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: x, Close\r\n\r\n",
+                (Decoder::Length(9), false),
+            ),
+            (
+                "HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n",
+                (Decoder::Length(9), false),
+            ),
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
+                (Decoder::Upgrade, false),
+            ),
+        ] {
+            assert_eq!(framing_of(raw, false), want, "{raw:?}");
+        }
         assert_eq!(
             framing_of("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true),
             (Decoder::Length(0), true),

@@ -551,9 +551,19 @@ async fn chunked_answers_with_or_without_trailers_leave_their_connection_reusabl
     }
 }
 
-/// An upstream that answers a POST before reading its body (then reads
-/// it), and echoes every GET's request line.
-async fn hasty_upstream() -> std::net::SocketAddr {
+/// How [`upload_upstream`] answers a POST.
+#[derive(Clone, Copy)]
+enum Upload {
+    /// At once, before reading the body (then it reads it).
+    Hasty,
+    /// At once, echoing the body back as it reads it, one chunk per read
+    /// (what `req.pipe(res)` does in Node).
+    Echo,
+}
+
+/// An upstream that answers a POST as `how` says and echoes every other
+/// request's request line.
+async fn upload_upstream(how: Upload) -> std::net::SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
@@ -564,25 +574,25 @@ async fn hasty_upstream() -> std::net::SocketAddr {
                     let Some(line) = head.lines().next().map(str::to_string) else {
                         return;
                     };
-                    if line.starts_with("POST") {
-                        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
-                            .await
-                            .unwrap();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length: ")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap();
-                        let mut body = vec![0u8; len];
-                        if s.read_exact(&mut body).await.is_err() {
-                            return;
-                        }
-                    } else {
+                    if !line.starts_with("POST") {
                         let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}", line.len());
                         s.write_all(resp.as_bytes()).await.unwrap();
+                        continue;
+                    }
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap();
+                    let answered = match how {
+                        Upload::Hasty => hasty_answer(&mut s, len).await,
+                        Upload::Echo => echo_answer(&mut s, len).await,
+                    };
+                    if !answered {
+                        return;
                     }
                 }
             });
@@ -591,19 +601,59 @@ async fn hasty_upstream() -> std::net::SocketAddr {
     addr
 }
 
-#[tokio::test]
-async fn an_answer_that_ends_before_the_upload_does_is_not_followed_by_anyone_elses_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = harness_before(hasty_upstream().await, dir.path()).await;
+/// Answers at once, then reads the `len` bytes of body.
+async fn hasty_answer(s: &mut TcpStream, len: usize) -> bool {
+    s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+        .await
+        .unwrap();
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.is_ok()
+}
+
+/// Answers at once with chunked framing, each read of the `len` bytes of
+/// body written back as a chunk.
+async fn echo_answer(s: &mut TcpStream, mut left: usize) -> bool {
+    s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    while left > 0 {
+        let n = s.read(&mut buf[..left.min(1024)]).await.unwrap();
+        if n == 0 {
+            return false;
+        }
+        left -= n;
+        let mut chunk = format!("{n:x}\r\n").into_bytes();
+        chunk.extend_from_slice(&buf[..n]);
+        chunk.extend_from_slice(b"\r\n");
+        s.write_all(&chunk).await.unwrap();
+    }
+    s.write_all(b"0\r\n\r\n").await.unwrap();
+    true
+}
+
+/// vestibule in front of an [`upload_upstream`], an admitted visitor, and
+/// a connection of theirs that has sent half of a 10-byte upload
+/// ("12345"), its answer's head read.
+async fn half_an_upload(how: Upload, dir: &std::path::Path) -> (Harness, support::Visitor, TcpStream, String) {
+    let h = harness_before(upload_upstream(how).await, dir).await;
     let v = h.visitor();
     assert_eq!(v.get("/register/a").await.status, 200, "admitted");
-    let mut up = TcpStream::connect(h.running.addr()).await.unwrap();
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
     let head = format!(
         "POST /upload HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nContent-Length: 10\r\n\r\n12345",
         v.cookie_header()
     );
-    up.write_all(head.as_bytes()).await.unwrap();
-    assert!(read_head(&mut up).await.starts_with("HTTP/1.1 200"));
+    s.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_head(&mut s).await;
+    (h, v, s, answer)
+}
+
+#[tokio::test]
+async fn an_answer_that_ends_before_the_upload_does_is_not_followed_by_anyone_elses_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_h, v, mut up, answer) = half_an_upload(Upload::Hasty, dir.path()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let mut early = [0u8; 5];
     up.read_exact(&mut early).await.unwrap();
     assert_eq!(&early, b"early");
@@ -638,52 +688,6 @@ async fn our_cookie_is_found_among_lookalikes_and_empty_crumbs_and_never_forward
     assert_eq!(j["headers"]["cookie"], "app=1");
 }
 
-/// An upstream that answers an upload at once and echoes it back as it
-/// reads it, one chunk per read (what `req.pipe(res)` does in Node), and
-/// names the request line of anything else.
-async fn echoing_upstream() -> std::net::SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                loop {
-                    let head = read_head(&mut s).await;
-                    let Some(line) = head.lines().next().map(str::to_string) else {
-                        return;
-                    };
-                    if !line.starts_with("POST") {
-                        let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}", line.len());
-                        s.write_all(resp.as_bytes()).await.unwrap();
-                        continue;
-                    }
-                    let mut left: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
-                        .unwrap();
-                    s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-                        .await
-                        .unwrap();
-                    let mut buf = vec![0u8; 1024];
-                    while left > 0 {
-                        let n = s.read(&mut buf[..left.min(1024)]).await.unwrap();
-                        if n == 0 {
-                            return;
-                        }
-                        left -= n;
-                        let mut chunk = format!("{n:x}\r\n").into_bytes();
-                        chunk.extend_from_slice(&buf[..n]);
-                        chunk.extend_from_slice(b"\r\n");
-                        s.write_all(&chunk).await.unwrap();
-                    }
-                    s.write_all(b"0\r\n\r\n").await.unwrap();
-                }
-            });
-        }
-    });
-    addr
-}
-
 /// Reads exactly `n` bytes, or fails after 5 s.
 async fn read_n(s: &mut TcpStream, n: usize) -> String {
     let mut b = vec![0u8; n];
@@ -697,16 +701,7 @@ async fn read_n(s: &mut TcpStream, n: usize) -> String {
 #[tokio::test]
 async fn an_upstream_that_answers_while_it_reads_the_upload_gets_all_of_it() {
     let dir = tempfile::tempdir().unwrap();
-    let h = harness_before(echoing_upstream().await, dir.path()).await;
-    let v = h.visitor();
-    assert_eq!(v.get("/register/a").await.status, 200, "admitted");
-    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
-    let head = format!(
-        "POST /upload HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nContent-Length: 10\r\n\r\n12345",
-        v.cookie_header()
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    let answer = read_head(&mut s).await;
+    let (_h, v, mut s, answer) = half_an_upload(Upload::Echo, dir.path()).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // The first half comes back before the second is sent: the proxy must
     // go on writing the upload after the answer has begun.
