@@ -1,13 +1,16 @@
 # vestibule: multi-stage build, small non-root runtime image.
-# The build step is the same release build CI's toolchain performs:
-#   cargo build --release --locked --bin vestibule
+# The build step is the profile-guided release build CI performs after the
+# tests: scripts/build-pgo (a release build trained with the surge
+# simulator, then built again with the profile; docs/BENCHMARKS.md).
 
 # Same toolchain as CI (rustc 1.95), so the image builds what CI tested.
 FROM rust:1.95-bookworm AS build
+# llvm-profdata of the toolchain's own LLVM, for the profile-guided build.
+RUN rustup component add llvm-tools
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
-# Cargo.toml declares the benchmark target, so the manifest does not parse
-# without benches/.
+# Cargo.toml declares the benchmark targets, so the manifest does not parse
+# without benches/ (the surge simulator there also trains the build).
 COPY benches ./benches
 # Download the locked dependencies in their own layer, so editing src/ does
 # not download them again. Parsing the manifest needs the targets to exist,
@@ -16,7 +19,11 @@ RUN mkdir src && touch src/main.rs src/lib.rs \
  && cargo fetch --locked \
  && rm -r src
 COPY src ./src
-RUN cargo build --release --locked --bin vestibule
+COPY scripts ./scripts
+# Three release builds' time (instrumented, trained, optimised); the
+# training run starts vestibule and a backend on 127.0.0.1 inside the
+# build container.
+RUN scripts/build-pgo
 
 # Same Debian release as the build stage, so the glibc the binary links
 # against is there. Nothing is installed on top: no ca-certificates (the
@@ -32,7 +39,7 @@ RUN groupadd --system --gid 10001 vestibule \
  && mkdir -p /etc/vestibule /var/lib/vestibule \
  && chown 10001:10001 /var/lib/vestibule \
  && chmod 0700 /var/lib/vestibule
-COPY --from=build /src/target/release/vestibule /usr/local/bin/vestibule
+COPY --from=build /src/target/pgo/vestibule /usr/local/bin/vestibule
 # The example configuration. It saves no state: to keep the line and the
 # sessions across restarts, mount your own with
 #   [store] state_file = "/var/lib/vestibule/vestibule.state"

@@ -21,6 +21,8 @@
 //! the estimated wait shown at arrival against the actual wait, requests
 //! per second through the proxy, and the proxy's CPU time and peak RSS.
 //!
+//! `VESTIBULE_BIN=path` runs that binary instead of the one cargo built.
+//!
 //! Under `cargo test` (which runs benches as smoke tests) it plays a tiny
 //! scenario and fails if the cap or the order was broken.
 
@@ -405,7 +407,10 @@ fn start_proxy(dir: &std::path::Path, backend: SocketAddr, s: &Scenario) -> (Chi
     );
     let path = dir.join("surge.toml");
     std::fs::write(&path, cfg).expect("write config");
-    let child = Command::new(env!("CARGO_BIN_EXE_vestibule"))
+    // VESTIBULE_BIN runs another build (scripts/build-pgo trains an
+    // instrumented one with this scenario).
+    let bin = std::env::var_os("VESTIBULE_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_vestibule").into());
+    let child = Command::new(bin)
         .arg("--config")
         .arg(&path)
         .env("VESTIBULE_SECRET", SECRET)
