@@ -135,6 +135,7 @@ async fn demo(listen: SocketAddr, admin: SocketAddr) -> Result<(), vestibule::St
         extra_listeners: vestibule::demo::extra_listeners(listen),
         ..vestibule::Options::default()
     };
+    let stop = shutdown_signal();
     let running = vestibule::spawn(cfg, opts).await?;
     println!("vestibule demo: a registration room of capacity 2 in front of a tiny site.");
     for a in &running.addrs {
@@ -143,7 +144,7 @@ async fn demo(listen: SocketAddr, admin: SocketAddr) -> Result<(), vestibule::St
     println!("  metrics: http://{}/metrics", running.admin_addr);
     println!("Each address is its own cookie jar, so each is a separate visitor: the third one waits in line.");
     println!("Press Ctrl-C to stop.");
-    shutdown_signal().await;
+    stop.await;
     running.shutdown().await;
     let _ = stop_tx.send(true);
     let _ = site_task.await;
@@ -200,24 +201,34 @@ fn init_tracing() {
         .init();
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is
+/// called, not when the future is first polled: `run` logs "vestibule
+/// started" before it polls the future, and a SIGTERM sent on that line
+/// found the default action still in place, which kills the process
+/// without a drain or a save (seen once in `tests/restart.rs`).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            let recv = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = recv(term) => {}
+                _ = recv(int) => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

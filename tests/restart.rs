@@ -169,6 +169,22 @@ async fn sigterm_and_start_again_keep_places_and_sessions() {
     assert_eq!(status(&c).await["position"], 1);
 }
 
+/// A SIGTERM the moment the process says it started (an orchestrator
+/// stopping a pod it just started): a clean stop, never death by the
+/// signal's default action.
+#[tokio::test]
+async fn sigterm_as_soon_as_started_is_a_clean_stop() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), up.addr, ROOM, "", "");
+    for _ in 0..3 {
+        let mut p = Proc::start(&cfg);
+        p.signal("TERM");
+        // Only a return from main exits 0; the default action leaves no code.
+        assert_eq!(p.exit_code().await, Some(0), "{}", p.log());
+    }
+}
+
 #[tokio::test]
 async fn kill_9_loses_at_most_one_interval_and_the_cap_holds() {
     let up = Upstream::start().await;
