@@ -555,8 +555,7 @@ async fn run(s: Scenario, smoke: bool) -> bool {
     pruner.abort();
     let elapsed = start.elapsed().as_secs_f64();
     let (cpu1, rss_kib) = proc_usage(proxy.id());
-    let _ = Command::new("kill").arg(proxy.id().to_string()).status();
-    let _ = proxy.wait();
+    let exit = stop_proxy(&mut proxy);
 
     let records = sim.records.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let admitted: Vec<&Record> = records.iter().filter(|r| r.admitted.is_some()).collect();
@@ -655,11 +654,48 @@ async fn run(s: Scenario, smoke: bool) -> bool {
     println!("| proxy peak RSS | {:.1} MiB |", rss_kib as f64 / 1024.0);
     println!("| wall time | {elapsed:.0} s |");
 
-    let ok = peak <= s.capacity && inv == 0;
-    if !ok {
-        eprintln!("surge: FAILED: cap or order broken");
+    // Besides the cap and the order: a proxy that died, admitted nobody,
+    // or dropped connections would pass those two by doing nothing.
+    let errors = sim.errors.load(Ordering::Relaxed);
+    let mut failed = Vec::new();
+    if peak > s.capacity {
+        failed.push(format!("the cap was broken ({peak} > {})", s.capacity));
+    }
+    if inv > 0 {
+        failed.push(format!("the order was broken ({inv} inversions)"));
+    }
+    if admitted.is_empty() {
+        failed.push("nobody was admitted".to_string());
+    }
+    if errors * 100 > reqs.max(1) {
+        failed.push(format!("{errors} client errors in {reqs} requests"));
+    }
+    if let Err(why) = exit {
+        failed.push(why);
+    }
+    if !failed.is_empty() {
+        eprintln!("surge: FAILED: {}", failed.join("; "));
     } else if smoke {
         eprintln!("surge: smoke run ok");
     }
-    ok
+    failed.is_empty()
+}
+
+/// Stops the proxy with SIGTERM, as an orchestrator would, and checks that
+/// it drained and exited cleanly (within a minute; killed otherwise).
+fn stop_proxy(proxy: &mut Child) -> Result<(), String> {
+    let _ = Command::new("kill").arg(proxy.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match proxy.try_wait() {
+            Ok(Some(st)) if st.success() => return Ok(()),
+            Ok(Some(st)) => return Err(format!("the proxy exited with {st} after SIGTERM")),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) | Err(_) => {
+                let _ = proxy.kill();
+                let _ = proxy.wait();
+                return Err("the proxy did not exit within 60 s of SIGTERM".to_string());
+            }
+        }
+    }
 }
