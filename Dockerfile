@@ -5,8 +5,9 @@
 
 # Same toolchain as CI (rustc 1.95), so the image builds what CI tested.
 FROM rust:1.95-bookworm AS build
-# llvm-profdata of the toolchain's own LLVM, for the profile-guided build.
-RUN rustup component add llvm-tools
+# llvm-profdata of the toolchain's own LLVM, for the profile-guided build
+# (the component's older name as a fallback).
+RUN rustup component add llvm-tools || rustup component add llvm-tools-preview
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 # Cargo.toml declares the benchmark targets, so the manifest does not parse
