@@ -7,9 +7,10 @@
 #
 # Same layout as compare.sh: wrk (-t1 -c64) on CPU 0, backend and proxy on
 # CPU 1, one worker. Each round starts both proxies afresh in turn, warms up
-# 1 s, runs wrk, and reads the proxy's CPU time from /proc. Prints req/s and
-# CPU µs per request for each round, then the medians and the median of the
-# per-round B/A ratios. Needs wrk, taskset and the bench backend.
+# 1 s, runs wrk, and reads the proxy's CPU time from /proc. Prints req/s,
+# CPU µs per request and p99 (µs) for each round, then the medians and the
+# median of the per-round B/A ratios. Needs wrk, taskset and the bench
+# backend.
 set -euo pipefail
 a=$1 b=$2 rounds=${3:-8} secs=${4:-5}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,12 +28,16 @@ one() { # binary -> "req/s cpu_us_per_req"
   for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:18082/ && break; sleep 0.1; done
   taskset -c 0 wrk -t1 -c64 -d1s -s "$here/session.lua" http://127.0.0.1:18082/ >/dev/null
   local c0; c0=$(cpu $pid)
-  local out; out=$(taskset -c 0 wrk -t1 -c64 -d"${secs}s" -s "$here/session.lua" http://127.0.0.1:18082/)
+  local out; out=$(taskset -c 0 wrk -t1 -c64 -d"${secs}s" --latency -s "$here/session.lua" http://127.0.0.1:18082/)
   local c1; c1=$(cpu $pid)
   kill $pid; wait $pid 2>/dev/null || true
   local n; n=$(echo "$out" | awk '/requests in/ {print $1}')
-  echo "$out" | awk -v n="$n" -v c="$(echo "$c1 - $c0" | bc -l)" -v s="$secs" \
-    '/Requests\/sec/ {printf "%.0f %.2f\n", $2, c * 1e6 / n}'
+  # wrk --latency prints "99%  2.05ms" (us, ms or s).
+  echo "$out" | awk -v n="$n" -v c="$(echo "$c1 - $c0" | bc -l)" '
+    /^ +99%/ { v = $2 + 0; u = $2; sub(/^[0-9.]+/, "", u)
+               p99 = (u == "us") ? v : (u == "ms") ? v * 1e3 : v * 1e6 }
+    /Requests\/sec/ { rps = $2 }
+    END { printf "%.0f %.2f %.0f\n", rps, c * 1e6 / n, p99 }'
 }
 for r in $(seq "$rounds"); do
   if [ $((r % 2)) = 1 ]; then ra=$(one "$a"); rb=$(one "$b"); else rb=$(one "$b"); ra=$(one "$a"); fi
@@ -42,9 +47,10 @@ python3 - "$tmp/rounds" <<'PY'
 import sys, statistics as st
 A=[];B=[]
 for l in open(sys.argv[1]):
-    f=l.split(); A.append((float(f[3]),float(f[4]))); B.append((float(f[6]),float(f[7])))
+    f=l.split(); A.append(tuple(map(float,f[3:6]))); B.append(tuple(map(float,f[7:10])))
 med=st.median
-print(f"A: {med(x[0] for x in A):,.0f} req/s, {med(x[1] for x in A):.2f} us/req")
-print(f"B: {med(x[0] for x in B):,.0f} req/s, {med(x[1] for x in B):.2f} us/req")
-print(f"B/A per round, median: req/s {med(b[0]/a[0] for a,b in zip(A,B)):.3f}, CPU per request {med(b[1]/a[1] for a,b in zip(A,B)):.3f}")
+for name, X in (("A", A), ("B", B)):
+    print(f"{name}: {med(x[0] for x in X):,.0f} req/s, {med(x[1] for x in X):.2f} us/req, p99 {med(x[2] for x in X):,.0f} us")
+r=lambda i: med(b[i]/a[i] for a,b in zip(A,B))
+print(f"B/A per round, median: req/s {r(0):.3f}, CPU per request {r(1):.3f}, p99 {r(2):.3f}")
 PY
