@@ -23,8 +23,10 @@
 //!
 //! `VESTIBULE_BIN=path` runs that binary instead of the one cargo built.
 //!
-//! Under `cargo test` (which runs benches as smoke tests) it plays a tiny
-//! scenario and fails if the cap or the order was broken.
+//! It exits 1 if the cap or the order was broken, nobody was admitted,
+//! over 1 % of requests failed to connect, or the proxy did not exit 0 on
+//! SIGTERM. Under `cargo test` (which runs benches as smoke tests) it
+//! plays a tiny scenario.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

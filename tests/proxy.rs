@@ -190,17 +190,19 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     assert!(h.visitor().get("/register").await.reached_upstream());
 }
 
+/// The Content-Length of a message head, if it has one.
+fn content_length(head: &str) -> Option<usize> {
+    head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("content-length:")
+            .map(|v| v.trim().parse().unwrap())
+    })
+}
+
 /// Reads one response with a Content-Length body off a raw connection.
 async fn read_response(s: &mut TcpStream) -> (String, Vec<u8>) {
     let head = read_head(s).await;
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap())
-        })
-        .unwrap_or_else(|| panic!("no content-length in {head}"));
+    let len = content_length(&head).unwrap_or_else(|| panic!("no content-length in {head}"));
     let mut body = vec![0u8; len];
     tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut body))
         .await
@@ -579,14 +581,7 @@ async fn upload_upstream(how: Upload) -> std::net::SocketAddr {
                         s.write_all(resp.as_bytes()).await.unwrap();
                         continue;
                     }
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length: ")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap();
+                    let len = content_length(&head).unwrap();
                     let answered = match how {
                         Upload::Hasty => hasty_answer(&mut s, len).await,
                         Upload::Echo => echo_answer(&mut s, len).await,
