@@ -873,6 +873,16 @@ impl Validator<'_> {
                     format!("{p:?} must be a path, without query or fragment"),
                     None,
                 );
+            } else if p.contains(['%', ';', '\\']) || p.contains("//") || p.split('/').any(|s| s == "." || s == "..") {
+                self.problem(
+                    &k("paths"),
+                    format!("{p:?} is not a plain path"),
+                    Some(
+                        "write it as the backend routes it, without escapes, ';', '\\', '//', '.' or '..': \
+                         every other spelling of it is gated too"
+                            .into(),
+                    ),
+                );
             }
         }
         let capacity = match r.capacity {
@@ -970,11 +980,12 @@ impl Validator<'_> {
                 );
             }
             for p in &r.paths {
-                if let Some(other) = paths.insert(p.as_str(), r.name.as_str()) {
+                // Paths match without regard to case (crate::path).
+                if let Some(other) = paths.insert(p.to_ascii_lowercase(), r.name.as_str()) {
                     self.problem(
                         &format!("room[{i}].paths"),
                         format!("{p:?} is already in room {other:?}"),
-                        Some("a path prefix belongs to one room".into()),
+                        Some("a path prefix belongs to one room; paths match in any case".into()),
                     );
                 }
             }
@@ -1118,6 +1129,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.problems.iter().any(|p| p.message.contains("already in room")));
+        let e = parse(
+            r#"
+            [server]
+            upstream = "http://127.0.0.1:1"
+            [[room]]
+            name = "a"
+            paths = ["/x", "/y%2Fz", "/a/../b", "/c;d", "//e"]
+            capacity = 1
+            [[room]]
+            name = "b"
+            paths = ["/X"]
+            capacity = 1
+            "#,
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = e.problems.iter().map(|p| p.message.as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("\"/X\" is already in room")), "{e}");
+        assert_eq!(
+            messages.iter().filter(|m| m.contains("is not a plain path")).count(),
+            4,
+            "{e}"
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! waiting visitor's non-GET request is answered 503 and never forwarded.
 //! A session created by a request whose upstream exchange then fails is
 //! released at once, so a dead upstream never holds a slot. Paths are
-//! routed after normalisation ([`crate::room::normalize_path`]).
+//! routed as backends read them ([`crate::path`]); requests a proxy cannot
+//! pass on faithfully are refused first ([`crate::request`]).
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -31,9 +32,10 @@ use crate::body::Body;
 use crate::clock::Millis;
 use crate::config::FailurePolicy;
 use crate::failover::LOCAL_BIT;
-use crate::metrics::{Outcome, RoomMetrics};
+use crate::metrics::{ClientErrorKind, Outcome, RoomMetrics};
 use crate::page::{self, Waiting};
 use crate::proxy::ProxyError;
+use crate::request::Malformed;
 use crate::room::Room;
 use crate::store::{Arrival, StoreError, Visit};
 use crate::token::{Kind, Token};
@@ -54,8 +56,11 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
         return Box::pin(async move { internal(&app, what, req).await });
     }
     let rooms = app.rooms.load_full();
-    let Some(room) = rooms.route(req.uri().path()).cloned() else {
-        return Box::pin(async move { bypass(&app, &rooms, req, peer).await });
+    let route = crate::request::check(&req).and_then(|()| Ok(rooms.route(req.uri().path())?.cloned()));
+    let room = match route {
+        Ok(Some(room)) => room,
+        Ok(None) => return Box::pin(async move { bypass(&app, &rooms, req, peer).await }),
+        Err(why) => return Box::pin(std::future::ready(malformed(&app, why, &req))),
     };
     drop(rooms);
     let now = app.clock.now_ms();
@@ -72,6 +77,20 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
         return Box::pin(Session { forwarding, app, room });
     }
     Box::pin(async move { gate(&app, &room, token, now, req, peer).await })
+}
+
+/// The answer to a request refused before the gate: nothing is sent
+/// upstream, and the client is counted, not the upstream.
+fn malformed(app: &App, why: Malformed, req: &Request<Incoming>) -> Response<Body> {
+    app.metrics.client_error(ClientErrorKind::Request);
+    tracing::debug!(reason = %why, path = req.uri().path(), "request refused");
+    app.message(
+        why.status(),
+        "This request cannot be served",
+        why.explanation(),
+        None,
+        prefers_json(req.headers()),
+    )
 }
 
 /// A response still being worked out, boxed (see [`handle`]).

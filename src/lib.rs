@@ -15,6 +15,8 @@
 //! | [`store`] | the `Store` trait: counters, sessions, reservations; [`store::memory`], [`store::redis`] |
 //! | [`failover`] | the store's health and the `local` failure policy |
 //! | [`room`] | routing paths to rooms, the per-room view, the measured admission rate |
+//! | [`path`] | reading a request path every way a backend might, so no spelling skips the gate |
+//! | [`request`] | what a request must be before the gate (one `Host`, no odd transfer coding) |
 //! | [`gate`] | **the admission rule**: what happens to one request |
 //! | [`proxy`] | forwarding upstream: pooled client, streaming, headers, upgrades |
 //! | [`page`] | the waiting page, status JSON, error pages |
@@ -41,9 +43,11 @@ pub mod h1;
 pub mod idle;
 pub mod metrics;
 pub mod page;
+pub mod path;
 pub mod persist;
 pub mod proxy;
 pub mod reload;
+pub mod request;
 pub mod room;
 pub mod scheduler;
 pub mod server;

@@ -90,6 +90,37 @@ impl UpstreamErrorKind {
     }
 }
 
+/// What a client did wrong (`client_errors_total{kind}`): counted apart
+/// from the upstream's failures, so that no client can trip an alert on
+/// the backend's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientErrorKind {
+    /// Refused before the gate (400 or 501): a path spelling no honest
+    /// client sends, two `Host`s, a transfer coding other than chunked.
+    Request,
+    /// The request body broke its framing or was abandoned mid-way (400).
+    Body,
+    /// The client took none of its response for `send_timeout`: its
+    /// connection was closed.
+    SendTimeout,
+}
+
+impl ClientErrorKind {
+    pub const ALL: [ClientErrorKind; 3] = [
+        ClientErrorKind::Request,
+        ClientErrorKind::Body,
+        ClientErrorKind::SendTimeout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientErrorKind::Request => "request",
+            ClientErrorKind::Body => "body",
+            ClientErrorKind::SendTimeout => "send_timeout",
+        }
+    }
+}
+
 /// All metric families, registered in one private registry.
 #[derive(Clone)]
 pub struct Metrics {
@@ -111,6 +142,7 @@ pub struct Metrics {
     store_up: IntGauge,
     store_outages: IntCounter,
     state_saves: IntCounterVec,
+    client_errors: [IntCounter; 3],
 }
 
 impl Default for Metrics {
@@ -203,6 +235,14 @@ impl Metrics {
                 IntCounter::new("store_outages_total", "Times the store became unreachable.").expect("valid metric"),
             ),
             state_saves: counter("state_saves_total", "Writes of the state file.", &["result"]),
+            client_errors: {
+                let v = counter(
+                    "client_errors_total",
+                    "Requests refused or cut off for what the client did.",
+                    &["kind"],
+                );
+                ClientErrorKind::ALL.map(|k| v.with_label_values(&[k.as_str()]))
+            },
             registry: r,
         };
         // Both outcomes exist from the start, at zero.
@@ -286,6 +326,17 @@ impl Metrics {
         self.state_saves
             .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
+    }
+
+    /// Counts a client's error.
+    pub fn client_error(&self, k: ClientErrorKind) {
+        self.client_errors[k as usize].inc();
+    }
+
+    /// The counter of one kind of client error, for a part that counts
+    /// without the rest of the metrics at hand.
+    pub fn client_errors(&self, k: ClientErrorKind) -> IntCounter {
+        self.client_errors[k as usize].clone()
     }
 
     /// The Prometheus text exposition.

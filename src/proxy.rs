@@ -188,9 +188,9 @@ fn wants_upgrade<B>(req: &Request<B>) -> bool {
 /// * hop-by-hop headers, and any the `Connection` header names (but
 ///   `Host`), are left out; an upgrade request keeps `Connection: upgrade`
 ///   and `Upgrade`;
-/// * one `Host`: the client's (the first of several, or an HTTP/2 or
-///   absolute-form request's authority), or else the upstream's own, since
-///   HTTP/1.1 needs one;
+/// * one `Host`: an HTTP/2 or absolute-form request's authority, or the
+///   client's `Host` (the first, if several got this far), or else the
+///   upstream's own, since HTTP/1.1 needs one;
 /// * one `Cookie` without vestibule's own cookies: the upstream has no use
 ///   for them, and they should not end up in its logs. HTTP/2 clients send
 ///   each cookie as its own header ("crumbs"), joined here for HTTP/1.1
@@ -323,9 +323,15 @@ fn write_request_head(
         None if !xff_done => w.field("x-forwarded-for", ip),
         None => {}
     }
-    // An HTTP/2 or absolute-form request's authority, and HTTP/1.1 needs
-    // a Host: a client that sent none gets the upstream's.
-    let client_host = client_host.or_else(|| parts.uri.authority().map(|a| a.as_str().as_bytes()));
+    // An HTTP/2 or absolute-form request's authority is its host, whatever
+    // a Host header says (RFC 9112 3.2.2; an HTTP/2 one that differs was
+    // refused, crate::request); and HTTP/1.1 needs a Host: a client that
+    // sent none gets the upstream's.
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().rsplit('@').next().unwrap_or_default());
+    let client_host = authority.map(str::as_bytes).or(client_host);
     w.field("host", client_host.unwrap_or(upstream_authority.as_bytes()));
     if upgrade {
         if let Some(proto) = h.get(header::UPGRADE) {
@@ -559,6 +565,15 @@ mod tests {
             values(&f, "host"),
             ["example.org:81"],
             "an absolute-form request's authority"
+        );
+        let f = head_fields(
+            http::Request::get("http://user@example.org/x").header("host", "other.example"),
+            false,
+        );
+        assert_eq!(
+            values(&f, "host"),
+            ["example.org"],
+            "the target's authority wins over Host (RFC 9112 3.2.2), without its user"
         );
     }
 

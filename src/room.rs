@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use crate::clock::Millis;
 use crate::config::RoomConfig;
 use crate::metrics::{Metrics, RoomMetrics};
+use crate::path::{self, Readings, Refusal};
 use crate::store::{Limits, Snapshot};
 
 /// How far back the admission rate is measured: long enough to smooth the
@@ -188,77 +189,28 @@ impl Rooms {
         self.by_name.get(name).map(|&i| &self.rooms[i])
     }
 
-    /// The room whose longest prefix matches `path`. A prefix matches whole
-    /// path segments: `/register` covers `/register`, `/register/`,
-    /// `/register/step2` and `/register;jsessionid=1`, not `/registration`.
-    /// The path is normalised first (see [`normalize_path`]), so spellings a
-    /// backend would read as a room path are gated too.
-    pub fn route(&self, path: &str) -> Option<&Arc<Room>> {
-        let path = normalize_path(path);
+    /// The room whose longest prefix matches `path`, read every way a
+    /// backend might read it ([`crate::path`]): a spelling that reaches a
+    /// room's path behind the proxy is gated as that room's, and one no
+    /// honest client sends is refused.
+    pub fn route(&self, path: &str) -> Result<Option<&Arc<Room>>, Refusal> {
+        match path::readings(path)? {
+            Readings::Plain(p) => Ok(self.longest_prefix(p)),
+            Readings::Two(as_written, decoded) => {
+                match (self.longest_prefix(&as_written), self.longest_prefix(&decoded)) {
+                    (Some(a), Some(b)) if !Arc::ptr_eq(a, b) => Err(Refusal::TwoRooms),
+                    (a, b) => Ok(a.or(b)),
+                }
+            }
+        }
+    }
+
+    fn longest_prefix(&self, path: &str) -> Option<&Arc<Room>> {
         self.routes
             .iter()
-            .find(|(prefix, _)| prefix_matches(prefix, &path))
+            .find(|(prefix, _)| path::prefix_matches(prefix, path))
             .map(|&(_, i)| &self.rooms[i])
     }
-}
-
-fn prefix_matches(prefix: &str, path: &str) -> bool {
-    match path.strip_prefix(prefix) {
-        None => false,
-        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', ';']),
-    }
-}
-
-/// The path as a backend is likely to read it (RFC 3986 normalisation):
-/// percent-encoded unreserved characters decoded, repeated slashes merged,
-/// `.` and `..` segments resolved. Reserved escapes such as `%2F` stay as
-/// they are. Paths that need none of this (nearly all) are not copied.
-pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
-    if !path.contains(['%', '.']) && !path.contains("//") {
-        return std::borrow::Cow::Borrowed(path);
-    }
-    let b = path.as_bytes();
-    let mut decoded = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if let (b'%', Some(h), Some(l)) = (
-            b[i],
-            b.get(i + 1).and_then(|c| hex(*c)),
-            b.get(i + 2).and_then(|c| hex(*c)),
-        ) {
-            let c = (h * 16 + l) as u8;
-            if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
-                decoded.push(c);
-                i += 3;
-                continue;
-            }
-        }
-        decoded.push(b[i]);
-        i += 1;
-    }
-    let decoded = String::from_utf8_lossy(&decoded);
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
-    let trailing = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
-    for seg in segments {
-        match seg {
-            "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    let mut p = String::with_capacity(path.len());
-    for seg in &out {
-        p.push('/');
-        p.push_str(seg);
-    }
-    if out.is_empty() || trailing {
-        p.push('/');
-    }
-    std::borrow::Cow::Owned(p)
 }
 
 #[cfg(test)]
@@ -288,7 +240,7 @@ mod tests {
             std::time::Duration::from_secs(1),
             &m,
         );
-        let r = |p: &str| rooms.route(p).map(|r| r.name().to_string());
+        let r = |p: &str| rooms.route(p).unwrap().map(|r| r.name().to_string());
         assert_eq!(r("/register").as_deref(), Some("a"));
         assert_eq!(r("/register/step2").as_deref(), Some("a"));
         assert_eq!(r("/register/vip").as_deref(), Some("b"));
@@ -307,22 +259,34 @@ mod tests {
             "/./register/",
             "/%2e%2e/register",
             "/register/vip/..",
+            "/register%2Fsubmit",
+            "/%2Fregister/submit",
+            "/;/register",
+            "/x/..;/register",
+            "/REGISTER",
+            "/Register%2fsubmit",
+            "/register%5Csubmit",
         ] {
             assert_eq!(r(p).as_deref(), Some("a"), "{p}");
         }
-        assert_eq!(r("/register%2Fvip"), None, "reserved escapes stay escaped");
+        assert_eq!(r("/TICKETS/1").as_deref(), Some("b"));
     }
 
     #[test]
-    fn normalisation_leaves_ordinary_paths_alone() {
-        assert!(matches!(
-            normalize_path("/register/step2"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-        assert_eq!(normalize_path("/a/./b/../c/"), "/a/c/");
-        assert_eq!(normalize_path("/../.."), "/");
-        assert_eq!(normalize_path("/a%7Eb/%41"), "/a~b/A");
-        assert_eq!(normalize_path("/a/b/.."), "/a/");
+    fn a_path_two_readings_put_in_two_rooms_is_refused() {
+        let m = Metrics::new();
+        let rooms = Rooms::new(
+            &[room("a", &["/register"]), room("b", &["/register/vip"])],
+            std::time::Duration::from_secs(1),
+            &m,
+        );
+        // As written: room a ("vip%2Fx" is one segment); decoded: room b.
+        assert_eq!(rooms.route("/register/vip%2Fx").err(), Some(Refusal::TwoRooms));
+        assert_eq!(rooms.route("/register%00").err(), Some(Refusal::ControlCharacter));
+        assert_eq!(
+            rooms.route("/static/..%2Fregister").err(),
+            Some(Refusal::AmbiguousDotSegment)
+        );
     }
 
     #[test]

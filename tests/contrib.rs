@@ -32,6 +32,7 @@ const METRICS: &[&str] = &[
     "store_up",
     "store_outages_total",
     "state_saves_total",
+    "client_errors_total",
 ];
 
 /// The histograms among [`METRICS`]: they exist only as `_bucket`, `_sum`
@@ -45,6 +46,7 @@ const ROOMLESS: &[&str] = &[
     "store_up",
     "store_outages_total",
     "state_saves_total",
+    "client_errors_total",
 ];
 
 /// The filter that makes a panel follow the dashboard's room picker.

@@ -12,7 +12,8 @@ use http::Method;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::{metric, Harness, Upstream, MB};
+use support::raw::{content_length, exchange, read_head, read_response};
+use support::{harness_before, metric, Harness, Upstream, MB};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -103,22 +104,6 @@ async fn websocket_style_upgrade_passes_for_admitted_visitors_only() {
     assert_eq!(h.upstream.hits("/ws"), 1);
 }
 
-async fn read_head(s: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut b))
-            .await
-            .unwrap()
-            .unwrap();
-        if n == 0 {
-            break;
-        }
-        head.push(b[0]);
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
 #[tokio::test]
 async fn http2_prior_knowledge_clients_are_served() {
     let h = Harness::start(ROOM).await;
@@ -188,27 +173,6 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     assert_eq!(h.upstream.total(), 0);
     // Meanwhile normal visitors are served.
     assert!(h.visitor().get("/register").await.reached_upstream());
-}
-
-/// The Content-Length of a message head, if it has one.
-fn content_length(head: &str) -> Option<usize> {
-    head.lines().find_map(|l| {
-        l.to_ascii_lowercase()
-            .strip_prefix("content-length:")
-            .map(|v| v.trim().parse().unwrap())
-    })
-}
-
-/// Reads one response with a Content-Length body off a raw connection.
-async fn read_response(s: &mut TcpStream) -> (String, Vec<u8>) {
-    let head = read_head(s).await;
-    let len = content_length(&head).unwrap_or_else(|| panic!("no content-length in {head}"));
-    let mut body = vec![0u8; len];
-    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut body))
-        .await
-        .unwrap()
-        .unwrap();
-    (head, body)
 }
 
 /// The slowloris guard is also the idle timeout: a keep-alive connection
@@ -296,27 +260,15 @@ async fn oversized_headers_are_refused() {
     assert_eq!(h.upstream.total(), 0);
 }
 
-/// Sends a request written by hand (it should say `connection: close`, or
-/// be HTTP/1.0) and returns the whole response.
-async fn raw_exchange(h: &Harness, req: &str) -> String {
-    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// What the upstream saw of a request written by hand: the echo's JSON.
 async fn upstream_saw_raw(h: &Harness, req: &str) -> serde_json::Value {
-    let out = raw_exchange(h, req).await;
+    let out = exchange(h.running.addr(), req.as_bytes()).await;
     serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap_or_else(|e| panic!("{e}:\n{out}"))
 }
 
-/// The upstream always gets exactly one Host: the client's, the first of
-/// several, or its own authority when the client sent none (HTTP/1.0).
+/// The upstream always gets exactly one Host: the client's, an
+/// absolute-form target's authority, or its own authority when the client
+/// sent none (HTTP/1.0); a request with two is refused.
 #[tokio::test]
 async fn the_upstream_gets_exactly_one_host() {
     let h = Harness::start(ROOM).await;
@@ -329,14 +281,24 @@ async fn the_upstream_gets_exactly_one_host() {
         (one["host_count"].as_u64(), one["headers"]["host"].as_str()),
         (Some(1), Some("site.example"))
     );
-    let two = upstream_saw_raw(
+    // Two: which one a backend reads is its own choice, so neither is
+    // passed on (RFC 9112 3.2).
+    let two = exchange(
+        h.running.addr(),
+        b"GET /elsewhere HTTP/1.1\r\nhost: first.example\r\nhost: second.example\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(support::raw::status(&two), 400, "{two}");
+    assert_eq!(h.upstream.total(), 1);
+    // An absolute-form target: its authority, whatever Host says.
+    let target = upstream_saw_raw(
         &h,
-        "GET /elsewhere HTTP/1.1\r\nhost: first.example\r\nhost: second.example\r\nconnection: close\r\n\r\n",
+        "GET http://target.example/elsewhere HTTP/1.1\r\nhost: other.example\r\nconnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(
-        (two["host_count"].as_u64(), two["headers"]["host"].as_str()),
-        (Some(1), Some("first.example"))
+        (target["host_count"].as_u64(), target["headers"]["host"].as_str()),
+        (Some(1), Some("target.example"))
     );
     let none = upstream_saw_raw(&h, "GET /elsewhere HTTP/1.0\r\n\r\n").await;
     let upstream = h.upstream.addr.to_string();
@@ -356,7 +318,7 @@ async fn a_sites_raw_utf8_cookie_neither_hides_ours_nor_is_lost() {
     let req = format!(
         "GET /register HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncookie: name=J\u{fc}rgen; vst_reg={session}; app=1\r\n\r\n"
     );
-    let out = raw_exchange(&h, &req).await;
+    let out = exchange(h.running.addr(), req.as_bytes()).await;
     // What the upstream received is in the echoed body.
     let upstream_saw = out.split_once("\r\n\r\n").unwrap().1;
     assert!(
@@ -470,10 +432,7 @@ async fn curt_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::ato
 async fn a_connection_the_upstream_closed_while_idle_is_not_used() {
     let (addr, conns) = curt_upstream().await;
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{addr}\"\n{ROOM}"
-    );
-    let h = Harness::from_file(Upstream::start().await, dir.path(), &text).await;
+    let h = harness_before(addr, dir.path(), ROOM, "").await;
     let v = h.visitor();
     for i in 1..=3u64 {
         let r = v.get("/register").await;
@@ -513,14 +472,6 @@ async fn canned_upstream(
     (addr, conns)
 }
 
-/// vestibule (the `reg` room) in front of an upstream at `addr`.
-async fn harness_before(addr: std::net::SocketAddr, dir: &std::path::Path) -> Harness {
-    let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{addr}\"\n{ROOM}"
-    );
-    Harness::from_file(Upstream::start().await, dir, &text).await
-}
-
 #[tokio::test]
 async fn chunked_answers_with_or_without_trailers_leave_their_connection_reusable() {
     // Found in review: hyper drops the body right after the trailers,
@@ -538,7 +489,7 @@ async fn chunked_answers_with_or_without_trailers_leave_their_connection_reusabl
     ] {
         let (addr, conns) = canned_upstream(answer).await;
         let dir = tempfile::tempdir().unwrap();
-        let h = harness_before(addr, dir.path()).await;
+        let h = harness_before(addr, dir.path(), ROOM, "").await;
         let v = h.visitor();
         for i in 1..=5 {
             let r = v.get("/register").await;
@@ -631,7 +582,7 @@ async fn echo_answer(s: &mut TcpStream, mut left: usize) -> bool {
 /// a connection of theirs that has sent half of a 10-byte upload
 /// ("12345"), its answer's head read.
 async fn half_an_upload(how: Upload, dir: &std::path::Path) -> (Harness, support::Visitor, TcpStream, String) {
-    let h = harness_before(upload_upstream(how).await, dir).await;
+    let h = harness_before(upload_upstream(how).await, dir, ROOM, "").await;
     let v = h.visitor();
     assert_eq!(v.get("/register/a").await.status, 200, "admitted");
     let mut s = TcpStream::connect(h.running.addr()).await.unwrap();

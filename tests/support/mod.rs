@@ -23,6 +23,7 @@ use vestibule::store::memory::MemoryStore;
 use vestibule::store::{Arrival, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
 use vestibule::{Clock, Config, Options, Running};
 
+pub mod raw;
 pub mod redis_server;
 
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
@@ -521,4 +522,52 @@ pub async fn eventually(secs: u64, what: &str, mut f: impl AsyncFnMut() -> bool)
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A real decoding backend: Python's wsgiref server running
+/// `tests/support/decoding_backend.py`, which answers every request with
+/// the `PATH_INFO` it decoded. Stopped when dropped.
+pub struct DecodingBackend {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl DecodingBackend {
+    pub fn start() -> DecodingBackend {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/decoding_backend.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the decoding backend (scripts/test installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no port from the backend: {line:?}"));
+        DecodingBackend {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+        }
+    }
+}
+
+impl Drop for DecodingBackend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// vestibule with `rooms` (and `server_extra` lines) in front of an
+/// upstream at `addr` that is not a fake [`Upstream`].
+pub async fn harness_before(addr: SocketAddr, dir: &Path, rooms: &str, server_extra: &str) -> Harness {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{addr}\"\n{server_extra}\n{rooms}"
+    );
+    Harness::from_file(Upstream::start().await, dir, &text).await
 }
