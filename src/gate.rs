@@ -452,15 +452,28 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
                         tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
                     }
                 }
-                upstream_failed(app, m, &e, json)
+                exchange_failed(app, m, &e, json)
             }
         }
     }
 }
 
-/// The page for a failed exchange, counted and logged.
-fn upstream_failed(app: &App, m: &RoomMetrics, e: &ProxyError, json: bool) -> Response<Body> {
-    m.upstream_error(e.kind());
+/// The page for a failed exchange, counted and logged: as the upstream's
+/// error, or as the client's when its own request broke off (400; nobody
+/// reads it when the client has gone).
+fn exchange_failed(app: &App, m: &RoomMetrics, e: &ProxyError, json: bool) -> Response<Body> {
+    let Some(kind) = e.kind() else {
+        app.metrics.client_error(ClientErrorKind::Body);
+        tracing::debug!(error = %e, "client request failed");
+        return app.message(
+            e.status(),
+            "The request was incomplete",
+            "Your browser did not send the whole request. Please try again.",
+            None,
+            json,
+        );
+    };
+    m.upstream_error(kind);
     tracing::warn!(error = %e, "upstream request failed");
     let (title, msg) = if e.status() == StatusCode::GATEWAY_TIMEOUT {
         (
@@ -502,7 +515,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Session<
                 m.upstream_duration.observe(f.started.elapsed().as_secs_f64());
                 resp
             }
-            Err(e) => upstream_failed(this.app, m, &e, *f.json),
+            Err(e) => exchange_failed(this.app, m, &e, *f.json),
         })
     }
 }

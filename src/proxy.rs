@@ -31,20 +31,26 @@ pub enum ProxyError {
     Timeout(Duration),
     #[error("upstream exchange failed: {0}")]
     Protocol(String),
+    /// Not the upstream's fault: the client's request body broke off.
+    #[error("the client's request failed: {0}")]
+    Client(String),
 }
 
 impl ProxyError {
-    pub fn kind(&self) -> UpstreamErrorKind {
+    /// The kind of upstream error, or `None` when the client is to blame.
+    pub fn kind(&self) -> Option<UpstreamErrorKind> {
         match self {
-            ProxyError::Connect(_) => UpstreamErrorKind::Connect,
-            ProxyError::Timeout(_) => UpstreamErrorKind::Timeout,
-            ProxyError::Protocol(_) => UpstreamErrorKind::Protocol,
+            ProxyError::Connect(_) => Some(UpstreamErrorKind::Connect),
+            ProxyError::Timeout(_) => Some(UpstreamErrorKind::Timeout),
+            ProxyError::Protocol(_) => Some(UpstreamErrorKind::Protocol),
+            ProxyError::Client(_) => None,
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Client(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -142,6 +148,7 @@ impl<F: Future<Output = Result<Response<ResponseBody>, SendError>>> Future for F
             Err(SendError::Timeout) => return Poll::Ready(Err(ProxyError::Timeout(*this.timeout))),
             Err(SendError::Connect(e)) => return Poll::Ready(Err(ProxyError::Connect(e))),
             Err(SendError::Protocol(e)) => return Poll::Ready(Err(ProxyError::Protocol(e))),
+            Err(SendError::Client(e)) => return Poll::Ready(Err(ProxyError::Client(e))),
             Ok(r) => r,
         };
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -169,10 +176,20 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// An HTTP/1.1 upgrade request (`Connection: upgrade` plus `Upgrade`).
+/// An HTTP/1.1 upgrade request (`Connection: upgrade` plus `Upgrade`) to
+/// a protocol other than cleartext HTTP/2. An `h2c` upgrade is never
+/// passed on: the upstream would speak HTTP/2 on a connection the proxy
+/// only splices, every request on it past the gate (how proxies get
+/// smuggled through). Its `Upgrade` is dropped as a hop-by-hop header and
+/// the request is forwarded as an ordinary one.
 fn wants_upgrade<B>(req: &Request<B>) -> bool {
+    let h2c = |v: &http::HeaderValue| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"h2c"))
+    };
     req.version() == Version::HTTP_11
-        && req.headers().contains_key(header::UPGRADE)
+        && req.headers().get(header::UPGRADE).is_some_and(|v| !h2c(v))
         && req
             .headers()
             .get_all(header::CONNECTION)

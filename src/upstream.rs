@@ -44,7 +44,6 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::HeaderMap;
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -63,6 +62,10 @@ pub enum SendError {
     Protocol(String),
     /// No response head before the deadline (connecting included).
     Timeout,
+    /// The client's request body broke its framing or was abandoned
+    /// mid-way; the upstream connection, holding part of a request, was
+    /// closed.
+    Client(String),
 }
 
 /// A pool of connections to one upstream origin. Cheap to clone.
@@ -148,12 +151,11 @@ struct Upload {
     framing: RequestFraming,
     /// Body bytes taken from the client.
     taken: u64,
-    /// Boxed: rare, and a map is larger than the rest of the upload.
-    trailers: Option<Box<HeaderMap>>,
     state: Sending,
 }
 
 static CRLF: Bytes = Bytes::from_static(b"\r\n");
+static LAST_CHUNK: Bytes = Bytes::from_static(b"0\r\n\r\n");
 
 impl Upload {
     fn new(head: Vec<u8>, body: Option<Incoming>, framing: RequestFraming) -> Upload {
@@ -164,7 +166,6 @@ impl Upload {
             body,
             framing,
             taken: 0,
-            trailers: None,
             state: Sending::InProgress,
         }
     }
@@ -235,12 +236,9 @@ impl Upload {
             Some(Err(e)) => return Poll::Ready(Err(WriteFailed::Client(format!("request body: {e}")))),
             Some(Ok(f)) => f,
         };
-        let data = match frame.into_data() {
-            Ok(data) => data,
-            Err(frame) => {
-                self.trailers = frame.into_trailers().ok().map(Box::new);
-                return Poll::Ready(Ok(true));
-            }
+        // Trailers are dropped (see `end`).
+        let Ok(data) = frame.into_data() else {
+            return Poll::Ready(Ok(true));
         };
         if data.is_empty() {
             return Poll::Ready(Ok(true));
@@ -260,22 +258,17 @@ impl Upload {
     }
 
     /// The client's body has ended: checks its length, or queues the last
-    /// chunk and the trailers.
+    /// chunk. A client's trailers are not passed on: a trailer section is
+    /// headers sent after the body, past every rule the head's headers
+    /// are held to (vestibule's cookies, the forwarded headers, framing),
+    /// and no browser sends one.
     fn end(&mut self) -> Result<(), WriteFailed> {
         match self.framing {
             RequestFraming::Length(n) if self.taken != n => {
                 Err(WriteFailed::Client("request body shorter than its length".into()))
             }
             RequestFraming::Chunked => {
-                let mut end = b"0\r\n".to_vec();
-                for (name, value) in self.trailers.iter().flat_map(|t| t.iter()) {
-                    end.extend_from_slice(name.as_str().as_bytes());
-                    end.extend_from_slice(b": ");
-                    end.extend_from_slice(value.as_bytes());
-                    end.extend_from_slice(b"\r\n");
-                }
-                end.extend_from_slice(b"\r\n");
-                self.out[0] = Bytes::from(end);
+                self.out[0] = LAST_CHUNK.clone();
                 Ok(())
             }
             _ => Ok(()),
@@ -464,7 +457,9 @@ impl Pool {
                 match conn.exchange(&mut upload, fields, deadline).await {
                     Ok(a) => break a,
                     Err(Failed::TimedOut) => return Err(SendError::Timeout),
-                    Err(Failed::Client(e)) => return Err(SendError::Protocol(e)),
+                    // Dropped with the connection, which closes: the
+                    // upstream sees the request cut short, never a whole one.
+                    Err(Failed::Client(e)) => return Err(SendError::Client(e)),
                     Err(Failed::Upstream { error, answered }) => {
                         // Sent again only if nothing of it is lost by the first
                         // try and repeating it is harmless.

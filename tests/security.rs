@@ -116,3 +116,130 @@ async fn no_spelling_of_a_full_rooms_path_reaches_a_decoding_backend() {
         0.0
     );
 }
+
+/// An upstream that keeps the raw bytes of each request it gets (head and
+/// chunked body, up to the end of its trailer section) and answers `ok`.
+async fn recording_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let rec = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let rec = rec.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut b = [0u8; 4096];
+                // The head, then a chunked body to its last chunk's blank line.
+                let complete = |got: &[u8]| {
+                    let text = String::from_utf8_lossy(got);
+                    text.split_once("\r\n\r\n")
+                        .is_some_and(|(_, body)| body.contains("0\r\n") && body.ends_with("\r\n\r\n"))
+                };
+                while !complete(&got) {
+                    match s.read(&mut b).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&b[..n]),
+                    }
+                }
+                rec.lock().unwrap().push(String::from_utf8_lossy(&got).into_owned());
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn a_chunked_uploads_trailers_never_reach_the_upstream() {
+    let (addr, seen) = recording_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness_before(addr, dir.path(), ROOM, "").await;
+    let req = "POST /form HTTP/1.1\r\nhost: site.example\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n\
+               5\r\nhello\r\n0\r\n\
+               cookie: vst_reg=forged\r\nx-forwarded-for: 6.6.6.6\r\nx-forwarded-proto: https\r\n\
+               host: evil.example\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n";
+    let resp = exchange(h.running.addr(), req.as_bytes()).await;
+    assert_eq!(status(&resp), 200, "{resp}");
+    let got = seen.lock().unwrap().pop().unwrap();
+    let (head, body) = got.split_once("\r\n\r\n").unwrap();
+    assert_eq!(body, "5\r\nhello\r\n0\r\n\r\n", "the body, and no trailer section");
+    for bad in ["6.6.6.6", "evil.example", "forged", "https"] {
+        assert!(!got.contains(bad), "{bad} reached the upstream:\n{got}");
+    }
+    assert!(head.contains("x-forwarded-for: 127.0.0.1"), "{head}");
+}
+
+/// Sends `req` and returns the response, the client's side of the
+/// connection closed for writing after it (an abandoned upload).
+async fn send_then_stop(addr: std::net::SocketAddr, req: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(req).await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("answered");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn a_broken_upload_is_the_clients_error_and_its_upstream_connection_is_closed() {
+    let h = support::Harness::start(ROOM).await;
+    let v = h.visitor();
+    assert_eq!(v.get("/warm").await.status, 200);
+    assert_eq!(h.upstream.connections(), 1);
+    let cases: [&[u8]; 2] = [
+        // A chunk size that is not hex.
+        b"POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n",
+        // Half of a body, then the client stops sending.
+        b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n12345",
+    ];
+    for (i, req) in cases.into_iter().enumerate() {
+        let resp = send_then_stop(h.running.addr(), req).await;
+        assert_eq!(status(&resp), 400, "case {i}: {resp}");
+        assert!(resp.contains("did not send the whole request"), "{resp}");
+    }
+    let m = h.metrics().await;
+    assert_eq!(
+        support::metric(&m, r#"vestibule_client_errors_total{kind="body"}"#),
+        2.0
+    );
+    assert_eq!(
+        support::metric(&m, r#"vestibule_upstream_errors_total{kind="protocol",room="_none"}"#),
+        0.0,
+        "no upstream alert for a client's broken upload"
+    );
+    // The upstream got a request cut short, never reused: the next one
+    // opens a connection of its own.
+    let before = h.upstream.connections();
+    assert_eq!(v.get("/after").await.status, 200);
+    assert_eq!(h.upstream.connections(), before + 1);
+    assert_eq!(h.upstream.hits("/upload"), 2, "both reached it, and were cut off");
+}
+
+#[tokio::test]
+async fn an_h2c_upgrade_is_never_passed_on() {
+    let h = support::Harness::start(ROOM).await;
+    let upgrade = |path: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings, close\r\nupgrade: h2c\r\n\
+             http2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+        )
+    };
+    // An upstream that would take it (the fake switches on /ws whatever
+    // was asked) is not given the chance: no 101 reaches the client.
+    let resp = exchange(h.running.addr(), upgrade("/ws").as_bytes()).await;
+    assert_ne!(status(&resp), 101, "{resp}");
+    // Forwarded as an ordinary request, without the upgrade's headers.
+    let resp = exchange(h.running.addr(), upgrade("/elsewhere").as_bytes()).await;
+    assert_eq!(status(&resp), 200, "{resp}");
+    let j: serde_json::Value = serde_json::from_str(resp.split_once("\r\n\r\n").unwrap().1).unwrap();
+    for name in ["upgrade", "http2-settings", "connection"] {
+        assert!(j["headers"].get(name).is_none(), "{name} was passed on: {j}");
+    }
+}

@@ -114,13 +114,15 @@ async fn upstream_handler(
                 (0..160).map(|i| Ok::<_, std::io::Error>(Frame::data(Bytes::from(vec![(i % 251) as u8; 64 * 1024]))));
             Response::new(StreamBody::new(futures_util_stream(chunks)).boxed())
         }
-        // Counts the request body as it streams in.
+        // Counts the request body as it streams in ("broken" if it breaks off).
         "/upload" => {
             let mut body = req.into_body();
             let mut n = 0usize;
             while let Some(f) = body.frame().await {
-                if let Ok(d) = f.unwrap().into_data() {
-                    n += d.len();
+                match f.map(Frame::into_data) {
+                    Ok(Ok(d)) => n += d.len(),
+                    Ok(Err(_trailers)) => {}
+                    Err(_) => return Response::new(full("broken")),
                 }
             }
             Response::new(full(n.to_string()))
