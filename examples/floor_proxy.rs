@@ -31,7 +31,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(async move {
-            let pool = Pool::new(origin, Duration::from_secs(5), Duration::from_secs(60));
+            let pool = Pool::new(origin, Duration::from_secs(5), Duration::from_secs(60), None);
             let listener = TcpListener::bind(&listen).await?;
             loop {
                 let (stream, _) = listener.accept().await?;

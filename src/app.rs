@@ -47,14 +47,14 @@ pub struct Live {
 impl Live {
     /// Builds everything the configuration names that can fail to load:
     /// the page template and the admin token file.
-    pub fn new(config: Config, proxy: Option<Proxy>) -> Result<Live, StartError> {
+    pub fn new(config: Config, proxy: Option<Proxy>, metrics: &Metrics) -> Result<Live, StartError> {
         let pages = Pages::new(config.page.template.as_deref())?;
         let admin_token = match &config.server.admin_token_file {
             Some(p) => Some(AdminToken::read(p)?),
             None => None,
         };
         Ok(Live {
-            proxy: proxy.unwrap_or_else(|| Proxy::new(&config.server)),
+            proxy: proxy.unwrap_or_else(|| Proxy::new(&config.server, metrics)),
             config,
             pages,
             admin_token,
@@ -290,7 +290,7 @@ impl App {
         let health = StoreHealth::new(policy, metrics.clone());
         let app = App {
             rooms: ArcSwap::from_pointee(Rooms::new(&cfg.rooms, cfg.server.tick, &metrics)),
-            live: ArcSwap::from_pointee(Live::new(cfg.clone(), None)?),
+            live: ArcSwap::from_pointee(Live::new(cfg.clone(), None, &metrics)?),
             store,
             keys,
             bypass_metrics: metrics.bypass(),

@@ -47,6 +47,7 @@ pub mod raw {
         pub tick: Option<String>,
         pub connect_timeout: Option<String>,
         pub response_timeout: Option<String>,
+        pub upstream_read_timeout: Option<String>,
         pub header_read_timeout: Option<String>,
         pub max_header_bytes: Option<usize>,
         pub trust_forwarded_headers: Option<bool>,
@@ -119,6 +120,9 @@ pub mod defaults {
     pub const fn response_timeout() -> Duration {
         Duration::from_secs(60)
     }
+    pub const fn upstream_read_timeout() -> Duration {
+        Duration::from_secs(60)
+    }
     pub const fn header_read_timeout() -> Duration {
         Duration::from_secs(10)
     }
@@ -177,6 +181,9 @@ pub struct ServerConfig {
     pub connect_timeout: Duration,
     /// Time to the upstream's response headers (then 504).
     pub response_timeout: Duration,
+    /// Longest wait for the next bytes of an upstream's response body;
+    /// then the response is cut off (nginx's `proxy_read_timeout`).
+    pub upstream_read_timeout: Duration,
     /// A client connection with no request in progress and nothing sent to
     /// it for this long (up to 1.5 times it) is closed: the idle timeout and
     /// the slowloris guard in one ([`crate::idle`]).
@@ -618,6 +625,11 @@ impl Validator<'_> {
             s.response_timeout.as_deref(),
             defaults::response_timeout(),
         );
+        let upstream_read_timeout = self.duration(
+            "server.upstream_read_timeout",
+            s.upstream_read_timeout.as_deref(),
+            defaults::upstream_read_timeout(),
+        );
         let header_read_timeout = self.duration(
             "server.header_read_timeout",
             s.header_read_timeout.as_deref(),
@@ -626,6 +638,7 @@ impl Validator<'_> {
         for (k, d) in [
             ("server.connect_timeout", connect_timeout),
             ("server.response_timeout", response_timeout),
+            ("server.upstream_read_timeout", upstream_read_timeout),
             ("server.header_read_timeout", header_read_timeout),
         ] {
             if d.is_zero() {
@@ -672,6 +685,7 @@ impl Validator<'_> {
             tick,
             connect_timeout,
             response_timeout,
+            upstream_read_timeout,
             header_read_timeout,
             max_header_bytes,
             trust_forwarded_headers: s.trust_forwarded_headers.unwrap_or(false),

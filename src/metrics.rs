@@ -143,6 +143,7 @@ pub struct Metrics {
     store_outages: IntCounter,
     state_saves: IntCounterVec,
     client_errors: [IntCounter; 3],
+    upstream_read_timeouts: IntCounter,
 }
 
 impl Default for Metrics {
@@ -243,6 +244,14 @@ impl Metrics {
                 );
                 ClientErrorKind::ALL.map(|k| v.with_label_values(&[k.as_str()]))
             },
+            upstream_read_timeouts: reg(
+                &r,
+                IntCounter::new(
+                    "upstream_read_timeouts_total",
+                    "Responses cut off because the upstream sent nothing of the body for upstream_read_timeout.",
+                )
+                .expect("valid metric"),
+            ),
             registry: r,
         };
         // Both outcomes exist from the start, at zero.
@@ -337,6 +346,11 @@ impl Metrics {
     /// without the rest of the metrics at hand.
     pub fn client_errors(&self, k: ClientErrorKind) -> IntCounter {
         self.client_errors[k as usize].clone()
+    }
+
+    /// The counter of upstream bodies cut off for silence.
+    pub fn upstream_read_timeouts(&self) -> IntCounter {
+        self.upstream_read_timeouts.clone()
     }
 
     /// The Prometheus text exposition.

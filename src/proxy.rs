@@ -19,8 +19,8 @@ use crate::body::Body;
 use crate::config::{ServerConfig, Upstream};
 use crate::gate::crumbs;
 use crate::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
-use crate::metrics::UpstreamErrorKind;
-use crate::upstream::{Pool, ResponseBody, SendError, Upgraded};
+use crate::metrics::{Metrics, UpstreamErrorKind};
+use crate::upstream::{Pool, ReadTimeout, ResponseBody, SendError, Upgraded};
 
 /// Why forwarding failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +73,9 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 pub const COOKIE_PREFIX: &str = "vst_";
 
 impl Proxy {
-    pub fn new(cfg: &ServerConfig) -> Proxy {
+    /// The client for `cfg`'s upstream; bodies cut off for the upstream's
+    /// silence are counted in `metrics`.
+    pub fn new(cfg: &ServerConfig, metrics: &Metrics) -> Proxy {
         let origin = Uri::builder()
             .scheme(cfg.upstream.scheme.clone())
             .authority(cfg.upstream.authority.clone())
@@ -81,7 +83,15 @@ impl Proxy {
             .build()
             .expect("scheme and authority were validated with the config");
         Proxy {
-            pool: Pool::new(origin, cfg.connect_timeout, Duration::from_secs(60)),
+            pool: Pool::new(
+                origin,
+                cfg.connect_timeout,
+                Duration::from_secs(60),
+                Some(ReadTimeout {
+                    after: cfg.upstream_read_timeout,
+                    cut_off: metrics.upstream_read_timeouts(),
+                }),
+            ),
             upstream: cfg.upstream.clone(),
             response_timeout: cfg.response_timeout,
             trust_forwarded: cfg.trust_forwarded_headers,

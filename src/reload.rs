@@ -125,6 +125,7 @@ fn same_proxy_settings(a: &Config, b: &Config) -> bool {
     a.upstream == b.upstream
         && a.connect_timeout == b.connect_timeout
         && a.response_timeout == b.response_timeout
+        && a.upstream_read_timeout == b.upstream_read_timeout
         && a.trust_forwarded_headers == b.trust_forwarded_headers
 }
 
@@ -192,7 +193,7 @@ impl App {
             )));
         }
         let proxy: Option<Proxy> = same_proxy_settings(&old.config, &cfg).then(|| old.proxy.clone());
-        let live = Live::new(cfg, proxy)?;
+        let live = Live::new(cfg, proxy, &self.metrics)?;
 
         let old_rooms = self.rooms.load_full();
         let rooms = Rooms::new(&live.config.rooms, live.config.server.tick, &self.metrics);

@@ -81,6 +81,18 @@ struct Inner {
     /// Scheme and authority to connect to.
     origin: Uri,
     idle_timeout: Duration,
+    /// Given to every connection (shared, not copied per request).
+    read_timeout: Option<Arc<ReadTimeout>>,
+}
+
+/// How long a response body may wait for the upstream's next bytes
+/// (nginx's `proxy_read_timeout`), and the counter of bodies cut off for
+/// it. Without one, an upstream that sends a head and stalls holds the
+/// client and the connection until the client gives up.
+#[derive(Debug, Clone)]
+pub struct ReadTimeout {
+    pub after: Duration,
+    pub cut_off: prometheus::IntCounter,
 }
 
 struct Idle {
@@ -101,8 +113,10 @@ struct Conn {
     io: TcpStream,
     /// Read from the upstream and not yet consumed.
     rbuf: BytesMut,
-    /// Made on the first exchange with a deadline, then re-armed.
+    /// Made on the first exchange with a deadline, then re-armed: for the
+    /// response head's deadline, then for the body's read timeout.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    read_timeout: Option<Arc<ReadTimeout>>,
 }
 
 /// Why [`Conn::exchange`] brought no response head.
@@ -284,12 +298,41 @@ enum WriteFailed {
 }
 
 impl Conn {
-    fn new(io: TcpStream) -> Conn {
+    fn new(io: TcpStream, read_timeout: Option<Arc<ReadTimeout>>) -> Conn {
         Conn {
             io,
             rbuf: BytesMut::new(),
             timer: None,
+            read_timeout,
         }
+    }
+
+    /// The body waits for the upstream: `Err` once it has waited
+    /// `read_timeout` since `rearm` was last true (bytes came since the
+    /// timer was set, or it still held the head's deadline).
+    fn poll_read_timeout(&mut self, rearm: bool, cx: &mut Context<'_>) -> io::Result<()> {
+        let Some(limit) = &self.read_timeout else {
+            return Ok(());
+        };
+        let deadline = tokio::time::Instant::now() + limit.after;
+        let timer = match &mut self.timer {
+            Some(t) => {
+                if rearm {
+                    t.as_mut().reset(deadline);
+                }
+                t
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return Ok(());
+        }
+        limit.cut_off.inc();
+        tracing::warn!(after = ?limit.after, "the upstream sent nothing more of a response body; cut off");
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the upstream sent nothing for {:?}", limit.after),
+        ))
     }
 
     /// Whether an idle connection can take a request: nothing has arrived
@@ -386,7 +429,14 @@ impl Pool {
     /// A pool for `origin` (scheme and authority only). Idle connections
     /// close after `idle_timeout`; a background sweep closes them even when
     /// no traffic comes to do it, if there is a runtime to run it on.
-    pub fn new(origin: Uri, connect_timeout: Duration, idle_timeout: Duration) -> Pool {
+    /// A response body that waits `read_timeout` for the upstream's next
+    /// bytes is cut off (`None`: it waits as long as the client does).
+    pub fn new(
+        origin: Uri,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        read_timeout: Option<ReadTimeout>,
+    ) -> Pool {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
@@ -396,6 +446,7 @@ impl Pool {
             connector,
             origin,
             idle_timeout,
+            read_timeout: read_timeout.map(Arc::new),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(sweep(Arc::downgrade(&inner)));
@@ -486,6 +537,7 @@ impl Pool {
                 decoder,
                 keep_alive,
                 upload: (upload.state != Sending::Sent).then(|| Box::new(upload)),
+                rearm: true,
             };
             if decoder != Decoder::Upgrade && decoder.is_done() {
                 body.finish();
@@ -507,7 +559,7 @@ impl Pool {
                 .map_err(|_| SendError::Timeout)??,
             None => connect.await?,
         };
-        Ok(Conn::new(io))
+        Ok(Conn::new(io, self.inner.read_timeout.clone()))
     }
 
     async fn connect(&self) -> Result<TcpStream, SendError> {
@@ -598,6 +650,9 @@ pub struct ResponseBody {
     /// The request, if the answer came before all of it was written:
     /// written on as the body is read. (Boxed: rare, and large.)
     upload: Option<Box<Upload>>,
+    /// Set the read timer at the next wait for the upstream: bytes came
+    /// since it was set, or it still holds the head's deadline.
+    rearm: bool,
 }
 
 /// The upstream's side of a connection switched to another protocol by a
@@ -672,11 +727,20 @@ impl HttpBody for ResponseBody {
                 Ok(Decoded::NeedMore) => {}
             }
             make_room(&mut conn.rbuf, this.decoder.wants());
-            let read = ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut conn.io),
-                cx,
-                &mut conn.rbuf
-            ));
+            let read = match tokio_util::io::poll_read_buf(Pin::new(&mut conn.io), cx, &mut conn.rbuf) {
+                Poll::Ready(r) => r,
+                Poll::Pending => {
+                    // Waiting for the upstream, not for the client (hyper
+                    // asks for the next frame only once it has room).
+                    let waited = conn.poll_read_timeout(std::mem::take(&mut this.rearm), cx);
+                    if let Err(e) = waited {
+                        this.conn = None;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    return Poll::Pending;
+                }
+            };
+            this.rearm = true;
             match read {
                 Ok(0) => {
                     // Whatever the decoder says, a closed connection is
@@ -729,12 +793,12 @@ mod tests {
     async fn idle_conn(l: &TcpListener) -> (Conn, TcpStream) {
         let io = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (server_side, _) = l.accept().await.unwrap();
-        (Conn::new(io), server_side)
+        (Conn::new(io, None), server_side)
     }
 
     fn pool_for(l: &TcpListener, idle_timeout: Duration) -> Pool {
         let origin: Uri = format!("http://{}/", l.local_addr().unwrap()).parse().unwrap();
-        Pool::new(origin, Duration::from_secs(1), idle_timeout)
+        Pool::new(origin, Duration::from_secs(1), idle_timeout, None)
     }
 
     #[tokio::test]

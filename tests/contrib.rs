@@ -33,6 +33,7 @@ const METRICS: &[&str] = &[
     "store_outages_total",
     "state_saves_total",
     "client_errors_total",
+    "upstream_read_timeouts_total",
 ];
 
 /// The histograms among [`METRICS`]: they exist only as `_bucket`, `_sum`
@@ -47,6 +48,7 @@ const ROOMLESS: &[&str] = &[
     "store_outages_total",
     "state_saves_total",
     "client_errors_total",
+    "upstream_read_timeouts_total",
 ];
 
 /// The filter that makes a panel follow the dashboard's room picker.

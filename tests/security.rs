@@ -243,3 +243,81 @@ async fn an_h2c_upgrade_is_never_passed_on() {
         assert!(j["headers"].get(name).is_none(), "{name} was passed on: {j}");
     }
 }
+
+/// An upstream that sends a response head and the first bytes of a long
+/// body, then nothing, holding the connection open; counts the
+/// connections it saw closed.
+async fn stalling_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let c = closed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let c = c.clone();
+            tokio::spawn(async move {
+                support::raw::read_head(&mut s).await;
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\nfirst bytes")
+                    .await
+                    .unwrap();
+                let mut b = [0u8; 64];
+                while matches!(s.read(&mut b).await, Ok(n) if n > 0) {}
+                c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+    });
+    (addr, closed)
+}
+
+#[tokio::test]
+async fn an_upstream_that_stalls_mid_body_is_cut_off_after_the_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, closed) = stalling_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness_before(addr, dir.path(), ROOM, "upstream_read_timeout = \"300ms\"").await;
+    let mut s = tokio::net::TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"GET /download HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    // The head and the first bytes come through; then the client's
+    // connection ends, short of the length, instead of waiting forever.
+    let mut got = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut got))
+        .await
+        .expect("the response is cut off, not left hanging")
+        .ok();
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(got.ends_with("first bytes"), "{got}");
+    support::eventually(5, "the upstream connection is closed", async || {
+        closed.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    let m = h.metrics().await;
+    assert_eq!(support::metric(&m, "vestibule_upstream_read_timeouts_total"), 1.0);
+}
+
+#[tokio::test]
+async fn an_upstream_body_that_keeps_coming_is_not_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        support::raw::read_head(&mut s).await;
+        s.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        // Each gap is shorter than the timeout; all of them together, longer.
+        for i in 0..8 {
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            s.write_all(format!("1\r\n{i}\r\n").as_bytes()).await.unwrap();
+        }
+        s.write_all(b"0\r\n\r\n").await.unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness_before(addr, dir.path(), ROOM, "upstream_read_timeout = \"400ms\"").await;
+    let r = h.visitor().get("/trickle").await;
+    assert_eq!((r.status.as_u16(), r.text()), (200, "01234567".to_string()));
+    let m = h.metrics().await;
+    assert_eq!(support::metric(&m, "vestibule_upstream_read_timeouts_total"), 0.0);
+}
