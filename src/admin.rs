@@ -45,7 +45,7 @@ use crate::app::App;
 use crate::body::Body;
 use crate::gate::respond;
 use crate::room::Room;
-use crate::server::accept_loop;
+use crate::server::{accept_loop, Bounds};
 use crate::store::Overrides;
 
 /// Largest request body the API reads.
@@ -54,14 +54,11 @@ const MAX_BODY: usize = 16 * 1024;
 /// Serves the admin listener until `stop` flips.
 pub async fn serve(listener: TcpListener, app: Arc<App>, stop: watch::Receiver<bool>) {
     let builder = auto::Builder::new(TokioExecutor::new());
-    // Quiet connections close after 30 s: hyper's own default for a
-    // request head, and longer than a usual scrape interval.
     accept_loop(
         listener,
         builder,
         stop,
-        Duration::from_secs(5),
-        Duration::from_secs(30),
+        Bounds::internal(Duration::from_secs(5)),
         move |req, _peer| {
             let app = app.clone();
             Box::pin(async move { handle(&app, req).await })

@@ -49,7 +49,11 @@ pub mod raw {
         pub response_timeout: Option<String>,
         pub upstream_read_timeout: Option<String>,
         pub header_read_timeout: Option<String>,
+        pub send_timeout: Option<String>,
         pub max_header_bytes: Option<usize>,
+        pub max_connections: Option<i64>,
+        pub max_upstream_per_connection: Option<i64>,
+        pub http2_max_streams: Option<i64>,
         pub trust_forwarded_headers: Option<bool>,
         pub admin_token_file: Option<String>,
         pub shutdown_delay: Option<String>,
@@ -127,6 +131,12 @@ pub mod defaults {
         Duration::from_secs(10)
     }
     pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+    pub const fn send_timeout() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub const MAX_CONNECTIONS: usize = 10_000;
+    pub const MAX_UPSTREAM_PER_CONNECTION: usize = 16;
+    pub const HTTP2_MAX_STREAMS: u32 = 100;
     pub const fn ticket_ttl() -> Duration {
         Duration::from_secs(24 * 3600)
     }
@@ -190,6 +200,15 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Largest request head accepted from a client.
     pub max_header_bytes: usize,
+    /// A response the client takes nothing of for this long closes its
+    /// connection (nginx's `send_timeout`).
+    pub send_timeout: Duration,
+    /// Client connections at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Upstream exchanges one HTTP/2 client connection may have at once.
+    pub max_upstream_per_connection: usize,
+    /// Concurrent streams an HTTP/2 client may open.
+    pub http2_max_streams: u32,
     /// Keep `X-Forwarded-Proto`/`-Host` set by a load balancer in front
     /// (only when every client comes through it).
     pub trust_forwarded_headers: bool,
@@ -440,6 +459,11 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// The most upstream exchanges one client connection may have at once:
+/// the send timeout tracks this many waiting responses per connection
+/// (`crate::idle::SLOTS`).
+pub const MAX_UPSTREAM_PER_CONNECTION: usize = 64;
+
 /// No duration setting needs more; bounding them keeps the arithmetic on
 /// them (ticks times counts, now plus a TTL) far from overflow.
 const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -513,6 +537,33 @@ impl Validator<'_> {
                     default
                 }
             },
+        }
+    }
+
+    /// A whole number within `range`, or the default.
+    fn count(
+        &mut self,
+        key: &str,
+        v: Option<i64>,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+        why: &str,
+    ) -> usize {
+        match v {
+            None => default,
+            Some(n) if usize::try_from(n).is_ok_and(|n| range.contains(&n)) => n as usize,
+            Some(n) => {
+                self.problem(
+                    key,
+                    format!("{n} is out of range"),
+                    Some(format!(
+                        "use {} to {} ({why}); the default is {default}",
+                        range.start(),
+                        range.end()
+                    )),
+                );
+                default
+            }
         }
     }
 
@@ -645,6 +696,35 @@ impl Validator<'_> {
                 self.problem(k, "must be more than zero", None);
             }
         }
+        let send_timeout = self.duration(
+            "server.send_timeout",
+            s.send_timeout.as_deref(),
+            defaults::send_timeout(),
+        );
+        if send_timeout.is_zero() {
+            self.problem("server.send_timeout", "must be more than zero", None);
+        }
+        let max_connections = self.count(
+            "server.max_connections",
+            s.max_connections,
+            defaults::MAX_CONNECTIONS,
+            1..=10_000_000,
+            "each takes a file descriptor, and its upstream ones; the README lists the memory",
+        );
+        let max_upstream_per_connection = self.count(
+            "server.max_upstream_per_connection",
+            s.max_upstream_per_connection,
+            defaults::MAX_UPSTREAM_PER_CONNECTION,
+            1..=MAX_UPSTREAM_PER_CONNECTION,
+            "an HTTP/2 connection's requests past it wait their turn",
+        );
+        let http2_max_streams = self.count(
+            "server.http2_max_streams",
+            s.http2_max_streams,
+            defaults::HTTP2_MAX_STREAMS as usize,
+            1..=1000,
+            "browsers expect at least 100 (RFC 9113 6.5.2)",
+        ) as u32;
         let max_header_bytes = s.max_header_bytes.unwrap_or(defaults::MAX_HEADER_BYTES);
         if max_header_bytes < 8192 {
             self.problem(
@@ -688,6 +768,10 @@ impl Validator<'_> {
             upstream_read_timeout,
             header_read_timeout,
             max_header_bytes,
+            send_timeout,
+            max_connections,
+            max_upstream_per_connection,
+            http2_max_streams,
             trust_forwarded_headers: s.trust_forwarded_headers.unwrap_or(false),
             admin_token_file,
             shutdown_delay,

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use crate::body::Body;
 use crate::config::Config;
 use crate::gate::respond;
-use crate::server::accept_loop;
+use crate::server::{accept_loop, Bounds};
 
 /// The demo room's configuration, in front of the site at `site`.
 pub fn config(listen: SocketAddr, admin: SocketAddr, site: SocketAddr) -> Config {
@@ -66,8 +66,7 @@ pub async fn serve_site(listener: TcpListener, stop: watch::Receiver<bool>) {
         listener,
         auto::Builder::new(TokioExecutor::new()),
         stop,
-        Duration::from_secs(1),
-        Duration::from_secs(30),
+        Bounds::internal(Duration::from_secs(1)),
         move |req, _| {
             let n = registered.clone();
             Box::pin(async move { site(req, &n).await })

@@ -15,15 +15,25 @@
 //! Reads do not count: a client trickling a request head byte by byte is
 //! exactly what must be cut off. A request counts from its head being
 //! parsed until its response body is done or dropped, so a slow upstream
-//! or a long download is never cut; writes count so that a client still
-//! taking the last bytes of a response (after hyper has the whole body)
-//! keeps its connection.
+//! or a long download is never cut. A write counts only when the socket
+//! had pushed back before it: a client still taking the last bytes of a
+//! response (after hyper has the whole body) keeps its connection, but an
+//! HTTP/2 client cannot keep an idle one open by sending PINGs (their
+//! answers go out at once).
 //!
-//! Not covered, as with hyper's own timer: a client that stops reading
-//! while its response is still in progress, or trickles a request body,
-//! holds its connection (on the public listener the upstream's
-//! `response_timeout` bounds the second). An HTTP/2 client's pings
-//! (answered, so written) count as activity.
+//! **Send timeout.** A request in progress keeps its connection, but not
+//! one whose response the client has stopped taking: a response that
+//! handed hyper a frame hyper has not asked past (it asks for the next
+//! when it has room: the client read, or its HTTP/2 flow-control window
+//! opened) for `send_timeout` closes the connection (nginx's
+//! `send_timeout`). Each such response notes, in a slot of its
+//! connection's [`Activity`], the supervisor's clock when it started
+//! waiting; the supervisor reads the slots at each check. Our own pages
+//! are one frame and never wait; upstream bodies do.
+//!
+//! Not covered: a client that trickles a request body holds its
+//! connection (on the public listener the upstream's `response_timeout`
+//! bounds it).
 //!
 //! A quiet connection is asked to finish first (HTTP/1 closes at once
 //! between requests, HTTP/2 sends GOAWAY), and dropped if it is still open
@@ -35,7 +45,7 @@
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -47,13 +57,45 @@ use tokio::sync::Notify;
 
 use crate::body::Body;
 
+/// Responses of one connection that can wait on its client at the same
+/// time, tracked for the send timeout. An HTTP/1.1 connection has one
+/// response at a time; an HTTP/2 connection's responses that wait are its
+/// upstream bodies, at most `[server] max_upstream_per_connection`, which
+/// is validated to be no more than this.
+pub const SLOTS: usize = 64;
+const _: () = assert!(SLOTS <= u64::BITS as usize, "one bit per slot in `used`");
+const _: () = assert!(
+    crate::config::MAX_UPSTREAM_PER_CONNECTION <= SLOTS,
+    "every upstream body of a connection can be tracked"
+);
+
 /// What a connection is doing: its requests (in progress in the low 32
 /// bits, a count of starts and ends above) and its writes. Any change of
-/// either means activity.
-#[derive(Debug, Default)]
+/// either means activity. And which of its responses wait on the client,
+/// since when.
+#[derive(Debug)]
 pub struct Activity {
     requests: AtomicU64,
     writes: AtomicU64,
+    /// The supervisor's clock, in check periods since the connection began.
+    clock: AtomicU32,
+    /// Per slot: 1 + the clock when its response began to wait on the
+    /// client; 0 when it does not wait.
+    waiting: [AtomicU32; SLOTS],
+    /// The slots held by responses, one bit each.
+    used: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Activity {
+        Activity {
+            requests: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            clock: AtomicU32::new(0),
+            waiting: [const { AtomicU32::new(0) }; SLOTS],
+            used: AtomicU64::new(0),
+        }
+    }
 }
 
 const EVENT: u64 = 1 << 32;
@@ -89,6 +131,46 @@ impl Activity {
             writes: self.writes.load(Relaxed),
         }
     }
+
+    /// A free slot, now held; `None` when all are held.
+    fn take_slot(&self) -> Option<usize> {
+        let mut used = self.used.load(Relaxed);
+        loop {
+            let free = (!used).trailing_zeros() as usize;
+            if free >= SLOTS {
+                return None;
+            }
+            match self
+                .used
+                .compare_exchange_weak(used, used | 1 << free, Relaxed, Relaxed)
+            {
+                Ok(_) => return Some(free),
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    fn free_slot(&self, slot: usize) {
+        self.waiting[slot].store(0, Relaxed);
+        self.used.fetch_and(!(1 << slot), Relaxed);
+    }
+
+    /// Whether a response has waited on the client for `periods` or more
+    /// whole periods of the clock, which reads `now`.
+    fn stalled(&self, now: u32, periods: u32) -> bool {
+        let mut used = self.used.load(Relaxed);
+        while used != 0 {
+            let slot = used.trailing_zeros() as usize;
+            used &= used - 1;
+            let since = self.waiting[slot].load(Relaxed);
+            // Marked at clock c, stored as c + 1: it has waited at least
+            // (now - c - 1) whole periods.
+            if since != 0 && now.saturating_sub(since) >= periods {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 /// One request in progress on a connection.
@@ -104,18 +186,41 @@ impl Drop for InFlight {
 }
 
 /// A response body that ends its request's [`InFlight`] when hyper is done
-/// with it: at its end, or when dropped half-way (the client went away).
+/// with it: at its end, or when dropped half-way (the client went away);
+/// and that notes when it waits on the client (see the module docs).
 #[derive(Debug)]
 pub struct Tracked {
     body: Body,
-    _request: InFlight,
+    request: InFlight,
+    /// Its slot in the connection's [`Activity`], taken the first time
+    /// it waits on the client.
+    slot: Option<usize>,
 }
 
 impl Tracked {
     pub fn new(body: Body, request: InFlight) -> Tracked {
         Tracked {
             body,
-            _request: request,
+            request,
+            slot: None,
+        }
+    }
+
+    /// Hyper has a frame of this response and has not asked for the next.
+    fn waits_on_client(&mut self) {
+        let a = &self.request.0;
+        let Some(slot) = self.slot.or_else(|| a.take_slot()) else {
+            return;
+        };
+        self.slot = Some(slot);
+        a.waiting[slot].store(a.clock.load(Relaxed) + 1, Relaxed);
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            self.request.0.free_slot(slot);
         }
     }
 }
@@ -125,7 +230,16 @@ impl HttpBody for Tracked {
     type Error = std::io::Error;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Frame<Bytes>>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        if let Some(slot) = this.slot {
+            // Asked again: hyper had room for what it was given.
+            this.request.0.waiting[slot].store(0, Relaxed);
+        }
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        if matches!(frame, Poll::Ready(Some(Ok(_)))) && !this.body.is_end_stream() {
+            this.waits_on_client();
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -137,22 +251,35 @@ impl HttpBody for Tracked {
     }
 }
 
-/// A client connection's I/O, counting writes that made progress.
+/// A client connection's I/O, counting writes that made progress after
+/// the socket had pushed back (see the module docs).
 #[derive(Debug)]
 pub struct Counted<T> {
     io: T,
     activity: Arc<Activity>,
+    /// A write found the socket full since the last one counted.
+    backed_up: bool,
 }
 
 impl<T> Counted<T> {
     pub fn new(io: T, activity: Arc<Activity>) -> Counted<T> {
-        Counted { io, activity }
+        Counted {
+            io,
+            activity,
+            backed_up: false,
+        }
     }
 
-    /// Passes a write's outcome on, counting it if it made progress.
-    fn count(&self, r: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.wrote();
+    /// Passes a write's outcome on, counting it if it made progress on a
+    /// socket that had pushed back.
+    fn count(&mut self, r: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        match r {
+            Poll::Pending => self.backed_up = true,
+            Poll::Ready(Ok(n)) if n > 0 && self.backed_up => {
+                self.backed_up = false;
+                self.activity.wrote();
+            }
+            _ => {}
         }
         r
     }
@@ -273,22 +400,49 @@ impl Drop for Member {
     }
 }
 
-/// Serves one connection: runs `conn` until it ends (`Some` of its
-/// output), asking it to finish (`shutdown`) when `drain` stops; or until
-/// it has been quiet for `limit` (see the module docs), which ends it with
-/// `None`. A quiet connection is asked to finish first, so an idle HTTP/2
-/// connection says GOAWAY, and is dropped, closing its socket, if no
-/// request has come and it is still open a second later. Must run as its
-/// own task: the waker of the first poll is the one woken at shutdown.
+/// What bounds a connection's life besides its own end.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Quiet this long (no request in progress, nothing sent against a
+    /// full socket), it is asked to finish, then closed.
+    pub quiet: Duration,
+    /// A response that waits on the client this long closes it.
+    pub send_timeout: Duration,
+}
+
+/// How [`serve_until_quiet`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended<T> {
+    /// The connection ended by itself (or when asked at shutdown).
+    Done(T),
+    /// Closed for being quiet.
+    Quiet,
+    /// Closed because a response waited on the client for the send timeout.
+    Stalled,
+}
+
+/// Serves one connection: runs `conn` until it ends, asking it to finish
+/// (`shutdown`) when `drain` stops; or until it has been quiet for
+/// `limits.quiet` (see the module docs), or one of its responses has
+/// waited on the client for `limits.send_timeout`. A quiet connection is
+/// asked to finish first, so an idle HTTP/2 connection says GOAWAY, and
+/// is dropped, closing its socket, if no request has come and it is
+/// still open a second later; a stalled one is dropped at once. Must run
+/// as its own task: the waker of the first poll is the one woken at
+/// shutdown.
 pub async fn serve_until_quiet<C: Future>(
     conn: C,
     shutdown: impl Fn(Pin<&mut C>),
     activity: Arc<Activity>,
-    limit: Duration,
+    limits: Limits,
     drain: &Arc<Drain>,
-) -> Option<C::Output> {
+) -> Ended<C::Output> {
     // At least a millisecond: a tiny limit must not turn into a busy loop.
-    let period = (limit / 2).max(Duration::from_millis(1));
+    let period = (limits.quiet.min(limits.send_timeout) / 2).max(Duration::from_millis(1));
+    // Whole periods a limit takes (two for the shorter one).
+    let periods = |limit: Duration| u32::try_from(limit.as_nanos().div_ceil(period.as_nanos())).unwrap_or(u32::MAX);
+    let (quiet_periods, stall_periods) = (periods(limits.quiet), periods(limits.send_timeout));
+    let start = tokio::time::Instant::now();
     let mut conn = pin!(conn);
     let mut timer = pin!(tokio::time::sleep(period));
     // Whether the timer has been polled since it was last set: until
@@ -310,7 +464,11 @@ pub async fn serve_until_quiet<C: Future>(
             shutdown(conn.as_mut());
         }
         if let Poll::Ready(out) = conn.as_mut().poll(cx) {
-            return Poll::Ready(if asked_when.is_some() { None } else { Some(out) });
+            return Poll::Ready(if asked_when.is_some() {
+                Ended::Quiet
+            } else {
+                Ended::Done(out)
+            });
         }
         if armed && !timer.is_elapsed() {
             return Poll::Pending;
@@ -321,12 +479,18 @@ pub async fn serve_until_quiet<C: Future>(
             armed = true;
             return Poll::Pending;
         }
+        // The clock responses note their waits in, in whole periods.
+        let clock = u32::try_from(start.elapsed().as_nanos() / period.as_nanos()).unwrap_or(u32::MAX);
+        activity.clock.store(clock, Relaxed);
+        if activity.stalled(clock, stall_periods) {
+            return Poll::Ready(Ended::Stalled);
+        }
         let now = activity.load();
         let mut next = period;
         match asked_when {
             // Nothing since the ask (its own writes, GOAWAY and a ping,
             // do not count): the client is not finishing; drop it.
-            Some(requests) if requests == now.requests && now.idle() => return Poll::Ready(None),
+            Some(requests) if requests == now.requests && now.idle() => return Poll::Ready(Ended::Quiet),
             // A request came after all (a head that completed, a stream
             // opened before the GOAWAY arrived): it finishes the usual way,
             // its writes keeping the connection until they are done.
@@ -337,7 +501,7 @@ pub async fn serve_until_quiet<C: Future>(
             }
             None if now == seen && now.idle() => {
                 quiet_checks += 1;
-                if quiet_checks == 2 {
+                if quiet_checks >= quiet_periods {
                     // HTTP/1 closes at once between requests, HTTP/2
                     // sends GOAWAY; a head still trickling in is dropped
                     // at the next check, soon.
@@ -379,27 +543,82 @@ mod tests {
         assert_eq!(a.load().writes, 1);
     }
 
+    /// Limits with a send timeout too long to matter.
+    fn quiet_after(quiet: Duration) -> Limits {
+        Limits {
+            quiet,
+            send_timeout: Duration::from_secs(24 * 3600),
+        }
+    }
+
     /// `serve_until_quiet` for a connection that ignores being asked to
     /// finish, in a drain of its own.
-    async fn quiet<C: Future>(conn: C, a: Arc<Activity>, limit: Duration) -> Option<C::Output> {
-        serve_until_quiet(conn, |_| {}, a, limit, &Arc::new(Drain::default())).await
+    async fn quiet<C: Future>(conn: C, a: Arc<Activity>, limit: Duration) -> Ended<C::Output> {
+        serve_until_quiet(conn, |_| {}, a, quiet_after(limit), &Arc::new(Drain::default())).await
+    }
+
+    #[test]
+    fn slots_are_taken_freed_and_read_for_stalls() {
+        let a = Activity::default();
+        let slots: Vec<usize> = (0..SLOTS).map(|_| a.take_slot().unwrap()).collect();
+        assert_eq!(slots, (0..SLOTS).collect::<Vec<_>>());
+        assert_eq!(a.take_slot(), None, "all held");
+        a.free_slot(5);
+        assert_eq!(a.take_slot(), Some(5));
+        // Slot 7 began to wait at clock 3 (stored as 4).
+        a.waiting[7].store(4, Relaxed);
+        assert!(!a.stalled(5, 2), "one whole period at most");
+        assert!(a.stalled(6, 2));
+        a.free_slot(7);
+        assert!(!a.stalled(100, 2), "a freed slot does not wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_that_waits_on_the_client_for_the_send_timeout_closes_its_connection() {
+        let a = Arc::new(Activity::default());
+        let limits = Limits {
+            quiet: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
+        };
+        // A request whose response waits on the client from the start.
+        let request = a.start();
+        let slot = a.take_slot().unwrap();
+        a.waiting[slot].store(1, Relaxed);
+        let conn = async move {
+            let _request = request;
+            std::future::pending::<()>().await
+        };
+        let t0 = tokio::time::Instant::now();
+        let out = serve_until_quiet(conn, |_| {}, a, limits, &Arc::new(Drain::default())).await;
+        assert_eq!(out, Ended::Stalled);
+        let waited = t0.elapsed();
+        assert!(waited >= limits.send_timeout && waited <= limits.send_timeout + limits.quiet, "{waited:?}");
     }
 
     #[tokio::test]
-    async fn writes_that_make_progress_are_counted() {
+    async fn writes_that_make_progress_after_a_push_back_are_counted() {
+        use tokio::io::AsyncReadExt;
         let a = Arc::new(Activity::default());
-        let (ours, _theirs) = tokio::io::duplex(64);
+        let (ours, mut theirs) = tokio::io::duplex(8);
         let mut io = Counted::new(hyper_util::rt::TokioIo::new(ours), a.clone());
-        assert_eq!(
-            poll_fn(|cx| Pin::new(&mut io).poll_write(cx, b"hello")).await.unwrap(),
-            5
-        );
-        assert_eq!(poll_fn(|cx| Pin::new(&mut io).poll_write(cx, b"")).await.unwrap(), 0);
-        let bufs = [std::io::IoSlice::new(b"a"), std::io::IoSlice::new(b"b")];
-        poll_fn(|cx| Pin::new(&mut io).poll_write_vectored(cx, &bufs))
-            .await
-            .unwrap();
-        assert_eq!(a.load().writes, 2, "the empty write does not count");
+        let mut write = |bytes: &'static [u8]| {
+            let mut cx = Context::from_waker(Waker::noop());
+            Pin::new(&mut io).poll_write(&mut cx, bytes)
+        };
+        // Into room the socket had: an answered ping, say. Not activity.
+        assert!(matches!(write(b"hello"), Poll::Ready(Ok(5))));
+        assert!(matches!(write(b""), Poll::Ready(Ok(0))));
+        assert_eq!(a.load().writes, 0);
+        // The socket is full: the client is slow to read. Its next
+        // progress shows the client is still taking the response.
+        assert!(matches!(write(b"12345678"), Poll::Ready(Ok(3))));
+        assert!(write(b"45678").is_pending());
+        let mut b = [0u8; 8];
+        theirs.read_exact(&mut b).await.unwrap();
+        assert!(matches!(write(b"45678"), Poll::Ready(Ok(5))));
+        assert_eq!(a.load().writes, 1);
+        assert!(matches!(write(b"x"), Poll::Ready(Ok(1))));
+        assert_eq!(a.load().writes, 1, "counted once per push-back");
         assert!(a.load().idle(), "writes are not requests");
     }
 
@@ -410,7 +629,7 @@ mod tests {
         // later, all within one and a half times the limit.
         let a = Arc::new(Activity::default());
         let t0 = tokio::time::Instant::now();
-        assert!(quiet(std::future::pending::<()>(), a, limit).await.is_none());
+        assert!(quiet(std::future::pending::<()>(), a, limit).await == Ended::Quiet);
         let waited = t0.elapsed();
         assert!(waited >= limit && waited <= limit * 3 / 2, "{waited:?}");
 
@@ -423,7 +642,7 @@ mod tests {
             std::future::pending::<()>().await
         };
         let t0 = tokio::time::Instant::now();
-        assert!(quiet(conn, a, limit).await.is_none());
+        assert!(quiet(conn, a, limit).await == Ended::Quiet);
         assert!(t0.elapsed() >= limit * 6, "{:?}", t0.elapsed());
 
         // Writes keep a connection open; its own end is passed on.
@@ -436,7 +655,7 @@ mod tests {
             }
             "done"
         };
-        assert_eq!(quiet(conn, a, limit).await, Some("done"));
+        assert_eq!(quiet(conn, a, limit).await, Ended::Done("done"));
     }
 
     /// A connection that ends once asked to finish, as an idle HTTP/1 or
@@ -459,8 +678,15 @@ mod tests {
         let a = Arc::new(Activity::default());
         let drain = Arc::new(Drain::default());
         let t0 = tokio::time::Instant::now();
-        let out = serve_until_quiet(Finishes(false), |mut c| c.0 = true, a, Duration::from_secs(10), &drain).await;
-        assert_eq!(out, None, "a quiet close");
+        let out = serve_until_quiet(
+            Finishes(false),
+            |mut c| c.0 = true,
+            a,
+            quiet_after(Duration::from_secs(10)),
+            &drain,
+        )
+        .await;
+        assert_eq!(out, Ended::Quiet, "a quiet close");
         // Ended when asked, at the second quiet check; not dropped a second later.
         assert_eq!(t0.elapsed(), Duration::from_secs(10));
         assert_eq!(drain.open_connections(), 0);
@@ -487,8 +713,8 @@ mod tests {
             }
             "served"
         };
-        let out = serve_until_quiet(conn, |_| {}, a, limit, &Arc::new(Drain::default())).await;
-        assert_eq!(out, Some("served"));
+        let out = serve_until_quiet(conn, |_| {}, a, quiet_after(limit), &Arc::new(Drain::default())).await;
+        assert_eq!(out, Ended::Done("served"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -498,7 +724,14 @@ mod tests {
         for _ in 0..3 {
             let (a, d) = (Arc::new(Activity::default()), drain.clone());
             tasks.push(tokio::spawn(async move {
-                serve_until_quiet(Finishes(false), |mut c| c.0 = true, a, Duration::from_secs(3600), &d).await
+                serve_until_quiet(
+                    Finishes(false),
+                    |mut c| c.0 = true,
+                    a,
+                    quiet_after(Duration::from_secs(3600)),
+                    &d,
+                )
+                .await
             }));
         }
         tokio::task::yield_now().await;
@@ -508,7 +741,7 @@ mod tests {
         drain.closed().await;
         assert_eq!(t0.elapsed(), Duration::ZERO, "no timer was needed");
         for t in tasks {
-            assert_eq!(t.await.unwrap(), Some("finished"));
+            assert_eq!(t.await.unwrap(), Ended::Done("finished"));
         }
         // A connection that comes after the stop is asked at once.
         let a = Arc::new(Activity::default());
@@ -516,10 +749,10 @@ mod tests {
             Finishes(false),
             |mut c| c.0 = true,
             a,
-            Duration::from_secs(3600),
+            quiet_after(Duration::from_secs(3600)),
             &drain,
         )
         .await;
-        assert_eq!(out, Some("finished"));
+        assert_eq!(out, Ended::Done("finished"));
     }
 }

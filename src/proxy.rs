@@ -20,7 +20,7 @@ use crate::config::{ServerConfig, Upstream};
 use crate::gate::crumbs;
 use crate::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
 use crate::metrics::{Metrics, UpstreamErrorKind};
-use crate::upstream::{Pool, ReadTimeout, ResponseBody, SendError, Upgraded};
+use crate::upstream::{ClientShare, Pool, ReadTimeout, ResponseBody, SendError, Upgraded};
 
 /// Why forwarding failed.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +115,7 @@ impl Proxy {
     ) -> impl Future<Output = Result<Response<Body>, ProxyError>> + Send + 'static {
         let upgrade = wants_upgrade(&req);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let share = req.extensions_mut().remove::<ClientShare>();
         let (parts, body) = req.into_parts();
         // Encoded here, not in the future: the parsed request holds on to
         // the client connection's read buffer, which hyper wants back
@@ -130,7 +131,7 @@ impl Proxy {
         drop(parts);
         let deadline = tokio::time::Instant::now() + self.response_timeout;
         Forward {
-            send: self.pool.clone().send_head(head, body, Some(deadline)),
+            send: self.pool.clone().send_head(head, body, Some(deadline), share),
             timeout: self.response_timeout,
             client_upgrade,
         }

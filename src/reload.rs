@@ -11,8 +11,9 @@
 //! case it comes back.
 //!
 //! What needs a restart ([`RESTART_KEYS`]): listeners, worker threads, the
-//! tick, client header limits, the store, the state file, the token
-//! secret, `shutdown_grace`. A change to one of them is logged as needing a
+//! tick, client connection limits (header, send timeout, connection and
+//! HTTP/2 limits), the store, the state file, the token secret,
+//! `shutdown_grace`. A change to one of them is logged as needing a
 //! restart and the running value stays in force.
 //!
 //! Precedence with the admin API: an operator's runtime change (pause,
@@ -52,6 +53,10 @@ pub const RESTART_KEYS: &[&str] = &[
     "server.tick",
     "server.header_read_timeout",
     "server.max_header_bytes",
+    "server.send_timeout",
+    "server.max_connections",
+    "server.max_upstream_per_connection",
+    "server.http2_max_streams",
     "server.shutdown_grace",
     "store.kind",
     "store.url",
@@ -105,6 +110,10 @@ fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
     keep!("server.tick", server.tick);
     keep!("server.header_read_timeout", server.header_read_timeout);
     keep!("server.max_header_bytes", server.max_header_bytes);
+    keep!("server.send_timeout", server.send_timeout);
+    keep!("server.max_connections", server.max_connections);
+    keep!("server.max_upstream_per_connection", server.max_upstream_per_connection);
+    keep!("server.http2_max_streams", server.http2_max_streams);
     keep!("server.shutdown_grace", server.shutdown_grace);
     if old.store != new.store {
         changed.push(match (&old.store, &new.store) {

@@ -1,6 +1,14 @@
 //! The public listener: accepts connections, serves HTTP/1.1 and cleartext
 //! HTTP/2 (hyper-util's auto builder, upgrades enabled), and drains them
 //! gracefully on shutdown.
+//!
+//! What one client can hold is bounded (README, "Security"): the
+//! connections at once (`max_connections`; more wait in the kernel's
+//! backlog), an HTTP/2 connection's streams (`http2_max_streams`), the
+//! bytes hyper buffers per stream for a client that does not read
+//! ([`HTTP2_SEND_BUFFER`]), the upstream exchanges of one connection at
+//! once (`max_upstream_per_connection`), and how long a connection may
+//! stay quiet or leave a response untaken ([`crate::idle`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,14 +22,24 @@ use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use prometheus::IntCounter;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::app::App;
 use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::gate;
-use crate::idle::{serve_until_quiet, Activity, Counted, Drain, Tracked};
+use crate::idle::{serve_until_quiet, Activity, Counted, Drain, Ended, Limits, Tracked};
+use crate::metrics::ClientErrorKind;
+use crate::upstream::ClientShare;
+
+/// The most bytes hyper keeps per HTTP/2 stream for a client that is slow
+/// to read them (hyper's default, 400 KiB, is sized for a server with its
+/// data at hand; a proxy reads more from the upstream only as this
+/// drains). Two reads of the upstream's, so a stream still flows while
+/// one is written.
+pub const HTTP2_SEND_BUFFER: usize = 64 * 1024;
 
 /// Per-connection limits for client connections.
 #[derive(Debug, Clone)]
@@ -30,6 +48,15 @@ pub struct ConnSettings {
     pub header_read_timeout: Duration,
     /// Largest request head (HTTP/1 buffer, HTTP/2 header list).
     pub max_header_bytes: usize,
+    /// A response the client takes nothing of for this long closes its
+    /// connection.
+    pub send_timeout: Duration,
+    /// Client connections at once.
+    pub max_connections: usize,
+    /// Upstream exchanges of one HTTP/2 connection at once.
+    pub max_upstream_per_connection: usize,
+    /// Concurrent streams an HTTP/2 client may open.
+    pub http2_max_streams: u32,
 }
 
 impl From<&ServerConfig> for ConnSettings {
@@ -37,6 +64,10 @@ impl From<&ServerConfig> for ConnSettings {
         ConnSettings {
             header_read_timeout: s.header_read_timeout,
             max_header_bytes: s.max_header_bytes,
+            send_timeout: s.send_timeout,
+            max_connections: s.max_connections,
+            max_upstream_per_connection: s.max_upstream_per_connection,
+            http2_max_streams: s.http2_max_streams,
         }
     }
 }
@@ -44,6 +75,41 @@ impl From<&ServerConfig> for ConnSettings {
 /// Resolves once `stop` turns true, or its sender is gone.
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// What bounds the connections of one listener.
+#[derive(Debug, Clone)]
+pub struct Bounds {
+    /// At shutdown, how long open connections get to finish.
+    pub grace: Duration,
+    /// Quiet and send limits of each connection ([`crate::idle`]).
+    pub limits: Limits,
+    /// Connections at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Upstream exchanges one HTTP/2 connection may have at once (`None`:
+    /// the listener forwards nothing).
+    pub upstream_per_connection: Option<usize>,
+    /// Counts connections closed for the send timeout.
+    pub stalled: Option<IntCounter>,
+}
+
+impl Bounds {
+    /// Bounds for a listener that serves operators, not the public: the
+    /// admin API and the demo site.
+    pub fn internal(grace: Duration) -> Bounds {
+        Bounds {
+            grace,
+            // 30 s: hyper's own default for a request head, and longer
+            // than a usual scrape interval.
+            limits: Limits {
+                quiet: Duration::from_secs(30),
+                send_timeout: Duration::from_secs(60),
+            },
+            max_connections: 1024,
+            upstream_per_connection: None,
+            stalled: None,
+        }
+    }
 }
 
 /// Serves the public listener until `stop` flips, then drains.
@@ -65,37 +131,71 @@ pub async fn serve_public(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(s.max_header_bytes).unwrap_or(u32::MAX));
+        .max_header_list_size(u32::try_from(s.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(s.http2_max_streams)
+        .max_send_buf_size(HTTP2_SEND_BUFFER);
+    let bounds = Bounds {
+        grace,
+        limits: Limits {
+            quiet: s.header_read_timeout,
+            send_timeout: s.send_timeout,
+        },
+        max_connections: s.max_connections,
+        upstream_per_connection: Some(s.max_upstream_per_connection),
+        stalled: Some(app.metrics.client_errors(ClientErrorKind::SendTimeout)),
+    };
     accept_loop(
         listener,
         builder,
         stop,
-        grace,
-        s.header_read_timeout,
+        bounds,
         move |req: Request<Incoming>, peer: SocketAddr| gate::handle(app.clone(), req, peer),
     )
     .await
 }
 
 /// Accepts connections and serves each with `handler` until `stop` flips;
-/// then stops accepting and waits up to `grace` for open connections to
-/// finish their in-flight requests. A connection quiet for `quiet_limit`
-/// (idle, or stuck in a request head; see [`crate::idle`]) is closed.
+/// then stops accepting and waits up to `bounds.grace` for open
+/// connections to finish their in-flight requests. A connection quiet for
+/// its limit (idle, or stuck in a request head), or with a response its
+/// client has not taken for the send timeout, is closed (see
+/// [`crate::idle`]).
 pub async fn accept_loop<H, F>(
     listener: TcpListener,
     builder: auto::Builder<TokioExecutor>,
     mut stop: watch::Receiver<bool>,
-    grace: Duration,
-    quiet_limit: Duration,
+    bounds: Bounds,
     handler: H,
 ) where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<Body>> + Send + Unpin + 'static,
 {
     let drain = Arc::new(Drain::default());
+    let places = Arc::new(Semaphore::new(bounds.max_connections));
+    let mut full_logged = false;
     // How a connection is asked to finish: at shutdown, or when quiet.
     let finish = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
     loop {
+        // A place first: at the limit, new connections wait in the
+        // kernel's backlog until one closes.
+        let place = match places.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if !std::mem::replace(&mut full_logged, true) {
+                    tracing::warn!(
+                        max_connections = bounds.max_connections,
+                        "connection limit reached; new connections wait until one closes"
+                    );
+                }
+                tokio::select! {
+                    p = places.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+                    _ = stopped(&mut stop) => break,
+                }
+            }
+        };
+        if places.available_permits() > 0 {
+            full_logged = false;
+        }
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -112,7 +212,11 @@ pub async fn accept_loop<H, F>(
                 let h = handler.clone();
                 let activity = Arc::new(Activity::default());
                 let requests = activity.clone();
-                let svc = service_fn(move |req| {
+                let share = bounds.upstream_per_connection.map(ClientShare::new);
+                let svc = service_fn(move |mut req: Request<Incoming>| {
+                    if let (hyper::Version::HTTP_2, Some(share)) = (req.version(), &share) {
+                        req.extensions_mut().insert(share.clone());
+                    }
                     // Boxed (the gate boxes its own): its future is several
                     // KiB, and hyper would otherwise copy it on every move
                     // (it showed as the top memcpy in profiles).
@@ -123,21 +227,27 @@ pub async fn accept_loop<H, F>(
                 let io = Counted::new(TokioIo::new(stream), activity.clone());
                 let conn = builder.serve_connection_with_upgrades(io, svc).into_owned();
                 let drain = drain.clone();
+                let (limits, stalled) = (bounds.limits, bounds.stalled.clone());
                 tokio::spawn(async move {
-                    match serve_until_quiet(conn, finish, activity, quiet_limit, &drain).await {
-                        Some(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
-                        Some(Ok(())) => {}
-                        None => tracing::debug!(%peer, ?quiet_limit, "closed a quiet connection"),
+                    let _place = place;
+                    match serve_until_quiet(conn, finish, activity, limits, &drain).await {
+                        Ended::Done(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
+                        Ended::Done(Ok(())) => {}
+                        Ended::Quiet => tracing::debug!(%peer, quiet = ?limits.quiet, "closed a quiet connection"),
+                        Ended::Stalled => {
+                            stalled.inspect(IntCounter::inc);
+                            tracing::info!(%peer, send_timeout = ?limits.send_timeout, "closed a connection whose client took nothing of a response");
+                        }
                     }
                 });
             }
-            _ = crate::server::stopped(&mut stop) => break,
+            _ = stopped(&mut stop) => break,
         }
     }
     drop(listener);
     drain.stop();
     tokio::select! {
         _ = drain.closed() => {}
-        _ = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; closing remaining connections"),
+        _ = tokio::time::sleep(bounds.grace) => tracing::warn!(grace = ?bounds.grace, "grace period over; closing remaining connections"),
     }
 }

@@ -321,3 +321,121 @@ async fn an_upstream_body_that_keeps_coming_is_not_cut_off() {
     let m = h.metrics().await;
     assert_eq!(support::metric(&m, "vestibule_upstream_read_timeouts_total"), 0.0);
 }
+
+/// An HTTP/2 client that opens 40 streams for 10 MB each and never reads
+/// holds at most its share of upstream connections, and, once its
+/// responses have waited on it for the send timeout, none at all.
+#[tokio::test]
+async fn an_http2_client_that_never_reads_holds_its_share_and_then_nothing() {
+    let h = support::Harness::start_with(
+        r#"
+        [[room]]
+        name = "reg"
+        paths = ["/register"]
+        capacity = 1
+        "#,
+        "send_timeout = \"1s\"\nmax_upstream_per_connection = 8",
+    )
+    .await;
+    let paths = vec!["/big"; 40];
+    let _client = support::raw::h2_client_that_never_reads(h.running.addr(), &paths).await;
+    support::eventually(10, "the stalled client's connection to be closed", async || {
+        let m = h.metrics().await;
+        support::metric(&m, r#"vestibule_client_errors_total{kind="send_timeout"}"#) == 1.0
+    })
+    .await;
+    support::eventually(10, "its upstream connections to close", async || {
+        h.upstream.open_connections() == 0
+    })
+    .await;
+    assert!(
+        h.upstream.peak_open_connections() <= 8,
+        "one client connection held {} upstream connections",
+        h.upstream.peak_open_connections()
+    );
+    // Everyone else is served meanwhile and after.
+    assert_eq!(h.visitor().get("/elsewhere").await.status, 200);
+}
+
+/// The same over HTTP/1.1: a client that asks for a large answer and
+/// stops reading is cut off at the send timeout, and its upstream
+/// connection freed.
+#[tokio::test]
+async fn an_http1_client_that_stops_reading_is_cut_off_at_the_send_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let h = support::Harness::start_with(ROOM, "send_timeout = \"1s\"").await;
+    let mut s = tokio::net::TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    support::eventually(10, "the connection to be cut off", async || {
+        let m = h.metrics().await;
+        support::metric(&m, r#"vestibule_client_errors_total{kind="send_timeout"}"#) == 1.0
+    })
+    .await;
+    support::eventually(10, "its upstream connection to close", async || {
+        h.upstream.open_connections() == 0
+    })
+    .await;
+}
+
+/// A client that reads slowly but steadily is never cut off, however
+/// much longer than the send timeout the download takes. (The send
+/// timeout bounds the time between two writes the socket takes, and the
+/// kernel takes one only when about a third of its send buffer is free:
+/// a reader must drain that within the timeout. At the default 60 s, one
+/// taking 30 KB/s does.)
+#[tokio::test]
+async fn a_slow_steady_reader_is_not_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = support::Harness::start_with(ROOM, "send_timeout = \"2s\"\nheader_read_timeout = \"500ms\"").await;
+    let mut s = tokio::net::TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // About 1.6 MB/s: the 10 MB take three times the send timeout.
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    let started = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        let n = s.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    assert!(total > 10 * support::MB, "cut off after {total} bytes");
+    assert!(
+        started.elapsed() > std::time::Duration::from_secs(2),
+        "not slow after all"
+    );
+    let m = h.metrics().await;
+    assert_eq!(
+        support::metric(&m, r#"vestibule_client_errors_total{kind="send_timeout"}"#),
+        0.0
+    );
+}
+
+/// An idle HTTP/2 connection is closed after the idle limit even when
+/// its client keeps sending PINGs: their answers are not activity.
+#[tokio::test]
+async fn pings_do_not_keep_an_idle_http2_connection_open() {
+    use http_body_util::{BodyExt, Full};
+    let h = support::Harness::start_with(ROOM, "header_read_timeout = \"500ms\"").await;
+    let stream = tokio::net::TcpStream::connect(h.running.addr()).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(std::time::Duration::from_millis(100))
+        .keep_alive_while_idle(true)
+        .handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get("/elsewhere")
+        .header("host", "x")
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    resp.into_body().collect().await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), conn).await;
+    assert!(ended.is_ok(), "pings kept an idle connection open");
+}

@@ -37,6 +37,9 @@ pub struct Upstream {
     pub total: Arc<AtomicU64>,
     /// TCP connections it accepted.
     pub conns: Arc<AtomicU64>,
+    /// Connections open now, and the most open at once.
+    pub open: Arc<AtomicU64>,
+    pub peak_open: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -47,15 +50,27 @@ impl Upstream {
         let hits: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
         let total = Arc::new(AtomicU64::new(0));
         let conns = Arc::new(AtomicU64::new(0));
+        let (open, peak_open) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let (h, t, c) = (hits.clone(), total.clone(), conns.clone());
+        let (o, p) = (open.clone(), peak_open.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 c.fetch_add(1, Ordering::SeqCst);
-                let (h, t) = (h.clone(), t.clone());
+                let now_open = o.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(now_open, Ordering::SeqCst);
+                let (h, t, o) = (h.clone(), t.clone(), o.clone());
                 tokio::spawn(async move {
+                    /// Counts the connection closed however its task ends.
+                    struct Closed(Arc<AtomicU64>);
+                    impl Drop for Closed {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _closed = Closed(o);
                     let svc = service_fn(move |req| {
                         let (h, t) = (h.clone(), t.clone());
                         async move { Ok::<_, Infallible>(upstream_handler(req, &h, &t).await) }
@@ -72,6 +87,8 @@ impl Upstream {
             hits,
             total,
             conns,
+            open,
+            peak_open,
             task,
         }
     }
@@ -86,6 +103,16 @@ impl Upstream {
 
     pub fn connections(&self) -> u64 {
         self.conns.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> u64 {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were open at once.
+    pub fn peak_open_connections(&self) -> u64 {
+        self.peak_open.load(Ordering::SeqCst)
     }
 
     pub fn stop(&self) {

@@ -67,3 +67,37 @@ pub fn status(response: &str) -> u16 {
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("not a response: {response:?}"))
 }
+
+/// An HTTP/2 frame: `kind`, `flags`, stream `id` and `payload`.
+fn h2_frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = len.to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An HTTP/2 client, written by hand, that opens its flow-control
+/// windows as wide as they go, sends a GET for each of `paths` and then
+/// never reads a byte: the connection is returned so the test keeps it
+/// open.
+pub async fn h2_client_that_never_reads(addr: SocketAddr, paths: &[&str]) -> TcpStream {
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS_INITIAL_WINDOW_SIZE = 2^31 - 1 for every stream ...
+    out.extend(h2_frame(0x4, 0, 0, &[0, 4, 0x7f, 0xff, 0xff, 0xff]));
+    // ... and the connection's window opened to the same.
+    out.extend(h2_frame(0x8, 0, 0, &(0x7fff_ffffu32 - 65_535).to_be_bytes()));
+    for (i, path) in paths.iter().enumerate() {
+        // HPACK: :method GET and :scheme http from the static table;
+        // :path and :authority literal, not indexed.
+        let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
+        block.extend_from_slice(path.as_bytes());
+        block.extend_from_slice(&[0x01, 1, b'x']);
+        // END_STREAM | END_HEADERS, on stream 1, 3, 5...
+        out.extend(h2_frame(0x1, 0x5, 2 * i as u32 + 1, &block));
+    }
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&out).await.unwrap();
+    s
+}
