@@ -14,7 +14,7 @@
 //! A session created by a request whose upstream exchange then fails is
 //! released at once, so a dead upstream never holds a slot. Paths are
 //! routed as backends read them ([`crate::path`]); requests a proxy cannot
-//! pass on faithfully are refused first ([`crate::request`]).
+//! pass on faithfully are refused ([`crate::request`]).
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -56,11 +56,13 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
         return Box::pin(async move { internal(&app, what, req).await });
     }
     let rooms = app.rooms.load_full();
-    let route = crate::request::check(&req).and_then(|()| Ok(rooms.route(req.uri().path())?.cloned()));
-    let room = match route {
-        Ok(Some(room)) => room,
+    let room = match rooms.route(req.uri().path()) {
+        Ok(Some(room)) => room.clone(),
         Ok(None) => return Box::pin(async move { bypass(&app, &rooms, req, peer).await }),
-        Err(why) => return Box::pin(std::future::ready(malformed(&app, why, &req))),
+        Err(why) => {
+            let json = prefers_json(req.headers());
+            return Box::pin(std::future::ready(malformed(&app, why.into(), json)));
+        }
     };
     drop(rooms);
     let now = app.clock.now_ms();
@@ -79,17 +81,17 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
     Box::pin(async move { gate(&app, &room, token, now, req, peer).await })
 }
 
-/// The answer to a request refused before the gate: nothing is sent
-/// upstream, and the client is counted, not the upstream.
-fn malformed(app: &App, why: Malformed, req: &Request<Incoming>) -> Response<Body> {
+/// The answer to a request that cannot be passed on ([`crate::request`]):
+/// nothing is sent upstream, and the client is counted, not the upstream.
+fn malformed(app: &App, why: Malformed, json: bool) -> Response<Body> {
     app.metrics.client_error(ClientErrorKind::Request);
-    tracing::debug!(reason = %why, path = req.uri().path(), "request refused");
+    tracing::debug!(reason = %why, "request refused");
     app.message(
         why.status(),
         "This request cannot be served",
         why.explanation(),
         None,
-        prefers_json(req.headers()),
+        json,
     )
 }
 
@@ -462,6 +464,9 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
 /// error, or as the client's when its own request broke off (400; nobody
 /// reads it when the client has gone).
 fn exchange_failed(app: &App, m: &RoomMetrics, e: &ProxyError, json: bool) -> Response<Body> {
+    if let ProxyError::Refused(why) = e {
+        return malformed(app, *why, json);
+    }
     let Some(kind) = e.kind() else {
         app.metrics.client_error(ClientErrorKind::Body);
         tracing::debug!(error = %e, "client request failed");

@@ -31,10 +31,8 @@ pub fn invalid(what: impl Into<String>) -> io::Error {
 /// Headers that describe one connection, not the message (RFC 9110 7.6.1),
 /// `Upgrade` included: a proxy passes none of them on. A static, not a
 /// const: a const array of names is built and dropped at every use.
-static HOP_BY_HOP: [HeaderName; 10] = [
+static HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
-    // The settings of an h2c upgrade (RFC 7540 3.2.1), never passed on.
-    HeaderName::from_static("http2-settings"),
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
     header::PROXY_AUTHENTICATE,

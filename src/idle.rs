@@ -133,18 +133,18 @@ impl Activity {
     }
 
     /// A free slot, now held; `None` when all are held.
-    fn take_slot(&self) -> Option<usize> {
+    fn take_slot(&self) -> Option<u8> {
         let mut used = self.used.load(Relaxed);
         loop {
-            let free = (!used).trailing_zeros() as usize;
-            if free >= SLOTS {
+            let free = (!used).trailing_zeros();
+            if free as usize >= SLOTS {
                 return None;
             }
             match self
                 .used
                 .compare_exchange_weak(used, used | 1 << free, Relaxed, Relaxed)
             {
-                Ok(_) => return Some(free),
+                Ok(_) => return Some(free as u8),
                 Err(now) => used = now,
             }
         }
@@ -193,8 +193,9 @@ pub struct Tracked {
     body: Body,
     request: InFlight,
     /// Its slot in the connection's [`Activity`], taken the first time
-    /// it waits on the client.
-    slot: Option<usize>,
+    /// it waits on the client. (A byte: the body is moved with every
+    /// response.)
+    slot: Option<u8>,
 }
 
 impl Tracked {
@@ -213,14 +214,14 @@ impl Tracked {
             return;
         };
         self.slot = Some(slot);
-        a.waiting[slot].store(a.clock.load(Relaxed) + 1, Relaxed);
+        a.waiting[usize::from(slot)].store(a.clock.load(Relaxed) + 1, Relaxed);
     }
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
         if let Some(slot) = self.slot {
-            self.request.0.free_slot(slot);
+            self.request.0.free_slot(usize::from(slot));
         }
     }
 }
@@ -233,7 +234,7 @@ impl HttpBody for Tracked {
         let this = self.get_mut();
         if let Some(slot) = this.slot {
             // Asked again: hyper had room for what it was given.
-            this.request.0.waiting[slot].store(0, Relaxed);
+            this.request.0.waiting[usize::from(slot)].store(0, Relaxed);
         }
         let frame = Pin::new(&mut this.body).poll_frame(cx);
         if matches!(frame, Poll::Ready(Some(Ok(_)))) && !this.body.is_end_stream() {
@@ -560,11 +561,11 @@ mod tests {
     #[test]
     fn slots_are_taken_freed_and_read_for_stalls() {
         let a = Activity::default();
-        let slots: Vec<usize> = (0..SLOTS).map(|_| a.take_slot().unwrap()).collect();
+        let slots: Vec<usize> = (0..SLOTS).map(|_| usize::from(a.take_slot().unwrap())).collect();
         assert_eq!(slots, (0..SLOTS).collect::<Vec<_>>());
         assert_eq!(a.take_slot(), None, "all held");
         a.free_slot(5);
-        assert_eq!(a.take_slot(), Some(5));
+        assert_eq!(a.take_slot(), Some(5u8));
         // Slot 7 began to wait at clock 3 (stored as 4).
         a.waiting[7].store(4, Relaxed);
         assert!(!a.stalled(5, 2), "one whole period at most");
@@ -582,7 +583,7 @@ mod tests {
         };
         // A request whose response waits on the client from the start.
         let request = a.start();
-        let slot = a.take_slot().unwrap();
+        let slot = usize::from(a.take_slot().unwrap());
         a.waiting[slot].store(1, Relaxed);
         let conn = async move {
             let _request = request;
@@ -592,7 +593,10 @@ mod tests {
         let out = serve_until_quiet(conn, |_| {}, a, limits, &Arc::new(Drain::default())).await;
         assert_eq!(out, Ended::Stalled);
         let waited = t0.elapsed();
-        assert!(waited >= limits.send_timeout && waited <= limits.send_timeout + limits.quiet, "{waited:?}");
+        assert!(
+            waited >= limits.send_timeout && waited <= limits.send_timeout + limits.quiet,
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@ use crate::config::{ServerConfig, Upstream};
 use crate::gate::crumbs;
 use crate::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
 use crate::metrics::{Metrics, UpstreamErrorKind};
+use crate::request::{self, Malformed};
 use crate::upstream::{ClientShare, Pool, ReadTimeout, ResponseBody, SendError, Upgraded};
 
 /// Why forwarding failed.
@@ -34,6 +35,9 @@ pub enum ProxyError {
     /// Not the upstream's fault: the client's request body broke off.
     #[error("the client's request failed: {0}")]
     Client(String),
+    /// A request that cannot be passed on faithfully; never sent.
+    #[error("the request was refused: {0}")]
+    Refused(Malformed),
 }
 
 impl ProxyError {
@@ -43,7 +47,7 @@ impl ProxyError {
             ProxyError::Connect(_) => Some(UpstreamErrorKind::Connect),
             ProxyError::Timeout(_) => Some(UpstreamErrorKind::Timeout),
             ProxyError::Protocol(_) => Some(UpstreamErrorKind::Protocol),
-            ProxyError::Client(_) => None,
+            ProxyError::Client(_) | ProxyError::Refused(_) => None,
         }
     }
 
@@ -51,6 +55,7 @@ impl ProxyError {
         match self {
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Client(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Refused(m) => m.status(),
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -130,8 +135,16 @@ impl Proxy {
         );
         drop(parts);
         let deadline = tokio::time::Instant::now() + self.response_timeout;
+        let (send, refused) = match head {
+            Ok(head) => (
+                Some(self.pool.clone().send_head(head, body, Some(deadline), share)),
+                None,
+            ),
+            Err(m) => (None, Some(m)),
+        };
         Forward {
-            send: self.pool.clone().send_head(head, body, Some(deadline), share),
+            send,
+            refused,
             timeout: self.response_timeout,
             client_upgrade,
         }
@@ -143,8 +156,10 @@ pin_project_lite::pin_project! {
     /// turning of its answer into vestibule's. A future of its own rather
     /// than an async block, which would hold the send's arguments twice.
     struct Forward<F> {
+        // `None` when the request was refused as it was rewritten.
         #[pin]
-        send: F,
+        send: Option<F>,
+        refused: Option<Malformed>,
         timeout: Duration,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     }
@@ -155,7 +170,11 @@ impl<F: Future<Output = Result<Response<ResponseBody>, SendError>>> Future for F
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let resp = match ready!(this.send.poll(cx)) {
+        let Some(send) = this.send.as_pin_mut() else {
+            let m = this.refused.take().expect("a request not sent was refused");
+            return Poll::Ready(Err(ProxyError::Refused(m)));
+        };
+        let resp = match ready!(send.poll(cx)) {
             Err(SendError::Timeout) => return Poll::Ready(Err(ProxyError::Timeout(*this.timeout))),
             Err(SendError::Connect(e)) => return Poll::Ready(Err(ProxyError::Connect(e))),
             Err(SendError::Protocol(e)) => return Poll::Ready(Err(ProxyError::Protocol(e))),
@@ -230,24 +249,37 @@ fn wants_upgrade<B>(req: &Request<B>) -> bool {
 ///   about the original request is dropped, `Forwarded` included. One of
 ///   them named in `Connection` is dropped, and vestibule's set instead;
 /// * the body's framing is `framing`'s, whatever the client sent.
-fn request_head(
+pub(crate) fn request_head(
     parts: &http::request::Parts,
     framing: RequestFraming,
     upgrade: bool,
     peer: IpAddr,
     upstream_authority: &str,
     trust: bool,
-) -> RequestHead {
+) -> Result<RequestHead, Malformed> {
     match write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, None) {
-        Some(head) => head,
+        Ok(head) => Ok(head),
+        Err(Stop::Refused(m)) => Err(m),
         // Rare: a `Connection` that names headers of the message's own,
         // met after some of them may have been written. Again, without.
-        None => {
+        Err(Stop::Named) => {
             let named = named_by_connection(&parts.headers);
-            write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, Some(&named))
-                .expect("with the named headers known, the walk does not stop")
+            write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, Some(&named)).map_err(|stop| {
+                match stop {
+                    Stop::Refused(m) => m,
+                    Stop::Named => unreachable!("with the named headers known, the walk does not stop for them"),
+                }
+            })
         }
     }
+}
+
+/// Why [`write_request_head`] stopped.
+enum Stop {
+    /// A `Connection` names a header of the request's own.
+    Named,
+    /// The request cannot be passed on faithfully.
+    Refused(Malformed),
 }
 
 /// The headers of `h` its `Connection` headers name, each once. Only
@@ -266,7 +298,9 @@ fn named_by_connection(h: &HeaderMap) -> HashSet<HeaderName> {
 /// come together in the walk, so the joined `Cookie` and
 /// `X-Forwarded-For` are written as their group ends. Without `named`,
 /// a `Connection` that names a header the request has stops the walk
-/// (`None`); with it, the headers in it are left out.
+/// ([`Stop::Named`]); with it, the headers in it are left out. A request
+/// [`crate::request`] refuses stops it too: the walk sees every header
+/// already, so the check costs no lookup.
 fn write_request_head(
     parts: &http::request::Parts,
     framing: RequestFraming,
@@ -275,9 +309,10 @@ fn write_request_head(
     upstream_authority: &str,
     trust: bool,
     named: Option<&HashSet<HeaderName>>,
-) -> Option<RequestHead> {
+) -> Result<RequestHead, Stop> {
     let h = &parts.headers;
     let mut client_host = None;
+    let mut had_coding = false;
     let mut had_length = false;
     let (mut had_xfp, mut had_xfh) = (false, false);
     let (ip, ip_len) = ip_text(peer);
@@ -299,9 +334,15 @@ fn write_request_head(
             xff_done = true;
         }
         if *name == header::HOST {
-            // The first of several (named in `Connection` or not: the
-            // upstream needs one).
-            client_host.get_or_insert(value.as_bytes());
+            // Named in `Connection` or not, the upstream needs one.
+            if client_host.replace(value.as_bytes()).is_some() {
+                return Err(Stop::Refused(Malformed::TwoHosts));
+            }
+        } else if *name == header::TRANSFER_ENCODING {
+            // Hop-by-hop: the body's framing is `framing`'s.
+            if std::mem::replace(&mut had_coding, true) || !request::only_chunked(value) {
+                return Err(Stop::Refused(Malformed::TransferCoding));
+            }
         } else if is_named(name) {
             // Left out with the `Connection` that names it.
         } else if *name == header::COOKIE {
@@ -324,7 +365,7 @@ fn write_request_head(
                     .any(|t| h.contains_key(t))
             };
             if named.is_none() && names_own() {
-                return None;
+                return Err(Stop::Named);
             }
         } else if *name == header::CONTENT_LENGTH {
             had_length = true;
@@ -352,13 +393,18 @@ fn write_request_head(
         None => {}
     }
     // An HTTP/2 or absolute-form request's authority is its host, whatever
-    // a Host header says (RFC 9112 3.2.2; an HTTP/2 one that differs was
-    // refused, crate::request); and HTTP/1.1 needs a Host: a client that
-    // sent none gets the upstream's.
+    // an HTTP/1.1 Host header says (RFC 9112 3.2.2; an HTTP/2 one that
+    // differs is refused, RFC 9113 8.3.1); and HTTP/1.1 needs a Host: a
+    // client that sent none gets the upstream's.
     let authority = parts
         .uri
         .authority()
         .map(|a| a.as_str().rsplit('@').next().unwrap_or_default());
+    if let (Version::HTTP_2, Some(a), Some(host)) = (parts.version, authority, client_host) {
+        if a.as_bytes() != host {
+            return Err(Stop::Refused(Malformed::HostNotAuthority));
+        }
+    }
     let client_host = authority.map(str::as_bytes).or(client_host);
     w.field("host", client_host.unwrap_or(upstream_authority.as_bytes()));
     if upgrade {
@@ -373,7 +419,7 @@ fn write_request_head(
     if let (false, Some(host)) = (had_xfh, client_host) {
         w.field("x-forwarded-host", host);
     }
-    Some(w.finish(parts, framing, upgrade, had_length))
+    Ok(w.finish(parts, framing, upgrade, had_length))
 }
 
 /// `peer`'s address as text. IPv4, the common case, is written by hand:
@@ -443,7 +489,7 @@ mod tests {
     fn head_fields(req: http::request::Builder, trust: bool) -> Vec<(String, Vec<u8>)> {
         let (parts, ()) = req.body(()).unwrap().into_parts();
         let peer = "10.0.0.1".parse().unwrap();
-        let head = request_head(&parts, RequestFraming::Empty, false, peer, "up:8080", trust);
+        let head = request_head(&parts, RequestFraming::Empty, false, peer, "up:8080", trust).unwrap();
         let text = head.bytes;
         let mut fields = Vec::new();
         for line in text.split(|&b| b == b'\n').skip(1) {
@@ -530,6 +576,55 @@ mod tests {
             names,
             ["accept", "x-forwarded-for", "user-agent", "host", "x-forwarded-proto"],
             "nothing half-written, nothing twice"
+        );
+    }
+
+    #[test]
+    fn requests_that_cannot_be_passed_on_faithfully_are_refused() {
+        let refused = |req: http::request::Builder| {
+            let (parts, ()) = req.body(()).unwrap().into_parts();
+            request_head(
+                &parts,
+                RequestFraming::Chunked,
+                false,
+                "10.0.0.1".parse().unwrap(),
+                "up",
+                false,
+            )
+            .err()
+        };
+        let get = || http::Request::get("/x");
+        assert_eq!(refused(get().header("host", "a")), None);
+        assert_eq!(
+            refused(get().header("host", "a").header("host", "a")),
+            Some(Malformed::TwoHosts)
+        );
+        assert_eq!(refused(get().header("transfer-encoding", " Chunked ")), None);
+        for te in [&["gzip, chunked"][..], &["chunked", "chunked"], &["identity"]] {
+            let mut r = get();
+            for v in te {
+                r = r.header("transfer-encoding", *v);
+            }
+            assert_eq!(refused(r), Some(Malformed::TransferCoding), "{te:?}");
+        }
+        let h2 = || http::Request::get("https://a.example/x").version(Version::HTTP_2);
+        assert_eq!(refused(h2()), None);
+        assert_eq!(refused(h2().header("host", "a.example")), None);
+        assert_eq!(
+            refused(h2().header("host", "b.example")),
+            Some(Malformed::HostNotAuthority)
+        );
+        // HTTP/1.1 absolute form: the target's authority wins, no refusal.
+        assert_eq!(
+            refused(http::Request::get("http://a.example/x").header("host", "b.example")),
+            None
+        );
+        // The same refusals after a walk that met a `Connection` naming
+        // a header of the request's own.
+        let named = get().header("x-a", "1").header("connection", "x-a");
+        assert_eq!(
+            refused(named.header("host", "a").header("host", "b")),
+            Some(Malformed::TwoHosts)
         );
     }
 

@@ -81,8 +81,7 @@ struct Inner {
     /// Scheme and authority to connect to.
     origin: Uri,
     idle_timeout: Duration,
-    /// Given to every connection (shared, not copied per request).
-    read_timeout: Option<Arc<ReadTimeout>>,
+    read_timeout: Option<ReadTimeout>,
 }
 
 /// One client connection's share of upstream connections: at most this
@@ -102,18 +101,28 @@ impl ClientShare {
     }
 
     /// A place, by `deadline` if one is given.
-    async fn place(
-        self,
-        deadline: Option<tokio::time::Instant>,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, SendError> {
-        let acquire = self.0.acquire_owned();
-        let place = match deadline {
+    async fn place(self, deadline: Option<tokio::time::Instant>) -> Result<Place, SendError> {
+        let acquire = self.0.acquire();
+        let permit = match deadline {
             Some(d) => tokio::time::timeout_at(d, acquire)
                 .await
                 .map_err(|_| SendError::Timeout)?,
             None => acquire.await,
         };
-        Ok(place.expect("the semaphore is never closed"))
+        permit.expect("the semaphore is never closed").forget();
+        Ok(Place(self.0))
+    }
+}
+
+/// A place taken in a [`ClientShare`], given back when dropped. One
+/// pointer (a tokio permit is two words): it rides in every response
+/// body, and bodies are moved with every response.
+#[derive(Debug)]
+struct Place(Arc<tokio::sync::Semaphore>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.add_permits(1);
     }
 }
 
@@ -148,7 +157,6 @@ struct Conn {
     /// Made on the first exchange with a deadline, then re-armed: for the
     /// response head's deadline, then for the body's read timeout.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    read_timeout: Option<Arc<ReadTimeout>>,
 }
 
 /// Why [`Conn::exchange`] brought no response head.
@@ -330,22 +338,18 @@ enum WriteFailed {
 }
 
 impl Conn {
-    fn new(io: TcpStream, read_timeout: Option<Arc<ReadTimeout>>) -> Conn {
+    fn new(io: TcpStream) -> Conn {
         Conn {
             io,
             rbuf: BytesMut::new(),
             timer: None,
-            read_timeout,
         }
     }
 
     /// The body waits for the upstream: `Err` once it has waited
-    /// `read_timeout` since `rearm` was last true (bytes came since the
+    /// `limit.after` since `rearm` was last true (bytes came since the
     /// timer was set, or it still held the head's deadline).
-    fn poll_read_timeout(&mut self, rearm: bool, cx: &mut Context<'_>) -> io::Result<()> {
-        let Some(limit) = &self.read_timeout else {
-            return Ok(());
-        };
+    fn poll_read_timeout(&mut self, limit: &ReadTimeout, rearm: bool, cx: &mut Context<'_>) -> io::Result<()> {
         let deadline = tokio::time::Instant::now() + limit.after;
         let timer = match &mut self.timer {
             Some(t) => {
@@ -478,7 +482,7 @@ impl Pool {
             connector,
             origin,
             idle_timeout,
-            read_timeout: read_timeout.map(Arc::new),
+            read_timeout,
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(sweep(Arc::downgrade(&inner)));
@@ -598,7 +602,7 @@ impl Pool {
                 .map_err(|_| SendError::Timeout)??,
             None => connect.await?,
         };
-        Ok(Conn::new(io, self.inner.read_timeout.clone()))
+        Ok(Conn::new(io))
     }
 
     async fn connect(&self) -> Result<TcpStream, SendError> {
@@ -694,7 +698,7 @@ pub struct ResponseBody {
     rearm: bool,
     /// The client connection's place this exchange holds (see
     /// [`ClientShare`]), given back with the connection.
-    place: Option<tokio::sync::OwnedSemaphorePermit>,
+    place: Option<Place>,
 }
 
 /// The upstream's side of a connection switched to another protocol by a
@@ -775,7 +779,16 @@ impl HttpBody for ResponseBody {
                 Poll::Pending => {
                     // Waiting for the upstream, not for the client (hyper
                     // asks for the next frame only once it has room).
-                    let waited = conn.poll_read_timeout(std::mem::take(&mut this.rearm), cx);
+                    // The pool's limit: a body whose pool a reload has
+                    // replaced since is read without one.
+                    let rearm = std::mem::take(&mut this.rearm);
+                    let waited = match this.pool.upgrade() {
+                        Some(pool) => match &pool.read_timeout {
+                            Some(limit) => conn.poll_read_timeout(limit, rearm, cx),
+                            None => Ok(()),
+                        },
+                        None => Ok(()),
+                    };
                     if let Err(e) = waited {
                         this.conn = None;
                         return Poll::Ready(Some(Err(e)));
@@ -836,7 +849,7 @@ mod tests {
     async fn idle_conn(l: &TcpListener) -> (Conn, TcpStream) {
         let io = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (server_side, _) = l.accept().await.unwrap();
-        (Conn::new(io, None), server_side)
+        (Conn::new(io), server_side)
     }
 
     fn pool_for(l: &TcpListener, idle_timeout: Duration) -> Pool {
