@@ -391,6 +391,11 @@ pub fn response_framing(head_request: bool, head: &mut ResponseHead) -> (Decoder
     if status == StatusCode::SWITCHING_PROTOCOLS {
         return (Decoder::Upgrade, false);
     }
+    // One length for the client, whatever the framing (a HEAD or 304
+    // answer's length is the client's to read too).
+    if let (Some(n), true) = (head.length, head.length_repeated) {
+        head.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
     if head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -411,12 +416,7 @@ pub fn response_framing(head_request: bool, head: &mut ResponseHead) -> (Decoder
         };
     }
     match head.length {
-        Some(n) => {
-            if head.length_repeated {
-                head.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
-            }
-            (Decoder::Length(n), keep_alive)
-        }
+        Some(n) => (Decoder::Length(n), keep_alive),
         None => (Decoder::UntilClose, false),
     }
 }
@@ -781,6 +781,15 @@ mod tests {
         assert_eq!(response_framing(false, &mut twice).0, Decoder::Length(5));
         let lengths: Vec<_> = twice.headers.get_all("content-length").iter().collect();
         assert_eq!(lengths, ["5"], "one length goes on");
+        // Found by fuzzing: an answer without a body kept both.
+        for status in ["204 No Content", "304 Not Modified"] {
+            let mut bodiless = head_of(&format!(
+                "HTTP/1.1 {status}\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\n"
+            ));
+            assert_eq!(response_framing(false, &mut bodiless).0, Decoder::Length(0));
+            let lengths: Vec<_> = bodiless.headers.get_all("content-length").iter().collect();
+            assert_eq!(lengths, ["5"], "{status}: one length goes on");
+        }
         for bad in [
             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",

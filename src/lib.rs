@@ -38,6 +38,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod failover;
+pub mod fuzz;
 pub mod gate;
 pub mod h1;
 pub mod idle;
