@@ -1,4 +1,5 @@
-//! Fuzz targets: the parts that read untrusted bytes, each behind one
+//! Fuzz targets (with the `fuzzing` feature only): the parts that read
+//! untrusted bytes, each behind one
 //! function of `&[u8]` that panics when a property fails, so that a
 //! fuzzer finds more than crashes. Run by `fuzz/` (AFL++ through
 //! cargo-afl, on the stable toolchain) for the long runs, and by

@@ -38,6 +38,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod failover;
+#[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod gate;
 pub mod h1;
