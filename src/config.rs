@@ -52,7 +52,7 @@ pub mod raw {
         pub send_timeout: Option<String>,
         pub max_header_bytes: Option<usize>,
         pub max_connections: Option<i64>,
-        pub max_upstream_per_connection: Option<i64>,
+        pub http2_max_active_streams: Option<i64>,
         pub http2_max_streams: Option<i64>,
         pub trust_forwarded_headers: Option<bool>,
         pub admin_token_file: Option<String>,
@@ -135,7 +135,7 @@ pub mod defaults {
         Duration::from_secs(60)
     }
     pub const MAX_CONNECTIONS: usize = 10_000;
-    pub const MAX_UPSTREAM_PER_CONNECTION: usize = 16;
+    pub const HTTP2_MAX_ACTIVE_STREAMS: usize = 16;
     pub const HTTP2_MAX_STREAMS: u32 = 100;
     pub const fn ticket_ttl() -> Duration {
         Duration::from_secs(24 * 3600)
@@ -205,8 +205,9 @@ pub struct ServerConfig {
     pub send_timeout: Duration,
     /// Client connections at once; more wait in the kernel's backlog.
     pub max_connections: usize,
-    /// Upstream exchanges one HTTP/2 client connection may have at once.
-    pub max_upstream_per_connection: usize,
+    /// Requests of one HTTP/2 connection worked on at once (each forwarded
+    /// one holds an upstream connection); its other streams wait.
+    pub http2_max_active_streams: usize,
     /// Concurrent streams an HTTP/2 client may open.
     pub http2_max_streams: u32,
     /// Keep `X-Forwarded-Proto`/`-Host` set by a load balancer in front
@@ -459,10 +460,10 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// The most upstream exchanges one client connection may have at once:
-/// the send timeout tracks this many waiting responses per connection
+/// The most requests of one HTTP/2 connection worked on at once: the send
+/// timeout tracks this many waiting responses per connection
 /// (`crate::idle::SLOTS`).
-pub const MAX_UPSTREAM_PER_CONNECTION: usize = 64;
+pub const MAX_ACTIVE_STREAMS: usize = 64;
 
 /// No duration setting needs more; bounding them keeps the arithmetic on
 /// them (ticks times counts, now plus a TTL) far from overflow.
@@ -711,11 +712,11 @@ impl Validator<'_> {
             1..=10_000_000,
             "each takes a file descriptor, and its upstream ones; the README lists the memory",
         );
-        let max_upstream_per_connection = self.count(
-            "server.max_upstream_per_connection",
-            s.max_upstream_per_connection,
-            defaults::MAX_UPSTREAM_PER_CONNECTION,
-            1..=MAX_UPSTREAM_PER_CONNECTION,
+        let http2_max_active_streams = self.count(
+            "server.http2_max_active_streams",
+            s.http2_max_active_streams,
+            defaults::HTTP2_MAX_ACTIVE_STREAMS,
+            1..=MAX_ACTIVE_STREAMS,
             "an HTTP/2 connection's requests past it wait their turn",
         );
         let http2_max_streams = self.count(
@@ -770,7 +771,7 @@ impl Validator<'_> {
             max_header_bytes,
             send_timeout,
             max_connections,
-            max_upstream_per_connection,
+            http2_max_active_streams,
             http2_max_streams,
             trust_forwarded_headers: s.trust_forwarded_headers.unwrap_or(false),
             admin_token_file,

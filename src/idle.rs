@@ -59,22 +59,26 @@ use crate::body::Body;
 
 /// Responses of one connection that can wait on its client at the same
 /// time, tracked for the send timeout. An HTTP/1.1 connection has one
-/// response at a time; an HTTP/2 connection's responses that wait are its
-/// upstream bodies, at most `[server] max_upstream_per_connection`, which
-/// is validated to be no more than this.
+/// response at a time; an HTTP/2 connection has at most
+/// `[server] http2_max_active_streams` in progress, which is validated to
+/// be no more than this.
 pub const SLOTS: usize = 64;
 const _: () = assert!(SLOTS <= u64::BITS as usize, "one bit per slot in `used`");
 const _: () = assert!(
-    crate::config::MAX_UPSTREAM_PER_CONNECTION <= SLOTS,
-    "every upstream body of a connection can be tracked"
+    crate::config::MAX_ACTIVE_STREAMS <= SLOTS,
+    "every response of a connection can be tracked"
 );
 
 /// What a connection is doing: its requests (in progress in the low 32
 /// bits, a count of starts and ends above) and its writes. Any change of
 /// either means activity. And which of its responses wait on the client,
-/// since when.
+/// since when; and, for HTTP/2, whose turn it is.
 #[derive(Debug)]
 pub struct Activity {
+    /// Turns of an HTTP/2 connection's requests: one is taken from the
+    /// moment a request is worked on until its response ends (see
+    /// [`InFlight::take_turn`]).
+    turns: tokio::sync::Semaphore,
     requests: AtomicU64,
     writes: AtomicU64,
     /// The supervisor's clock, in check periods since the connection began.
@@ -88,7 +92,16 @@ pub struct Activity {
 
 impl Default for Activity {
     fn default() -> Activity {
+        Activity::new(tokio::sync::Semaphore::MAX_PERMITS)
+    }
+}
+
+impl Activity {
+    /// A connection's activity, with `turns` requests of an HTTP/2
+    /// connection worked on at once.
+    pub fn new(turns: usize) -> Activity {
         Activity {
+            turns: tokio::sync::Semaphore::new(turns),
             requests: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             clock: AtomicU32::new(0),
@@ -177,6 +190,19 @@ impl Activity {
 #[derive(Debug)]
 pub struct InFlight(Arc<Activity>);
 
+impl InFlight {
+    /// Waits for this request's turn among the connection's (HTTP/2:
+    /// `http2_max_active_streams` at once, each forwarded one holding an
+    /// upstream connection). The turn is the [`Tracked`] response's, given
+    /// back when it ends. Boxed: only HTTP/2 requests wait here, and the
+    /// future it would add to every request's is larger than a pointer.
+    pub async fn take_turn(&self) {
+        if let Ok(turn) = Box::pin(self.0.turns.acquire()).await {
+            turn.forget();
+        }
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         // One more event, one fewer in flight (never below zero: this
@@ -196,14 +222,18 @@ pub struct Tracked {
     /// it waits on the client. (A byte: the body is moved with every
     /// response.)
     slot: Option<u8>,
+    /// It holds a turn ([`InFlight::take_turn`]).
+    turn: bool,
 }
 
 impl Tracked {
-    pub fn new(body: Body, request: InFlight) -> Tracked {
+    /// `turn`: the request took one.
+    pub fn new(body: Body, request: InFlight, turn: bool) -> Tracked {
         Tracked {
             body,
             request,
             slot: None,
+            turn,
         }
     }
 
@@ -222,6 +252,9 @@ impl Drop for Tracked {
     fn drop(&mut self) {
         if let Some(slot) = self.slot {
             self.request.0.free_slot(usize::from(slot));
+        }
+        if self.turn {
+            self.request.0.turns.add_permits(1);
         }
     }
 }

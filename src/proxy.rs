@@ -21,7 +21,7 @@ use crate::gate::crumbs;
 use crate::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::request::{self, Malformed};
-use crate::upstream::{ClientShare, Pool, ReadTimeout, ResponseBody, SendError, Upgraded};
+use crate::upstream::{Pool, ReadTimeout, ResponseBody, SendError, Upgraded};
 
 /// Why forwarding failed.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +120,6 @@ impl Proxy {
     ) -> impl Future<Output = Result<Response<Body>, ProxyError>> + Send + 'static {
         let upgrade = wants_upgrade(&req);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-        let share = req.extensions_mut().remove::<ClientShare>();
         let (parts, body) = req.into_parts();
         // Encoded here, not in the future: the parsed request holds on to
         // the client connection's read buffer, which hyper wants back
@@ -136,10 +135,7 @@ impl Proxy {
         drop(parts);
         let deadline = tokio::time::Instant::now() + self.response_timeout;
         let (send, refused) = match head {
-            Ok(head) => (
-                Some(self.pool.clone().send_head(head, body, Some(deadline), share)),
-                None,
-            ),
+            Ok(head) => (Some(self.pool.clone().send_head(head, body, Some(deadline))), None),
             Err(m) => (None, Some(m)),
         };
         Forward {
@@ -213,20 +209,21 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 /// smuggled through). Its `Upgrade` is dropped as a hop-by-hop header and
 /// the request is forwarded as an ordinary one.
 fn wants_upgrade<B>(req: &Request<B>) -> bool {
+    let h = req.headers();
     let h2c = |v: &http::HeaderValue| {
         v.as_bytes()
             .split(|&b| b == b',')
             .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"h2c"))
     };
+    // Nearly every request has no `Upgrade`: one lookup says so.
     req.version() == Version::HTTP_11
-        && req.headers().get(header::UPGRADE).is_some_and(|v| !h2c(v))
-        && req
-            .headers()
-            .get_all(header::CONNECTION)
+        && h.contains_key(header::UPGRADE)
+        && h.get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        && !h.get_all(header::UPGRADE).iter().any(h2c)
 }
 
 /// The head of the request the upstream gets, written from the client's

@@ -55,7 +55,7 @@ pub const RESTART_KEYS: &[&str] = &[
     "server.max_header_bytes",
     "server.send_timeout",
     "server.max_connections",
-    "server.max_upstream_per_connection",
+    "server.http2_max_active_streams",
     "server.http2_max_streams",
     "server.shutdown_grace",
     "store.kind",
@@ -112,7 +112,7 @@ fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
     keep!("server.max_header_bytes", server.max_header_bytes);
     keep!("server.send_timeout", server.send_timeout);
     keep!("server.max_connections", server.max_connections);
-    keep!("server.max_upstream_per_connection", server.max_upstream_per_connection);
+    keep!("server.http2_max_active_streams", server.http2_max_active_streams);
     keep!("server.http2_max_streams", server.http2_max_streams);
     keep!("server.shutdown_grace", server.shutdown_grace);
     if old.store != new.store {

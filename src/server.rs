@@ -6,9 +6,10 @@
 //! connections at once (`max_connections`; more wait in the kernel's
 //! backlog), an HTTP/2 connection's streams (`http2_max_streams`), the
 //! bytes hyper buffers per stream for a client that does not read
-//! ([`HTTP2_SEND_BUFFER`]), the upstream exchanges of one connection at
-//! once (`max_upstream_per_connection`), and how long a connection may
-//! stay quiet or leave a response untaken ([`crate::idle`]).
+//! ([`HTTP2_SEND_BUFFER`]), the requests of one HTTP/2 connection worked
+//! on at once, each forwarded one holding an upstream connection
+//! (`http2_max_active_streams`), and how long a connection may stay quiet
+//! or leave a response untaken ([`crate::idle`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,7 +33,6 @@ use crate::config::ServerConfig;
 use crate::gate;
 use crate::idle::{serve_until_quiet, Activity, Counted, Drain, Ended, Limits, Tracked};
 use crate::metrics::ClientErrorKind;
-use crate::upstream::ClientShare;
 
 /// The most bytes hyper keeps per HTTP/2 stream for a client that is slow
 /// to read them (hyper's default, 400 KiB, is sized for a server with its
@@ -53,8 +53,8 @@ pub struct ConnSettings {
     pub send_timeout: Duration,
     /// Client connections at once.
     pub max_connections: usize,
-    /// Upstream exchanges of one HTTP/2 connection at once.
-    pub max_upstream_per_connection: usize,
+    /// Requests of one HTTP/2 connection worked on at once.
+    pub http2_max_active_streams: usize,
     /// Concurrent streams an HTTP/2 client may open.
     pub http2_max_streams: u32,
 }
@@ -66,7 +66,7 @@ impl From<&ServerConfig> for ConnSettings {
             max_header_bytes: s.max_header_bytes,
             send_timeout: s.send_timeout,
             max_connections: s.max_connections,
-            max_upstream_per_connection: s.max_upstream_per_connection,
+            http2_max_active_streams: s.http2_max_active_streams,
             http2_max_streams: s.http2_max_streams,
         }
     }
@@ -86,9 +86,10 @@ pub struct Bounds {
     pub limits: Limits,
     /// Connections at once; more wait in the kernel's backlog.
     pub max_connections: usize,
-    /// Upstream exchanges one HTTP/2 connection may have at once (`None`:
-    /// the listener forwards nothing).
-    pub upstream_per_connection: Option<usize>,
+    /// Requests of one HTTP/2 connection worked on at once; its other
+    /// streams wait their turn (`None`: no limit, for listeners that
+    /// forward nothing).
+    pub http2_active_streams: Option<usize>,
     /// Counts connections closed for the send timeout.
     pub stalled: Option<IntCounter>,
 }
@@ -106,7 +107,7 @@ impl Bounds {
                 send_timeout: Duration::from_secs(60),
             },
             max_connections: 1024,
-            upstream_per_connection: None,
+            http2_active_streams: None,
             stalled: None,
         }
     }
@@ -141,7 +142,7 @@ pub async fn serve_public(
             send_timeout: s.send_timeout,
         },
         max_connections: s.max_connections,
-        upstream_per_connection: Some(s.max_upstream_per_connection),
+        http2_active_streams: Some(s.http2_max_active_streams),
         stalled: Some(app.metrics.client_errors(ClientErrorKind::SendTimeout)),
     };
     accept_loop(
@@ -210,19 +211,24 @@ pub async fn accept_loop<H, F>(
                 };
                 let _ = stream.set_nodelay(true);
                 let h = handler.clone();
-                let activity = Arc::new(Activity::default());
+                let turns = bounds.http2_active_streams;
+                let activity = Arc::new(turns.map_or_else(Activity::default, Activity::new));
                 let requests = activity.clone();
-                let share = bounds.upstream_per_connection.map(ClientShare::new);
-                let svc = service_fn(move |mut req: Request<Incoming>| {
-                    if let (hyper::Version::HTTP_2, Some(share)) = (req.version(), &share) {
-                        req.extensions_mut().insert(share.clone());
-                    }
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let wait_turn = turns.is_some() && req.version() == hyper::Version::HTTP_2;
                     // Boxed (the gate boxes its own): its future is several
                     // KiB, and hyper would otherwise copy it on every move
-                    // (it showed as the top memcpy in profiles).
+                    // (it showed as the top memcpy in profiles). Made at
+                    // once, so the request is let go of (its future does
+                    // nothing before it is polled).
                     let fut = h(req, peer);
                     let request = requests.start();
-                    async move { Ok::<_, Infallible>(fut.await.map(|b| Tracked::new(b, request))) }
+                    async move {
+                        if wait_turn {
+                            request.take_turn().await;
+                        }
+                        Ok::<_, Infallible>(fut.await.map(|b| Tracked::new(b, request, wait_turn)))
+                    }
                 });
                 let io = Counted::new(TokioIo::new(stream), activity.clone());
                 let conn = builder.serve_connection_with_upgrades(io, svc).into_owned();

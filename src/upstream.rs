@@ -84,48 +84,6 @@ struct Inner {
     read_timeout: Option<ReadTimeout>,
 }
 
-/// One client connection's share of upstream connections: at most this
-/// many exchanges of its requests at once, each holding its place from
-/// before the connection is checked out until its response body ends.
-/// The listener puts it in an HTTP/2 request's extensions (an HTTP/1.1
-/// connection has one request at a time); a request over the share waits
-/// its turn, within its response deadline. Without it, one HTTP/2
-/// connection that never reads holds as many upstream connections as it
-/// opens streams.
-#[derive(Debug, Clone)]
-pub struct ClientShare(Arc<tokio::sync::Semaphore>);
-
-impl ClientShare {
-    pub fn new(exchanges: usize) -> ClientShare {
-        ClientShare(Arc::new(tokio::sync::Semaphore::new(exchanges)))
-    }
-
-    /// A place, by `deadline` if one is given.
-    async fn place(self, deadline: Option<tokio::time::Instant>) -> Result<Place, SendError> {
-        let acquire = self.0.acquire();
-        let permit = match deadline {
-            Some(d) => tokio::time::timeout_at(d, acquire)
-                .await
-                .map_err(|_| SendError::Timeout)?,
-            None => acquire.await,
-        };
-        permit.expect("the semaphore is never closed").forget();
-        Ok(Place(self.0))
-    }
-}
-
-/// A place taken in a [`ClientShare`], given back when dropped. One
-/// pointer (a tokio permit is two words): it rides in every response
-/// body, and bodies are moved with every response.
-#[derive(Debug)]
-struct Place(Arc<tokio::sync::Semaphore>);
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.add_permits(1);
-    }
-}
-
 /// How long a response body may wait for the upstream's next bytes
 /// (nginx's `proxy_read_timeout`), and the counter of bodies cut off for
 /// it. Without one, an upstream that sends a head and stalls holds the
@@ -501,7 +459,7 @@ impl Pool {
         let framing = RequestFraming::of(&body);
         let head = RequestHead::encode(&parts, framing);
         drop(parts);
-        self.clone().send_head(head, body, deadline, None).await
+        self.clone().send_head(head, body, deadline).await
     }
 
     /// Sends a request (`head` and `body`) on a pooled or new connection
@@ -518,7 +476,6 @@ impl Pool {
         head: RequestHead,
         body: Incoming,
         deadline: Option<tokio::time::Instant>,
-        share: Option<ClientShare>,
     ) -> impl Future<Output = Result<Response<ResponseBody>, SendError>> + Send + 'static {
         let RequestHead {
             bytes,
@@ -535,11 +492,6 @@ impl Pool {
             if connect {
                 return Err(SendError::Protocol("CONNECT is not forwarded".into()));
             }
-            let place = match share {
-                // Boxed: only HTTP/2 requests wait here.
-                Some(s) => Some(Box::pin(s.place(deadline)).await?),
-                None => None,
-            };
             let (mut conn, mut reused) = match self.checkout() {
                 Some(c) => (c, true),
                 // Boxed: connecting is rare, and its future (a timer in it)
@@ -580,7 +532,6 @@ impl Pool {
                 keep_alive,
                 upload: (upload.state != Sending::Sent).then(|| Box::new(upload)),
                 rearm: true,
-                place,
             };
             if decoder != Decoder::Upgrade && decoder.is_done() {
                 body.finish();
@@ -696,9 +647,6 @@ pub struct ResponseBody {
     /// Set the read timer at the next wait for the upstream: bytes came
     /// since it was set, or it still holds the head's deadline.
     rearm: bool,
-    /// The client connection's place this exchange holds (see
-    /// [`ClientShare`]), given back with the connection.
-    place: Option<Place>,
 }
 
 /// The upstream's side of a connection switched to another protocol by a
@@ -716,7 +664,6 @@ impl ResponseBody {
         let Some(conn) = self.conn.take() else { return };
         let sent = self.upload.as_ref().is_none_or(|u| u.state == Sending::Sent);
         self.upload = None;
-        self.place = None;
         if self.keep_alive && sent && conn.rbuf.is_empty() {
             if let Some(pool) = self.pool.upgrade() {
                 pool.put(conn);

@@ -334,7 +334,7 @@ async fn an_http2_client_that_never_reads_holds_its_share_and_then_nothing() {
         paths = ["/register"]
         capacity = 1
         "#,
-        "send_timeout = \"1s\"\nmax_upstream_per_connection = 8",
+        "send_timeout = \"1s\"\nhttp2_max_active_streams = 8",
     )
     .await;
     let paths = vec!["/big"; 40];
