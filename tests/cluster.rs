@@ -240,7 +240,14 @@ async fn fail_closed_queues_newcomers_keeps_sessions_and_resumes_when_redis_retu
 
     // Redis comes back (its append-only file kept the line).
     redis.restart();
-    c.tick_after(Duration::from_secs(1)).await;
+    // The client reconnects on its next call, which the first tick after
+    // the restart may spend: a few ticks, not one.
+    for _ in 0..5 {
+        c.tick_after(Duration::from_secs(1)).await;
+        if metric(&c.metrics(0).await, "vestibule_store_up") == 1.0 {
+            break;
+        }
+    }
     assert_eq!(metric(&c.metrics(0).await, "vestibule_store_up"), 1.0);
     c.via(1, &inside).get("/_vestibule/leave").await;
     c.tick_after(Duration::from_secs(1)).await;
