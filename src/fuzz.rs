@@ -249,23 +249,20 @@ pub fn path(data: &[u8]) {
 }
 
 fn fuzz_rooms() -> crate::room::Rooms {
-    use crate::config::{defaults, QueueMode, RoomConfig};
-    let room = |name: &str, path: &str| RoomConfig {
-        name: name.into(),
-        title: name.into(),
-        paths: vec![path.into()],
-        capacity: 1,
-        admit_per_minute: None,
-        session_ttl: defaults::session_ttl(),
-        claim_grace: defaults::claim_grace(),
-        checkin_window: defaults::checkin_window(),
-        queue: QueueMode::Fifo,
-    };
-    crate::room::Rooms::new(
-        &[room("reg", "/register"), room("vip", "/tickets/vip")],
-        std::time::Duration::from_secs(1),
-        &crate::metrics::Metrics::new(),
-    )
+    let text = r#"
+        [server]
+        upstream = "http://127.0.0.1:1"
+        [[room]]
+        name = "reg"
+        paths = ["/register"]
+        capacity = 1
+        [[room]]
+        name = "vip"
+        paths = ["/tickets/vip"]
+        capacity = 1
+    "#;
+    let cfg = crate::config::Config::parse(text, std::path::Path::new("."), "fuzz").expect("a valid configuration");
+    crate::room::Rooms::new(&cfg.rooms, cfg.server.tick, &crate::metrics::Metrics::new())
 }
 
 /// A configuration file.
