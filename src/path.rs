@@ -7,30 +7,34 @@
 //! them, cover what they do, and a path is a room's if either reading is:
 //!
 //! * **as written** ([`normalize`], RFC 3986 6.2.2): percent-encoded
-//!   unreserved characters decoded (`%72` is `r`), `//` merged, `.` and
-//!   `..` resolved; reserved escapes such as `%2F` kept. How nginx, Go's
-//!   ServeMux since 1.22, Node and most routers read it.
+//!   unreserved characters decoded (`%72` is `r`), `//` merged; reserved
+//!   escapes such as `%2F` kept. How nginx, Go's ServeMux since 1.22, Node
+//!   and most routers read it.
 //! * **fully decoded** ([`decoded`]): every escape decoded once (`%2F` is a
 //!   `/`: WSGI servers, so Flask and Django, and Go's ServeMux before 1.22
 //!   do this), a backslash read as a slash (IIS, and `%5C` decoded),
-//!   anything after a decoded `?` or `#` dropped, and path parameters cut
-//!   from every segment (`/;x/register` and `/x/..;/register` are
-//!   `/register` to Tomcat and Spring); then normalised.
+//!   anything after a decoded `?` or `#` dropped, path parameters cut from
+//!   every segment (`/;x/register` is `/register` to Tomcat and Spring),
+//!   and a PHP front controller's segment dropped (`/index.php/register` is
+//!   `/register` to Symfony and Laravel).
 //!
 //! Both ways, a room's prefix is compared without regard to ASCII case
-//! (IIS and ASP.NET route case-insensitively), on whole segments.
+//! (IIS and ASP.NET route case-insensitively) and ends at a `/`, a `;` or a
+//! `.`: `/register.json` is `/register` with a format to Rails (and to
+//! Spring's suffix patterns).
 //!
 //! Some spellings are refused with 400 instead ([`Refusal`]): no honest
-//! client sends them (browsers and HTTP libraries resolve dot segments
-//! and never send control characters), and the readings of backends that
-//! each do part of the decoding in their own order cannot all be
-//! enumerated:
+//! client sends them, and backends disagree on them in ways no reading
+//! can cover:
 //!
 //! * a control character, decoded or not (`%00` ends the path in backends
 //!   written in C, so `/register%00.css` is `/register` to them);
-//! * a dot segment in a path that also has an encoded slash or backslash,
-//!   or a backslash: whether `..` climbs over a `%2F` depends on the order
-//!   in which a backend decodes and resolves;
+//! * a `.` or `..` segment, however spelled (`%2e`, `..;x`, after a `%2F`):
+//!   browsers, curl and HTTP libraries resolve them before sending (RFC
+//!   3986 5.2.4), and backends that get one disagree on it: nginx resolves
+//!   `/register/..` to `/`, Express and Werkzeug route it to
+//!   `/register/:step`, and whether `..` climbs over a `%2F` depends on the
+//!   order a backend decodes in;
 //! * a path the two readings put in two different rooms.
 //!
 //! Not covered: double encoding (`%252F` is decoded once, as every
@@ -45,8 +49,8 @@ use std::borrow::Cow;
 pub enum Refusal {
     #[error("the path holds a control character")]
     ControlCharacter,
-    #[error("the path has a dot segment beside an encoded slash or a backslash")]
-    AmbiguousDotSegment,
+    #[error("the path has a '.' or '..' segment")]
+    DotSegment,
     #[error("the path reads as two different rooms' paths")]
     TwoRooms,
 }
@@ -72,17 +76,17 @@ pub fn readings(path: &str) -> Result<Readings<'_>, Refusal> {
 }
 
 /// Whether `prefix` (a room path) covers `path`: the same bytes but for
-/// ASCII case, ending at a segment boundary. `/register` covers
-/// `/register`, `/Register/`, `/register/step2` and
-/// `/register;jsessionid=1`, not `/registration`; `/tickets/` covers
-/// `/tickets/1`.
+/// ASCII case, ending at a segment boundary or a format suffix.
+/// `/register` covers `/register`, `/Register/`, `/register/step2`,
+/// `/register;jsessionid=1` and `/register.json`, not `/registration`;
+/// `/tickets/` covers `/tickets/1`.
 pub fn prefix_matches(prefix: &str, path: &str) -> bool {
     let (p, q) = (prefix.as_bytes(), path.as_bytes());
     if q.len() < p.len() || !q[..p.len()].eq_ignore_ascii_case(p) {
         return false;
     }
     let rest = &q[p.len()..];
-    p.ends_with(b"/") || rest.is_empty() || rest[0] == b'/' || rest[0] == b';'
+    p.ends_with(b"/") || rest.is_empty() || matches!(rest[0], b'/' | b';' | b'.')
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -130,15 +134,14 @@ pub fn normalize(path: &str) -> Cow<'_, str> {
 }
 
 /// The path fully decoded, as a backend that decodes everything before
-/// routing reads it (see the module docs), or why it is refused.
+/// routing reads it (see the module docs), or why it is refused. The
+/// refusals look at the whole path, past a decoded `?` or `#` too.
 pub fn decoded(path: &str) -> Result<String, Refusal> {
     let b = path.as_bytes();
     let mut out = Vec::with_capacity(b.len());
-    // An encoded slash or backslash, or a backslash: beside a dot segment,
-    // the order in which a backend decodes, reads backslashes and resolves
-    // dots would decide where the path leads. (Path parameters alone do
-    // not: the two readings cover `..;x` as a segment and as `..`.)
-    let mut order_matters = false;
+    // Where a decoded `?` or `#` was: what follows is not path to a
+    // backend that parses the decoded path again.
+    let mut query = None;
     let mut i = 0;
     while i < b.len() {
         let (c, escaped) = match escape_at(b, i) {
@@ -150,27 +153,35 @@ pub fn decoded(path: &str) -> Result<String, Refusal> {
             return Err(Refusal::ControlCharacter);
         }
         match c {
-            // What follows a decoded `?` or `#` is not path to a backend
-            // that parses the decoded path again.
-            b'?' | b'#' if escaped => break,
-            b'/' => {
-                order_matters |= escaped;
-                out.push(b'/');
+            b'?' | b'#' if escaped => {
+                query.get_or_insert(out.len());
+                out.push(c);
             }
-            b'\\' => {
-                order_matters = true;
-                out.push(b'/');
-            }
+            b'\\' => out.push(b'/'),
             c => out.push(c),
         }
     }
-    let text = String::from_utf8_lossy(&out);
-    // Path parameters cut from every segment, as Tomcat does (`..;x` is `..`).
-    let segments: Vec<&str> = text.split('/').map(|s| s.split(';').next().unwrap_or("")).collect();
-    if order_matters && segments.iter().any(|s| matches!(*s, "." | "..")) {
-        return Err(Refusal::AmbiguousDotSegment);
+    // Path parameters cut from every segment, as Tomcat does: `..;x` is
+    // `..`, refused as any other dot segment. Every separator counts here,
+    // a decoded `?` too: a dot segment is refused wherever it is.
+    let dots = out
+        .split(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .any(|s| matches!(s.split(|&c| c == b';').next(), Some(b"." | b"..")));
+    if dots {
+        return Err(Refusal::DotSegment);
     }
-    Ok(resolve(&segments))
+    let path = String::from_utf8_lossy(&out[..query.unwrap_or(out.len())]);
+    let segments: Vec<&str> = path.split('/').map(|s| s.split(';').next().unwrap_or("")).collect();
+    // A PHP front controller's segment (`/index.php/register`): the path
+    // after it is the route.
+    let last = segments.len().saturating_sub(1);
+    let routed: Vec<&str> = segments
+        .iter()
+        .enumerate()
+        .filter(|&(n, s)| n == last || !(s.len() > 4 && s.as_bytes()[s.len() - 4..].eq_ignore_ascii_case(b".php")))
+        .map(|(_, s)| *s)
+        .collect();
+    Ok(resolve(&routed))
 }
 
 /// Joins the segments of a path (the first is the empty one before its
@@ -220,30 +231,42 @@ mod tests {
             ("/register%2fsubmit", "/register/submit"),
             ("/%2Fregister/submit", "/register/submit"),
             ("/;/register", "/register"),
-            ("/x/..;/register", "/register"),
             ("/register;jsessionid=1/x", "/register/x"),
             ("/register%5Cx", "/register/x"),
             ("/register%3Fx=1", "/register"),
             ("/r%C3%A9sum%C3%A9", "/r\u{e9}sum\u{e9}"),
             ("/a%252Fb", "/a%2Fb"),
+            ("/index.php/register", "/register"),
+            ("/app/Index.PHP/register/x", "/app/register/x"),
+            ("/index.php", "/index.php"),
+            ("/%C3%A9.php/register", "/register"),
         ] {
             assert_eq!(decoded(raw).as_deref(), Ok(want), "{raw}");
         }
-        for raw in ["/register%00.css", "/a%0d%0aX: y", "/a%7f"] {
+        for raw in ["/register%00.css", "/a%0d%0aX: y", "/a%7f", "/x%3F%00"] {
             assert_eq!(decoded(raw), Err(Refusal::ControlCharacter), "{raw}");
         }
         for raw in [
+            "/x/../register",
+            "/./register",
+            "/register/..",
+            "/register/%2e%2e",
+            "/register/.%2E",
+            "/x/..;/register",
+            "/x;/../register",
             "/x/..%2Fregister",
             "/static%2F..%2Fregister",
             "/x%5C..%5Cregister",
             "/x/..\\register",
+            // Past a decoded `?` or `#` too (found in review).
+            "/x%3F/..%2Fregister",
+            "/x%23/..%2Fregister",
+            "/x%3F%2F..%2Fregister",
         ] {
-            assert_eq!(decoded(raw), Err(Refusal::AmbiguousDotSegment), "{raw}");
+            assert_eq!(decoded(raw), Err(Refusal::DotSegment), "{raw}");
         }
-        // Dot segments alone, or beside parameters, resolve the same in
-        // every order.
-        assert_eq!(decoded("/x/../register").as_deref(), Ok("/register"));
-        assert_eq!(decoded("/x;/../register").as_deref(), Ok("/register"));
+        // Dots that are not a whole segment are names.
+        assert_eq!(decoded("/.well-known/x..y").as_deref(), Ok("/.well-known/x..y"));
     }
 
     #[test]
@@ -252,6 +275,8 @@ mod tests {
             ("/register", "/register", true),
             ("/register", "/REGISTER/x", true),
             ("/register", "/register;x", true),
+            ("/register", "/register.json", true),
+            ("/register", "/register.", true),
             ("/register", "/registration", false),
             ("/register", "/regist", false),
             ("/tickets/", "/tickets/1", true),

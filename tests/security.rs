@@ -29,10 +29,11 @@ enum Expect {
     Passes(&'static str),
 }
 
-/// Every spelling the adversarial test tried, and more: encoded slashes
+/// Every spelling the adversarial tests tried, and more: encoded slashes
 /// (WSGI and old Go decode them), path parameters (Tomcat and Spring cut
-/// them), backslashes (IIS), case (IIS, ASP.NET), dot segments, control
-/// characters.
+/// them), backslashes (IIS), case (IIS, ASP.NET), format suffixes
+/// (Rails), front controllers (Symfony, Laravel), dot segments (Express
+/// and Werkzeug route `/register/..` to the room), control characters.
 const SPELLINGS: &[(&str, Expect)] = &[
     ("/register/submit", Expect::Gated),
     ("/register%2Fsubmit", Expect::Gated),
@@ -40,28 +41,42 @@ const SPELLINGS: &[(&str, Expect)] = &[
     ("/%2Fregister/submit", Expect::Gated),
     ("/%2fregister%2fsubmit", Expect::Gated),
     ("/;/register", Expect::Gated),
-    ("/x/..;/register", Expect::Gated),
     ("/register;jsessionid=1/submit", Expect::Gated),
     ("/REGISTER/submit", Expect::Gated),
     ("/Register%2Fsubmit", Expect::Gated),
     ("/register%5Csubmit", Expect::Gated),
     ("/%5Cregister", Expect::Gated),
+    ("/register\\submit", Expect::Gated),
     ("//register", Expect::Gated),
-    ("/./register", Expect::Gated),
-    ("/x/../register", Expect::Gated),
-    ("/%2e%2e/register", Expect::Gated),
     ("/%72egister", Expect::Gated),
     ("/register%3Fx=1", Expect::Gated),
+    // Rails reads a format suffix (`.:format`), Symfony and Laravel the
+    // path after a front controller.
+    ("/register.json", Expect::Gated),
+    ("/register.html", Expect::Gated),
+    ("/register.%20", Expect::Gated),
+    ("/index.php/register", Expect::Gated),
     ("/register%00", Expect::Refused),
     ("/register%00.css", Expect::Refused),
+    ("/x%3F%00", Expect::Refused),
+    // Dot segments, however spelled: backends disagree on them.
+    ("/./register", Expect::Refused),
+    ("/x/../register", Expect::Refused),
+    ("/%2e%2e/register", Expect::Refused),
+    ("/x/..;/register", Expect::Refused),
+    ("/register/..", Expect::Refused),
+    ("/register/%2e%2e", Expect::Refused),
     ("/x/..%2Fregister", Expect::Refused),
     ("/static%2F..%2Fregister", Expect::Refused),
     ("/x%5C..%5Cregister", Expect::Refused),
-    ("/register\\submit", Expect::Gated),
     ("/x/..\\register", Expect::Refused),
+    ("/x%3F/..%2Fregister", Expect::Refused),
+    ("/x%23/..%2Fregister", Expect::Refused),
     ("/other%2Fpage", Expect::Passes("/other/page")),
     ("/registration", Expect::Passes("/registration")),
+    ("/registration.json", Expect::Passes("/registration.json")),
     ("/static/app.css", Expect::Passes("/static/app.css")),
+    ("/.well-known/security.txt", Expect::Passes("/.well-known/security.txt")),
 ];
 
 /// The backend's reading of a response that came from it.
