@@ -115,11 +115,14 @@ pub fn request_head(data: &[u8]) {
         "upstream:80",
         data.len() % 2 == 0,
     ) else {
-        // Refused: two Hosts, or a coding other than chunked.
+        // Refused: CONNECT, two Hosts, or a coding other than chunked.
         let hosts = parts.headers.get_all(http::header::HOST).iter().count();
         let codings: Vec<_> = parts.headers.get_all(http::header::TRANSFER_ENCODING).iter().collect();
         assert!(
-            hosts > 1 || codings.len() > 1 || codings.first().is_some_and(|v| !crate::request::only_chunked(v)),
+            parts.method == http::Method::CONNECT
+                || hosts > 1
+                || codings.len() > 1
+                || codings.first().is_some_and(|v| !crate::request::only_chunked(v)),
             "refused for nothing"
         );
         return;

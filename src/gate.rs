@@ -470,13 +470,12 @@ fn exchange_failed(app: &App, m: &RoomMetrics, e: &ProxyError, json: bool) -> Re
     let Some(kind) = e.kind() else {
         app.metrics.client_error(ClientErrorKind::Body);
         tracing::debug!(error = %e, "client request failed");
-        return app.message(
-            e.status(),
-            "The request was incomplete",
-            "Your browser did not send the whole request. Please try again.",
-            None,
-            json,
-        );
+        let msg = if e.status() == StatusCode::REQUEST_TIMEOUT {
+            "Your browser took too long to send the request. Please try again."
+        } else {
+            "Your browser did not send the whole request. Please try again."
+        };
+        return app.message(e.status(), "The request was incomplete", msg, None, json);
     };
     m.upstream_error(kind);
     tracing::warn!(error = %e, "upstream request failed");

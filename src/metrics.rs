@@ -95,10 +95,12 @@ impl UpstreamErrorKind {
 /// the backend's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientErrorKind {
-    /// Refused before the gate (400 or 501): a path spelling no honest
-    /// client sends, two `Host`s, a transfer coding other than chunked.
+    /// Refused and never sent (400, 405, 501): a path spelling no honest
+    /// client sends, two `Host`s, a transfer coding other than chunked,
+    /// `CONNECT`.
     Request,
-    /// The request body broke its framing or was abandoned mid-way (400).
+    /// The request body broke its framing or was abandoned mid-way (400),
+    /// or did not arrive within the response deadline (408).
     Body,
     /// The client took none of its response for `send_timeout`: its
     /// connection was closed.

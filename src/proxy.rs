@@ -38,6 +38,9 @@ pub enum ProxyError {
     /// A request that cannot be passed on faithfully; never sent.
     #[error("the request was refused: {0}")]
     Refused(Malformed),
+    /// The client's request body did not arrive within the deadline.
+    #[error("the client's request body did not arrive within {0:?}")]
+    ClientTimeout(Duration),
 }
 
 impl ProxyError {
@@ -47,7 +50,7 @@ impl ProxyError {
             ProxyError::Connect(_) => Some(UpstreamErrorKind::Connect),
             ProxyError::Timeout(_) => Some(UpstreamErrorKind::Timeout),
             ProxyError::Protocol(_) => Some(UpstreamErrorKind::Protocol),
-            ProxyError::Client(_) | ProxyError::Refused(_) => None,
+            ProxyError::Client(_) | ProxyError::Refused(_) | ProxyError::ClientTimeout(_) => None,
         }
     }
 
@@ -56,6 +59,7 @@ impl ProxyError {
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Client(_) => StatusCode::BAD_REQUEST,
             ProxyError::Refused(m) => m.status(),
+            ProxyError::ClientTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -175,6 +179,7 @@ impl<F: Future<Output = Result<Response<ResponseBody>, SendError>>> Future for F
             Err(SendError::Connect(e)) => return Poll::Ready(Err(ProxyError::Connect(e))),
             Err(SendError::Protocol(e)) => return Poll::Ready(Err(ProxyError::Protocol(e))),
             Err(SendError::Client(e)) => return Poll::Ready(Err(ProxyError::Client(e))),
+            Err(SendError::ClientTimeout) => return Poll::Ready(Err(ProxyError::ClientTimeout(*this.timeout))),
             Ok(r) => r,
         };
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -254,6 +259,9 @@ pub(crate) fn request_head(
     upstream_authority: &str,
     trust: bool,
 ) -> Result<RequestHead, Malformed> {
+    if parts.method == http::Method::CONNECT {
+        return Err(Malformed::Connect);
+    }
     match write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, None) {
         Ok(head) => Ok(head),
         Err(Stop::Refused(m)) => Err(m),

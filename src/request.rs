@@ -12,6 +12,7 @@
 //! * **A transfer coding other than one `chunked`** (`gzip, chunked`; RFC
 //!   9112 6.1: 501): the body would reach the upstream without its coding
 //!   said.
+//! * **`CONNECT`** (405): a reverse proxy tunnels nowhere.
 //! * **A path no honest client sends** ([`crate::path::Refusal`]): 400,
 //!   found as the gate routes it.
 //!
@@ -33,6 +34,8 @@ pub enum Malformed {
     HostNotAuthority,
     #[error("a transfer coding other than chunked")]
     TransferCoding,
+    #[error("CONNECT")]
+    Connect,
     #[error(transparent)]
     Path(#[from] Refusal),
 }
@@ -42,6 +45,7 @@ impl Malformed {
     pub fn status(self) -> StatusCode {
         match self {
             Malformed::TransferCoding => StatusCode::NOT_IMPLEMENTED,
+            Malformed::Connect => StatusCode::METHOD_NOT_ALLOWED,
             _ => StatusCode::BAD_REQUEST,
         }
     }

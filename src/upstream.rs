@@ -66,6 +66,9 @@ pub enum SendError {
     /// mid-way; the upstream connection, holding part of a request, was
     /// closed.
     Client(String),
+    /// The deadline passed while the exchange waited for the client's
+    /// request body (a slow upload), not for the upstream.
+    ClientTimeout,
 }
 
 /// A pool of connections to one upstream origin. Cheap to clone.
@@ -121,6 +124,8 @@ struct Conn {
 enum Failed {
     /// The deadline passed mid-exchange.
     TimedOut,
+    /// The deadline passed while the client's body was awaited.
+    ClientTimedOut,
     /// The client's request body failed (it went away mid-upload).
     Client(String),
     /// The upstream connection failed; `answered` if any of a response
@@ -163,6 +168,8 @@ struct Upload {
     framing: RequestFraming,
     /// Body bytes taken from the client.
     taken: u64,
+    /// The last wait was for the client's body, not the upstream's socket.
+    waits_on_client: bool,
     state: Sending,
 }
 
@@ -178,6 +185,7 @@ impl Upload {
             body,
             framing,
             taken: 0,
+            waits_on_client: false,
             state: Sending::InProgress,
         }
     }
@@ -223,9 +231,13 @@ impl Upload {
                 slices[n] = IoSlice::new(b);
                 n += 1;
             }
-            let mut written = match ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n])) {
-                Ok(0) | Err(_) => return Poll::Ready(Err(WriteFailed::Upstream)),
-                Ok(w) => w,
+            let mut written = match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n]) {
+                Poll::Pending => {
+                    self.waits_on_client = false;
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Err(WriteFailed::Upstream)),
+                Poll::Ready(Ok(w)) => w,
             };
             let k = written.min(self.head.len() - self.head_sent);
             self.head_sent += k;
@@ -240,7 +252,14 @@ impl Upload {
         let Some(body) = self.body.as_mut() else {
             return Poll::Ready(Ok(false));
         };
-        let frame = match ready!(Pin::new(body).poll_frame(cx)) {
+        let frame = match Pin::new(body).poll_frame(cx) {
+            Poll::Pending => {
+                self.waits_on_client = true;
+                return Poll::Pending;
+            }
+            Poll::Ready(frame) => frame,
+        };
+        let frame = match frame {
             None => {
                 self.body = None;
                 return Poll::Ready(self.end().map(|()| true));
@@ -410,7 +429,13 @@ impl Conn {
             }
             if let Some(t) = timer.as_mut() {
                 if t.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(Failed::TimedOut));
+                    // A slow upload is the client's, not the upstream's.
+                    let client = upload.state == Sending::InProgress && upload.waits_on_client;
+                    return Poll::Ready(Err(if client {
+                        Failed::ClientTimedOut
+                    } else {
+                        Failed::TimedOut
+                    }));
                 }
             }
             Poll::Pending
@@ -502,6 +527,7 @@ impl Pool {
                 match conn.exchange(&mut upload, fields, deadline).await {
                     Ok(a) => break a,
                     Err(Failed::TimedOut) => return Err(SendError::Timeout),
+                    Err(Failed::ClientTimedOut) => return Err(SendError::ClientTimeout),
                     // Dropped with the connection, which closes: the
                     // upstream sees the request cut short, never a whole one.
                     Err(Failed::Client(e)) => return Err(SendError::Client(e)),

@@ -454,3 +454,42 @@ async fn pings_do_not_keep_an_idle_http2_connection_open() {
     let ended = tokio::time::timeout(std::time::Duration::from_secs(10), conn).await;
     assert!(ended.is_ok(), "pings kept an idle connection open");
 }
+
+/// What only a client does is never counted as the upstream's fault
+/// (found in review): a CONNECT, and an upload too slow to arrive
+/// before the response deadline.
+#[tokio::test]
+async fn a_connect_and_a_slow_upload_are_the_clients_errors() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = support::Harness::start_with(ROOM, "response_timeout = \"500ms\"").await;
+    let resp = exchange(
+        h.running.addr(),
+        b"CONNECT example.org:443 HTTP/1.1\r\nhost: example.org:443\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&resp), 405, "{resp}");
+    // Half an upload, then nothing until the deadline has passed.
+    let mut s = tokio::net::TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n12345")
+        .await
+        .unwrap();
+    let mut got = vec![0u8; 12];
+    tokio::time::timeout(std::time::Duration::from_secs(5), s.read_exact(&mut got))
+        .await
+        .expect("answered at the deadline")
+        .unwrap();
+    assert_eq!(&got, b"HTTP/1.1 408", "{}", String::from_utf8_lossy(&got));
+    let m = h.metrics().await;
+    assert_eq!(
+        support::metric(&m, r#"vestibule_client_errors_total{kind="request"}"#),
+        1.0
+    );
+    assert_eq!(
+        support::metric(&m, r#"vestibule_client_errors_total{kind="body"}"#),
+        1.0
+    );
+    for kind in ["protocol", "timeout"] {
+        let series = format!(r#"vestibule_upstream_errors_total{{kind="{kind}",room="_none"}}"#);
+        assert_eq!(support::metric(&m, &series), 0.0, "{kind}");
+    }
+}
