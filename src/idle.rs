@@ -224,16 +224,20 @@ pub struct Tracked {
     slot: Option<u8>,
     /// It holds a turn ([`InFlight::take_turn`]).
     turn: bool,
+    /// An HTTP/2 response: its last frame can wait on the client too.
+    http2: bool,
 }
 
 impl Tracked {
-    /// `turn`: the request took one.
-    pub fn new(body: Body, request: InFlight, turn: bool) -> Tracked {
+    /// `http2`: the response goes out on an HTTP/2 stream; `turn`: its
+    /// request took a turn.
+    pub fn new(body: Body, request: InFlight, http2: bool, turn: bool) -> Tracked {
         Tracked {
             body,
             request,
             slot: None,
             turn,
+            http2,
         }
     }
 
@@ -270,7 +274,11 @@ impl HttpBody for Tracked {
             this.request.0.waiting[usize::from(slot)].store(0, Relaxed);
         }
         let frame = Pin::new(&mut this.body).poll_frame(cx);
-        if matches!(frame, Poll::Ready(Some(Ok(_)))) && !this.body.is_end_stream() {
+        // HTTP/1.1: once hyper has the last frame it drops the body, and
+        // its bytes still to go are the quiet timer's (module docs). An
+        // HTTP/2 stream keeps the body until the last frame is sent, which
+        // waits for the client's window: the send timeout covers it.
+        if matches!(frame, Poll::Ready(Some(Ok(_)))) && (this.http2 || !this.body.is_end_stream()) {
             this.waits_on_client();
         }
         frame

@@ -215,19 +215,31 @@ pub async fn accept_loop<H, F>(
                 let activity = Arc::new(turns.map_or_else(Activity::default, Activity::new));
                 let requests = activity.clone();
                 let svc = service_fn(move |req: Request<Incoming>| {
-                    let wait_turn = turns.is_some() && req.version() == hyper::Version::HTTP_2;
+                    let http2 = req.version() == hyper::Version::HTTP_2;
+                    let request = requests.start();
                     // Boxed (the gate boxes its own): its future is several
                     // KiB, and hyper would otherwise copy it on every move
                     // (it showed as the top memcpy in profiles). Made at
-                    // once, so the request is let go of (its future does
-                    // nothing before it is polled).
-                    let fut = h(req, peer);
-                    let request = requests.start();
+                    // once, so the request is let go of: an HTTP/1.1
+                    // request holds on to the connection's read buffer,
+                    // which hyper wants back. An HTTP/2 request waits its
+                    // turn first, so that no deadline of its exchange runs
+                    // while it waits; it holds no buffer of the connection.
+                    let start = if http2 && turns.is_some() {
+                        Err(Box::new((req, h.clone())))
+                    } else {
+                        Ok(h(req, peer))
+                    };
                     async move {
-                        if wait_turn {
-                            request.take_turn().await;
-                        }
-                        Ok::<_, Infallible>(fut.await.map(|b| Tracked::new(b, request, wait_turn)))
+                        let (fut, turn) = match start {
+                            Ok(fut) => (fut, false),
+                            Err(later) => {
+                                request.take_turn().await;
+                                let (req, h) = *later;
+                                (h(req, peer), true)
+                            }
+                        };
+                        Ok::<_, Infallible>(fut.await.map(|b| Tracked::new(b, request, http2, turn)))
                     }
                 });
                 let io = Counted::new(TokioIo::new(stream), activity.clone());

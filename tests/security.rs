@@ -455,6 +455,70 @@ async fn pings_do_not_keep_an_idle_http2_connection_open() {
     assert!(ended.is_ok(), "pings kept an idle connection open");
 }
 
+/// An HTTP/2 client that never opens its flow-control window: not a byte
+/// of even a one-frame answer can go out (found in review: the last frame
+/// was not tracked, and such connections were held for good).
+#[tokio::test]
+async fn an_http2_client_whose_window_stays_shut_is_cut_off_at_the_send_timeout() {
+    let h = support::Harness::start_with(ROOM, "send_timeout = \"1s\"\nheader_read_timeout = \"1s\"").await;
+    let _client = support::raw::h2_client_with_window(h.running.addr(), &["/register", "/elsewhere"], 0).await;
+    support::eventually(10, "the connection to be cut off", async || {
+        let m = h.metrics().await;
+        support::metric(&m, r#"vestibule_client_errors_total{kind="send_timeout"}"#) == 1.0
+    })
+    .await;
+}
+
+/// An admitted visitor's HTTP/2 requests that wait their turn are not
+/// timed out for the wait (found in review: the exchange's deadline
+/// started before the turn, and requests queued behind a slow one got 504).
+#[tokio::test]
+async fn http2_requests_waiting_their_turn_are_not_timed_out_for_the_wait() {
+    use http_body_util::{BodyExt, Full};
+    let rooms = r#"
+        [[room]]
+        name = "reg"
+        paths = ["/slow"]
+        capacity = 1
+    "#;
+    let h = support::Harness::start_with(rooms, "response_timeout = \"1500ms\"\nhttp2_max_active_streams = 1").await;
+    // Admitted and confirmed over HTTP/1.1: a current session.
+    let v = h.visitor();
+    assert_eq!(v.get("/slow?ms=1").await.status, 200);
+    assert_eq!(v.get("/slow?ms=1").await.status, 200);
+    let stream = tokio::net::TcpStream::connect(h.running.addr()).await.unwrap();
+    let (send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    // Three at once, one second each, one at a time: the last waits two.
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let mut send = send.clone();
+        let req = http::Request::get(h.url("/slow?ms=1000"))
+            .header("cookie", v.cookie_header())
+            .body(Full::new(bytes::Bytes::new()))
+            .unwrap();
+        answers.push(tokio::spawn(async move {
+            let resp = send.send_request(req).await.unwrap();
+            let status = resp.status();
+            resp.into_body().collect().await.unwrap();
+            status
+        }));
+    }
+    for a in answers {
+        assert_eq!(a.await.unwrap(), 200);
+    }
+    let m = h.metrics().await;
+    assert_eq!(
+        support::metric(&m, r#"vestibule_upstream_errors_total{kind="timeout",room="reg"}"#),
+        0.0
+    );
+}
+
 /// What only a client does is never counted as the upstream's fault
 /// (found in review): a CONNECT, and an upload too slow to arrive
 /// before the response deadline.

@@ -83,11 +83,21 @@ fn h2_frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
 /// never reads a byte: the connection is returned so the test keeps it
 /// open.
 pub async fn h2_client_that_never_reads(addr: SocketAddr, paths: &[&str]) -> TcpStream {
+    h2_client_with_window(addr, paths, 0x7fff_ffff).await
+}
+
+/// [`h2_client_that_never_reads`] with every stream's flow-control window
+/// set to `window` (0: nothing can be sent to it) and never opened more.
+pub async fn h2_client_with_window(addr: SocketAddr, paths: &[&str], window: u32) -> TcpStream {
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    // SETTINGS_INITIAL_WINDOW_SIZE = 2^31 - 1 for every stream ...
-    out.extend(h2_frame(0x4, 0, 0, &[0, 4, 0x7f, 0xff, 0xff, 0xff]));
-    // ... and the connection's window opened to the same.
-    out.extend(h2_frame(0x8, 0, 0, &(0x7fff_ffffu32 - 65_535).to_be_bytes()));
+    // SETTINGS_INITIAL_WINDOW_SIZE for every stream ...
+    let mut settings = vec![0, 4];
+    settings.extend_from_slice(&window.to_be_bytes());
+    out.extend(h2_frame(0x4, 0, 0, &settings));
+    // ... and the connection's window opened as far.
+    if window > 65_535 {
+        out.extend(h2_frame(0x8, 0, 0, &(window - 65_535).to_be_bytes()));
+    }
     for (i, path) in paths.iter().enumerate() {
         // HPACK: :method GET and :scheme http from the static table;
         // :path and :authority literal, not indexed.
