@@ -43,7 +43,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::body::Body;
-use crate::gate::respond;
+use crate::http::respond;
 use crate::room::Room;
 use crate::server::{accept_loop, Bounds};
 use crate::store::Overrides;

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use crate::body::Body;
 use crate::config::Config;
-use crate::gate::respond;
+use crate::http::respond;
 use crate::server::{accept_loop, Bounds};
 
 /// The demo room's configuration, in front of the site at `site`.

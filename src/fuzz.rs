@@ -159,7 +159,7 @@ pub fn request_head(data: &[u8]) {
     }
     for h in parsed.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("cookie")) {
         assert!(
-            !crate::gate::crumbs(h.value).any(|c| c.starts_with(crate::proxy::COOKIE_PREFIX.as_bytes())),
+            !crate::cookie::crumbs(h.value).any(|c| c.starts_with(crate::cookie::COOKIE_PREFIX.as_bytes())),
             "vestibule's own cookie went upstream"
         );
     }
@@ -214,12 +214,12 @@ pub fn cookies(data: &[u8]) {
         }
     }
     for v in headers.get_all(http::header::COOKIE) {
-        for c in crate::gate::crumbs(v.as_bytes()) {
+        for c in crate::cookie::crumbs(v.as_bytes()) {
             assert!(!c.is_empty() && !c.contains(&b';'), "{c:?}");
             assert_eq!(c, c.trim_ascii(), "untrimmed");
         }
     }
-    for value in crate::gate::cookies(&headers, "vst_room") {
+    for value in crate::cookie::cookies(&headers, "vst_room") {
         assert!(!value.contains(';'), "{value:?}");
     }
 }

@@ -214,7 +214,7 @@ impl Saver {
             tokio::select! {
                 _ = iv.tick() => {}
                 _ = self.store.save_requested() => {}
-                _ = crate::server::stopped(&mut stop) => return,
+                _ = crate::shutdown::stopped(&mut stop) => return,
             }
             match self.save(false).await {
                 Ok(_) if failing => {

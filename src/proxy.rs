@@ -17,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::body::Body;
 use crate::config::{ServerConfig, Upstream};
-use crate::gate::crumbs;
+use crate::cookie::{crumbs, COOKIE_PREFIX};
 use crate::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::request::{self, Malformed};
@@ -77,9 +77,6 @@ pub struct Proxy {
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
-/// Cookies vestibule owns start with this; they are not sent upstream.
-pub const COOKIE_PREFIX: &str = "vst_";
 
 impl Proxy {
     /// The client for `cfg`'s upstream; bodies cut off for the upstream's
@@ -193,18 +190,6 @@ impl<F: Future<Output = Result<Response<ResponseBody>, SendError>>> Future for F
         // Its hop-by-hop headers were left out as it was parsed.
         Poll::Ready(Ok(resp.map(Body::Upstream)))
     }
-}
-
-/// An error and its sources, joined with ": ".
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 /// An HTTP/1.1 upgrade request (`Connection: upgrade` plus `Upgrade`) to

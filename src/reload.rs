@@ -326,7 +326,7 @@ pub fn watch(
                 }
                 Some(()) = recv_hup(&mut hup) => true,
                 _ = poll.tick() => false,
-                _ = crate::server::stopped(&mut stop) => return,
+                _ = crate::shutdown::stopped(&mut stop) => return,
             };
             if forced {
                 tracing::info!("SIGHUP: reloading the configuration");

@@ -20,7 +20,7 @@ pub async fn run(app: Arc<App>, period: Duration, mut stop: watch::Receiver<bool
     loop {
         tokio::select! {
             _ = iv.tick() => app.tick().await,
-            _ = crate::server::stopped(&mut stop) => break,
+            _ = crate::shutdown::stopped(&mut stop) => break,
         }
     }
 }

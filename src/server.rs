@@ -33,6 +33,7 @@ use crate::config::ServerConfig;
 use crate::gate;
 use crate::idle::{serve_until_quiet, Activity, Counted, Drain, Ended, Limits, Tracked};
 use crate::metrics::ClientErrorKind;
+use crate::shutdown::stopped;
 
 /// The most bytes hyper keeps per HTTP/2 stream for a client that is slow
 /// to read them (hyper's default, 400 KiB, is sized for a server with its
@@ -70,11 +71,6 @@ impl From<&ServerConfig> for ConnSettings {
             http2_max_streams: s.http2_max_streams,
         }
     }
-}
-
-/// Resolves once `stop` turns true, or its sender is gone.
-pub async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
 /// What bounds the connections of one listener.

@@ -587,7 +587,7 @@ impl Pool {
         let io = connector
             .call(self.inner.origin.clone())
             .await
-            .map_err(|e| SendError::Connect(crate::proxy::error_chain(&e)))?;
+            .map_err(|e| SendError::Connect(error_chain(&e)))?;
         Ok(io.into_inner())
     }
 
@@ -641,6 +641,18 @@ impl Inner {
         }
         drop(gone);
     }
+}
+
+/// An error and its sources, joined with ": ".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
 }
 
 /// Runs [`Inner::sweep`] every half idle timeout until the pool is gone.

@@ -1,0 +1,134 @@
+//! Small HTTP helpers the gate, the admin API and the demo share:
+//! vestibule's own responses, what the client asks for, query parameters,
+//! local redirect targets. No I/O.
+
+use std::borrow::Cow;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::body::Body;
+
+/// One query parameter, percent-decoded; borrowed when there is nothing to
+/// decode (`?room=registration`, every status poll).
+pub fn query_param<'q>(query: Option<&'q str>, key: &str) -> Option<Cow<'q, str>> {
+    query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| {
+            if v.contains(['%', '+']) {
+                Cow::Owned(percent_decode(v))
+            } else {
+                Cow::Borrowed(v)
+            }
+        })
+    })
+}
+
+/// `s` with its `%XX` escapes and `+` decoded, as in a query string.
+pub fn percent_decode(s: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h * 16 + l);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A same-site path to send a visitor back to: no scheme or host, no
+/// `//` or `\` that a browser would read as one, no control characters or
+/// spaces (browsers strip tabs and newlines, which turns `/\t/evil` into
+/// `//evil`).
+pub fn is_local_path(t: &str) -> bool {
+    t.starts_with('/') && !t.starts_with("//") && t.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\')
+}
+
+/// True when the client asks for JSON rather than a page.
+pub fn prefers_json(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+}
+
+/// A response of vestibule's own with `body`.
+pub fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// A JSON answer that is never cached.
+pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = respond(status, "application/json", body);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_decoded() {
+        assert_eq!(
+            query_param(Some("room=reg&return_to=%2Fdone%3Fx"), "return_to").as_deref(),
+            Some("/done?x")
+        );
+        assert_eq!(query_param(Some("room=reg"), "x"), None);
+        assert_eq!(percent_decode("%zz%2"), "%zz%2");
+    }
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        for ok in ["/", "/done?x=1", "/a/b"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil",
+            "http://x",
+            "",
+            "/a b",
+            "/\n/x",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_only_when_html_is_not_wanted() {
+        let mut h = HeaderMap::new();
+        assert!(!prefers_json(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(prefers_json(&h));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,application/json;q=0.9"),
+        );
+        assert!(!prefers_json(&h));
+    }
+}
