@@ -39,7 +39,7 @@ fn gate(c: &mut Criterion) {
         .expect("app");
     let rooms = app.rooms.load_full();
     let room = rooms.get("room1").expect("room").clone();
-    let session = app.session_cookie(&room, 7, NOW, true);
+    let session = vestibule::cookie::session(&app.keys, &room, 7, NOW, true, false);
     let session = session
         .to_str()
         .expect("ascii")
@@ -98,7 +98,13 @@ fn gate(c: &mut Criterion) {
                 vestibule::store::Arrival::Queued { ticket, .. } => ticket,
                 vestibule::store::Arrival::Direct { number } => number,
             };
-            black_box(app.ticket_cookie(r, &Token { number: n, ..ticket }))
+            black_box(vestibule::cookie::ticket(
+                &app.keys,
+                r,
+                &Token { number: n, ..ticket },
+                NOW,
+                false,
+            ))
         })
     });
     c.bench_function("gate/bypass (no room matches)", |b| {

@@ -24,7 +24,7 @@ use crate::room::{Room, Rooms};
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
 use crate::store::Store;
-use crate::token::{Keys, Kind, Token};
+use crate::token::{Keys, Token};
 
 /// Environment variable that overrides `[token] secret_file`.
 pub const SECRET_ENV: &str = "VESTIBULE_SECRET";
@@ -330,51 +330,9 @@ impl App {
             .find(|t| t.epoch == epoch)
     }
 
-    fn cookie(&self, room: &Room, value: &str, max_age: u64) -> HeaderValue {
-        let secure = if self.live.load().config.token.cookie_secure {
-            "; Secure"
-        } else {
-            ""
-        };
-        let s = format!(
-            "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
-            room.cookie
-        );
-        HeaderValue::from_str(&s).expect("cookie names and base64url values are valid header text")
-    }
-
-    /// Set-Cookie for a ticket.
-    pub fn ticket_cookie(&self, room: &Room, t: &Token) -> HeaderValue {
-        let max_age = t.expires_ms.saturating_sub(self.clock.now_ms()) / 1000;
-        self.cookie(room, &self.keys.sign(room.name(), t), max_age)
-    }
-
-    /// Set-Cookie for a session refreshed at `now`; `confirmed` is false for
-    /// a direct admission until the visitor comes back with the cookie.
-    pub fn session_cookie(&self, room: &Room, number: u64, now: Millis, confirmed: bool) -> HeaderValue {
-        let ttl = room.limits.session_ttl_ms;
-        let t = Token {
-            kind: Kind::Session,
-            checked_in: confirmed,
-            epoch: room.view().snapshot.epoch,
-            number,
-            stamp_ms: now,
-            expires_ms: now + ttl,
-        };
-        self.cookie(room, &self.keys.sign(room.name(), &t), ttl / 1000)
-    }
-
-    /// Set-Cookie that deletes the room's cookie.
-    pub fn clear_cookie(&self, room: &Room) -> HeaderValue {
-        self.cookie(room, "", 0)
-    }
-
-    /// Counts an admission from the line and the wait it ended.
-    pub fn count_claim(&self, room: &Room, t: &Token, now: Millis) {
-        room.metrics.admitted_queue.inc();
-        room.metrics
-            .wait_seconds
-            .observe(now.saturating_sub(t.stamp_ms) as f64 / 1000.0);
+    /// Whether cookies are marked `Secure` (`[token] cookie_secure`, live).
+    pub fn cookie_secure(&self) -> bool {
+        self.live.load().config.token.cookie_secure
     }
 
     /// A short page (or JSON) for errors and refusals.

@@ -1,9 +1,13 @@
-//! vestibule's cookies in a request: finding a room's among the site's
-//! own, on bytes (a site's cookie with raw UTF-8 in it must not hide
-//! ours), and telling them apart from the site's, which the upstream
-//! gets.
+//! vestibule's cookies: finding a room's among the site's own in a
+//! request, on bytes (a site's cookie with raw UTF-8 in it must not hide
+//! ours), telling them apart from the site's, which the upstream gets,
+//! and minting them (signed tickets and sessions, `Set-Cookie`).
 
-use http::header::{self, HeaderMap};
+use http::header::{self, HeaderMap, HeaderValue};
+
+use crate::clock::Millis;
+use crate::room::Room;
+use crate::token::{Keys, Kind, Token};
 
 /// Cookies vestibule owns start with this; they are not sent upstream.
 pub const COOKIE_PREFIX: &str = "vst_";
@@ -40,10 +44,48 @@ pub fn crumbs(header: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// `Set-Cookie` for a ticket, living as long as the ticket.
+pub fn ticket(keys: &Keys, room: &Room, t: &Token, now: Millis, secure: bool) -> HeaderValue {
+    let max_age = t.expires_ms.saturating_sub(now) / 1000;
+    set(room, &keys.sign(room.name(), t), max_age, secure)
+}
+
+/// `Set-Cookie` for a session refreshed at `now`; `confirmed` is false for
+/// a direct admission until the visitor comes back with the cookie. It
+/// carries the room state (epoch) the view holds now.
+pub fn session(keys: &Keys, room: &Room, number: u64, now: Millis, confirmed: bool, secure: bool) -> HeaderValue {
+    let ttl = room.limits.session_ttl_ms;
+    let t = Token {
+        kind: Kind::Session,
+        checked_in: confirmed,
+        epoch: room.view().snapshot.epoch,
+        number,
+        stamp_ms: now,
+        expires_ms: now + ttl,
+    };
+    set(room, &keys.sign(room.name(), &t), ttl / 1000, secure)
+}
+
+/// `Set-Cookie` that deletes the room's cookie.
+pub fn clear(room: &Room, secure: bool) -> HeaderValue {
+    set(room, "", 0, secure)
+}
+
+/// The room's cookie: site-wide, out of scripts' reach, sent on top-level
+/// navigation from other sites (a link in an e-mail) but not on their
+/// subrequests.
+fn set(room: &Room, value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let s = format!(
+        "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        room.cookie
+    );
+    HeaderValue::from_str(&s).expect("cookie names and base64url values are valid header text")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn cookies_are_found_on_bytes() {

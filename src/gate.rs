@@ -1,16 +1,8 @@
-//! The gate: what happens to one request. The admission rule lives here.
+//! The gate: what happens to one request. It routes the request to a
+//! room, walks the admission rule ([`crate::admission`]), asking the store
+//! what the rule asks, and acts on the decision: forwards the request
+//! upstream or answers it from the lobby. It decides nothing itself.
 //!
-//! ```text
-//! path in no room                          -> proxy (confirming a provisional session cookie)
-//! valid session cookie for the room        -> proxy (store call only to confirm a direct
-//!                                             admission, to refresh every ttl/2, or if revoked)
-//! valid ticket, checked in, behind pointer -> waiting response (no store call)
-//! valid ticket otherwise                   -> store.visit: check in | claim -> proxy | returner lane
-//! no valid token                           -> store.arrive: direct -> proxy | ticket -> waiting response
-//! ```
-//!
-//! Waiting responses carry `Retry-After` and `Cache-Control: no-store`; a
-//! waiting visitor's non-GET request is answered 503 and never forwarded.
 //! A session created by a request whose upstream exchange then fails is
 //! released at once, so a dead upstream never holds a slot. Paths are
 //! routed as backends read them ([`crate::path`]); requests a proxy cannot
@@ -24,13 +16,13 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::admission::{self, Asking, Created, Facts, Forward, Mint, Place, Step, StoreState};
 use crate::app::App;
 use crate::body::Body;
 use crate::clock::Millis;
-use crate::config::FailurePolicy;
 use crate::cookie::cookies;
 use crate::failover::LOCAL_BIT;
 use crate::http::{is_local_path, json_response, prefers_json, query_param, respond};
@@ -38,8 +30,7 @@ use crate::metrics::{ClientErrorKind, Outcome, RoomMetrics};
 use crate::page::{self, Waiting};
 use crate::proxy::ProxyError;
 use crate::request::Malformed;
-use crate::room::Room;
-use crate::store::{Arrival, StoreError, Visit};
+use crate::room::{Room, Rooms};
 use crate::token::{Kind, Token};
 
 /// Handles one request on the public listener.
@@ -69,18 +60,26 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
     drop(rooms);
     let now = app.clock.now_ms();
     let token = app.token(&room, req.headers(), now);
-    // The busiest path, decided here rather than inside the gate's future:
-    // every future level a request passes through is one more copy of
-    // the exchange's future (memcpy led the profiles).
-    if token.as_ref().is_some_and(|t| current_session(&room, t, now)) {
-        room.metrics.request(Outcome::Session);
+    let asking = Asking::of(req.method());
+    let step = decide(&app, &room, token.as_ref(), asking, now, admission::first);
+    // A forward that needs nothing after the answer (a current session,
+    // the busiest path) is decided here rather than inside the walk's
+    // future: every future level a request passes through is one more copy
+    // of the exchange's future.
+    if let Step::Forward(Forward {
+        outcome,
+        cookie: None,
+        created: None,
+    }) = step
+    {
+        room.metrics.request(outcome);
         // Started here too: the request goes out of the picture before
         // hyper, which reads ahead on the connection before it first polls
         // this future, wants its read buffer back.
         let forwarding = forwarding(&app, req, peer);
-        return Box::pin(Session { forwarding, app, room });
+        return Box::pin(Plain { forwarding, app, room });
     }
-    Box::pin(async move { gate(&app, &room, token, now, req, peer).await })
+    Box::pin(async move { walk(&app, &room, token, asking, now, step, req, peer).await })
 }
 
 /// The answer to a request that cannot be passed on ([`crate::request`]):
@@ -101,299 +100,196 @@ fn malformed(app: &App, why: Malformed, json: bool) -> Response<Body> {
 pub type BoxResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>>;
 
 /// A path in no room: passed to the upstream.
-async fn bypass(app: &App, rooms: &crate::room::Rooms, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn bypass(app: &App, rooms: &Rooms, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     app.bypass_metrics.request(Outcome::Bypass);
     let cookies = confirm_on_bypass(app, rooms, req.headers()).await;
-    proxy(app, &app.bypass_metrics, req, peer, cookies, None).await
+    forwarding(app, req, peer)
+        .finish(app, &app.bypass_metrics, cookies, None)
+        .await
 }
 
-/// A confirmed session refreshed less than half a TTL ago cannot have
-/// expired in the store; unless it was released early (revoked), it needs
-/// no store call. A cookie refreshed before the state was restored from a
-/// saved copy is checked once: the copy may not hold its session.
-fn current_session(room: &Room, t: &Token, now: Millis) -> bool {
-    if t.kind != Kind::Session || !t.checked_in {
-        return false;
-    }
-    let fresh = now.saturating_sub(t.stamp_ms) < room.limits.session_ttl_ms / 2;
-    let view = room.view();
-    fresh && t.stamp_ms >= view.snapshot.restored_ms && !view.snapshot.is_revoked(t.number)
-}
-
-/// A directly admitted visitor is provisional until they come back with the
-/// cookie. Their next request may well be for an ungated path (a stylesheet,
-/// an image), so those confirm them too. The common case, no provisional
-/// cookie, costs a scan of the Cookie header and no MAC.
-async fn confirm_on_bypass(app: &App, rooms: &crate::room::Rooms, headers: &HeaderMap) -> Vec<HeaderValue> {
+/// A directly admitted visitor's next request may well be for a path in
+/// no room (a stylesheet, an image): it confirms them too. The common
+/// case, no provisional cookie, costs a scan of the Cookie header and no
+/// MAC.
+async fn confirm_on_bypass(app: &App, rooms: &Rooms, headers: &HeaderMap) -> Vec<HeaderValue> {
     let mut set = Vec::new();
     for room in rooms.iter() {
         if !cookies(headers, &room.cookie).any(crate::token::looks_like_provisional_session) {
             continue;
         }
         let now = app.clock.now_ms();
-        let Some(t) = app
-            .token(room, headers, now)
-            .filter(|t| t.kind == Kind::Session && !t.checked_in)
-        else {
+        let Some(t) = app.token(room, headers, now).filter(admission::confirms_on_bypass) else {
             continue;
         };
         if let Ok(true) = app.store.touch(room.name(), t.number, now).await {
-            set.push(app.session_cookie(room, t.number, now, true));
+            set.push(mint(
+                app,
+                room,
+                Mint::Session {
+                    number: t.number,
+                    confirmed: true,
+                },
+                now,
+            ));
         }
     }
     set
 }
 
-/// A session created by this request: counted when the upstream answers,
-/// released at once when it does not.
-enum Admission<'a> {
-    Direct(&'a Room, u64),
-    Claimed(&'a Room, &'a Token),
-}
-
-/// Everything in a room but a current session ([`handle`] proxies those):
-/// `token` is the request's valid cookie for the room, read at `now`.
-async fn gate(
+/// One decision of the admission rule, on what is known now: the room's
+/// view is read at each step, so a step after a refresh sees it.
+fn decide<R>(
     app: &App,
     room: &Room,
-    token: Option<Token>,
+    token: Option<&Token>,
+    asking: Asking,
     now: Millis,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<Body> {
-    let m = &room.metrics;
-    match token {
-        Some(t) if t.kind == Kind::Session => {
-            // Not current (see `current_session`): confirm or refresh it in
-            // the store.
-            let revoked = room.view().snapshot.is_revoked(t.number);
-            let touched = if t.number & LOCAL_BIT != 0 {
-                // Admitted by the `local` failure policy: held in this process.
+    rule: impl FnOnce(&Facts) -> R,
+) -> R {
+    let view = room.view();
+    rule(&Facts {
+        token,
+        snapshot: &view.snapshot,
+        limits: &room.limits,
+        store: StoreState {
+            policy: app.health.policy(),
+            up: app.health.is_up(),
+            instances: app.instances,
+        },
+        asking,
+        now,
+    })
+}
+
+/// Asks the store the question `step` names and returns the rule's next
+/// step; a step that ends the walk is returned as it is.
+async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now: Millis, step: Step) -> Step {
+    match step {
+        Step::Touch { local } => {
+            let t = token.expect("a touch is asked for a session cookie");
+            let answer = if local {
                 Ok(app.local.touch(room.name(), t.number, room.limits.session_ttl_ms, now))
             } else {
                 app.store.touch(room.name(), t.number, now).await
             };
-            match touched {
-                Ok(true) => {
-                    m.request(Outcome::Session);
-                    let cookie = app.session_cookie(room, t.number, now, true);
-                    proxy(app, m, req, peer, vec![cookie], None).await
-                }
-                // Idled out: the slot went to someone else. A new visitor now.
-                Ok(false) => arrive(app, room, req, peer, now).await,
-                // The cookie is ours and not expired; keep serving the visitor
-                // rather than punish them for a store outage (every failure
-                // policy does). A provisional one only within the grace its
-                // slot is held for.
-                Err(e) if !revoked && (t.checked_in || now.saturating_sub(t.stamp_ms) < room.limits.claim_grace_ms) => {
-                    store_failed(app, room, &e);
-                    m.request(Outcome::Session);
-                    proxy(app, m, req, peer, Vec::new(), None).await
-                }
-                Err(e) => {
-                    store_failed(app, room, &e);
-                    store_unavailable(app, &req)
-                }
+            if let Err(e) = &answer {
+                store_failed(app, room, e);
             }
+            decide(app, room, token, asking, now, |f| {
+                admission::touched(f, answer.as_ref().copied())
+            })
         }
-        // fail_open while the store is down: the room steps aside for
-        // everyone, ticket holders answered from the cache included.
-        Some(_) if app.health.policy() == FailurePolicy::FailOpen && !app.health.is_up() => {
-            degraded(app, room, req, peer, None).await
+        Step::Visit => {
+            let t = token.expect("a visit is asked for a ticket");
+            let answer = app.store.visit(room.name(), t.number, now, &room.limits).await;
+            answered(app, room, &answer, now).await;
+            decide(app, room, token, asking, now, |f| {
+                admission::visited(f, answer.as_ref().copied())
+            })
         }
-        Some(t) => match ticket_state(app, room, &t, now).await {
-            Ok(TicketState::Waiting {
-                position,
-                returner,
-                cookie,
-            }) => waiting(
-                app,
-                room,
-                &req,
-                position,
-                returner,
-                true,
-                cookie.into_iter().collect(),
-                now,
-            ),
-            Ok(TicketState::Admitted { cookie, claimed: true }) => {
-                m.request(Outcome::Claimed);
-                proxy(app, m, req, peer, vec![cookie], Some(Admission::Claimed(room, &t))).await
+        Step::Arrive => {
+            let answer = app.store.arrive(room.name(), now, &room.limits).await;
+            answered(app, room, &answer, now).await;
+            if let Ok(crate::store::Arrival::Queued { .. }) = answer {
+                room.metrics.tickets_issued.inc();
             }
-            Ok(TicketState::Admitted { cookie, claimed: false }) => {
-                m.request(Outcome::Session);
-                proxy(app, m, req, peer, vec![cookie], None).await
-            }
-            Ok(TicketState::Unknown) => arrive(app, room, req, peer, now).await,
-            Err(e) => {
-                store_failed(app, room, &e);
-                match app.health.policy() {
-                    FailurePolicy::FailOpen => degraded(app, room, req, peer, None).await,
-                    // The ticket's place is in the shared store: it waits for it.
-                    FailurePolicy::FailClosed | FailurePolicy::Local => store_unavailable(app, &req),
-                }
-            }
-        },
-        None => arrive(app, room, req, peer, now).await,
+            let ttl = app.live.load().config.token.ticket_ttl.as_millis() as u64;
+            decide(app, room, None, asking, now, |f| {
+                admission::arrived(f, answer.as_ref().copied(), ttl)
+            })
+        }
+        Step::Local { share } => {
+            admission::local_admitted(app.local.admit(room.name(), share, room.limits.session_ttl_ms, now))
+        }
+        end => end,
     }
 }
 
-/// Where a valid ticket stands. The gate and the status endpoint both ask;
-/// this is the one place that decides.
-enum TicketState {
-    /// Still in line (or a returner waiting for a slot). `cookie` is the
-    /// checked-in ticket when this visit checked it in.
-    Waiting {
-        position: u64,
-        returner: bool,
-        cookie: Option<HeaderValue>,
-    },
-    /// May enter with this session cookie; `claimed` when the slot was taken
-    /// just now (rather than already held).
-    Admitted { cookie: HeaderValue, claimed: bool },
-    /// Not a ticket that may enter: its holder is a new visitor.
-    Unknown,
-}
-
-/// A checked-in ticket behind the cached pointer is answered from the cached
-/// view; anything else takes one store decision.
-async fn ticket_state(app: &App, room: &Room, t: &Token, now: Millis) -> Result<TicketState, StoreError> {
-    {
-        let view = room.view();
-        // After a restore from a copy that may predate the ticket's check-in
-        // (kill -9), the store is asked again: the mark may be lost.
-        if t.checked_in && t.number > view.snapshot.admitted && t.stamp_ms >= view.snapshot.restored_ms {
-            return Ok(TicketState::Waiting {
-                position: view.snapshot.ahead(t.number, 0) + 1,
-                returner: false,
-                cookie: None,
-            });
-        }
-    }
-    let visit = app.store.visit(room.name(), t.number, now, &room.limits).await?;
-    sync_epoch(app, room, now).await;
-    Ok(match visit {
-        Visit::Waiting { pointer } => TicketState::Waiting {
-            position: room.view().snapshot.ahead(t.number, pointer) + 1,
-            returner: false,
-            cookie: Some(app.ticket_cookie(room, &Token { checked_in: true, ..*t })),
-        },
-        Visit::Returner { ahead } => TicketState::Waiting {
-            position: ahead + 1,
-            returner: true,
-            cookie: None,
-        },
-        v @ (Visit::Claimed | Visit::AlreadyAdmitted) => TicketState::Admitted {
-            cookie: app.session_cookie(room, t.number, now, true),
-            claimed: v == Visit::Claimed,
-        },
-        Visit::Unknown => TicketState::Unknown,
-    })
-}
-
-/// A visitor without a usable token.
-async fn arrive(app: &App, room: &Room, req: Request<Incoming>, peer: SocketAddr, now: Millis) -> Response<Body> {
-    let m = &room.metrics;
-    let arrival = app.store.arrive(room.name(), now, &room.limits).await;
-    if arrival.is_ok() {
-        sync_epoch(app, room, now).await;
-    }
-    match arrival {
-        Ok(Arrival::Direct { number }) => {
-            m.request(Outcome::Direct);
-            let cookie = app.session_cookie(room, number, now, false);
-            proxy(app, m, req, peer, vec![cookie], Some(Admission::Direct(room, number))).await
-        }
-        Ok(Arrival::Queued { ticket, pointer }) => {
-            m.tickets_issued.inc();
-            let token = Token {
-                kind: Kind::Ticket,
-                checked_in: false,
-                epoch: room.view().snapshot.epoch,
-                number: ticket,
-                stamp_ms: now,
-                expires_ms: now + app.live.load().config.token.ticket_ttl.as_millis() as u64,
-            };
-            let cookie = app.ticket_cookie(room, &token);
-            let pos = room.view().snapshot.ahead(ticket, pointer) + 1;
-            waiting(app, room, &req, pos, false, false, vec![cookie], now)
-        }
-        Err(e) => {
-            store_failed(app, room, &e);
-            match app.health.policy() {
-                FailurePolicy::FailClosed => store_unavailable(app, &req),
-                FailurePolicy::FailOpen => degraded(app, room, req, peer, None).await,
-                FailurePolicy::Local => {
-                    // This instance's share of the room that was free when
-                    // the store was last seen; none while anyone waits, who
-                    // must not be overtaken.
-                    let view = room.view();
-                    let snap = &view.snapshot;
-                    let eff = room.effective(snap);
-                    let free = u64::from(eff.capacity).saturating_sub(snap.active + snap.reserved);
-                    let share = crate::failover::share(free, app.instances);
-                    let open = !snap.overrides.paused && snap.waiting() == 0 && share > 0;
-                    let admitted = open
-                        .then(|| app.local.admit(room.name(), share, room.limits.session_ttl_ms, now))
-                        .flatten();
-                    drop(view);
-                    match admitted {
-                        Some(n) => {
-                            let cookie = app.session_cookie(room, n, now, true);
-                            degraded(app, room, req, peer, Some(cookie)).await
-                        }
-                        None => store_unavailable(app, &req),
-                    }
-                }
+/// After a store decision: a failure is counted; a success may show a
+/// store restarted empty, with a new room state (epoch) that this
+/// instance's view has not seen yet, so the view is refreshed before a
+/// cookie is signed with the dead epoch. Costs nothing unless the epoch
+/// changed.
+async fn answered<T>(app: &App, room: &Room, answer: &Result<T, crate::store::StoreError>, now: Millis) {
+    let Err(e) = answer else {
+        if let Some(e) = app.store.seen_epoch(room.name()) {
+            if e != room.view().snapshot.epoch {
+                tracing::warn!(
+                    room = room.name(),
+                    "the room's state in the store is new (restarted empty?); refreshing"
+                );
+                app.refresh(room, now).await;
             }
         }
-    }
+        return;
+    };
+    store_failed(app, room, e);
 }
 
-/// A shared store restarted empty has a new room state (epoch) that this
-/// instance's view has not seen yet: refresh the view before a cookie is
-/// signed with the dead epoch. Costs nothing unless the epoch changed.
-async fn sync_epoch(app: &App, room: &Room, now: Millis) {
-    if let Some(e) = app.store.seen_epoch(room.name()) {
-        if e != room.view().snapshot.epoch {
-            tracing::warn!(
-                room = room.name(),
-                "the room's state in the store is new (restarted empty?); refreshing"
-            );
-            app.refresh(room, now).await;
-        }
-    }
-}
-
-/// A request let through by the failure policy while the store is down:
-/// proxied without the shared count.
-async fn degraded(
+/// Everything in a room but a plain forward ([`handle`] forwards those):
+/// walks the rule from `step` to its end and acts on it. `token` is the
+/// request's valid cookie for the room, read at `now`.
+#[allow(clippy::too_many_arguments)]
+async fn walk(
     app: &App,
     room: &Room,
+    token: Option<Token>,
+    asking: Asking,
+    now: Millis,
+    mut step: Step,
     req: Request<Incoming>,
     peer: SocketAddr,
-    cookie: Option<HeaderValue>,
 ) -> Response<Body> {
-    room.metrics.request(Outcome::Degraded);
-    proxy(app, &room.metrics, req, peer, cookie.into_iter().collect(), None).await
+    loop {
+        step = match step {
+            Step::Forward(fw) => return forward(app, room, fw, req, peer, now).await,
+            Step::Wait(place) => return waiting(app, room, &req, place, now),
+            Step::Refuse(place) => return refused(app, room, &req, place, now),
+            Step::Unavailable => return store_unavailable(app, &req),
+            question => ask(app, room, token.as_ref(), asking, now, question).await,
+        };
+    }
+}
+
+/// Forwards as the rule decided: counted, with its cookie, and any session
+/// it created accounted for when the upstream answers (see [`Forwarding::finish`]).
+async fn forward(
+    app: &App,
+    room: &Room,
+    fw: Forward,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    now: Millis,
+) -> Response<Body> {
+    room.metrics.request(fw.outcome);
+    let cookies = fw.cookie.map(|c| mint(app, room, c, now)).into_iter().collect();
+    forwarding(app, req, peer)
+        .finish(app, &room.metrics, cookies, fw.created.map(|c| (room, c)))
+        .await
+}
+
+/// Signs the cookie the rule asked for.
+fn mint(app: &App, room: &Room, what: Mint, now: Millis) -> HeaderValue {
+    let secure = app.cookie_secure();
+    match what {
+        Mint::Session { number, confirmed } => crate::cookie::session(&app.keys, room, number, now, confirmed, secure),
+        Mint::NewTicket(t) | Mint::CheckedIn(t) => crate::cookie::ticket(&app.keys, room, &t, now, secure),
+    }
+}
+
+/// Counts an admission from the line and the wait it ended.
+fn count_claim(room: &Room, since_ms: Millis, now: Millis) {
+    room.metrics.admitted_queue.inc();
+    room.metrics
+        .wait_seconds
+        .observe(now.saturating_sub(since_ms) as f64 / 1000.0);
 }
 
 /// Counts a failed store call; the health tracker logs the outage once.
-fn store_failed(app: &App, room: &Room, e: &StoreError) {
+fn store_failed(app: &App, room: &Room, e: &crate::store::StoreError) {
     room.metrics.store_errors.inc();
     app.health.failed(e);
-}
-
-/// Forwards upstream and maps failures to a page (see [`Forwarding`]).
-async fn proxy(
-    app: &App,
-    m: &RoomMetrics,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-    cookies: Vec<HeaderValue>,
-    admission: Option<Admission<'_>>,
-) -> Response<Body> {
-    forwarding(app, req, peer).finish(app, m, cookies, admission).await
 }
 
 pin_project_lite::pin_project! {
@@ -431,7 +327,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
         app: &App,
         m: &RoomMetrics,
         cookies: Vec<HeaderValue>,
-        admission: Option<Admission<'_>>,
+        created: Option<(&Room, Created)>,
     ) -> Response<Body> {
         let Forwarding { sent, json, started } = self;
         match sent.await {
@@ -440,19 +336,17 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
                 for c in cookies {
                     resp.headers_mut().append(header::SET_COOKIE, c);
                 }
-                match admission {
-                    Some(Admission::Direct(room, _)) => room.metrics.admitted_direct.inc(),
-                    Some(Admission::Claimed(room, t)) => app.count_claim(room, t, app.clock.now_ms()),
+                match created {
+                    Some((room, Created::Direct { .. })) => room.metrics.admitted_direct.inc(),
+                    Some((room, Created::Claimed { since_ms, .. })) => count_claim(room, since_ms, app.clock.now_ms()),
                     None => {}
                 }
                 resp
             }
             Err(e) => {
-                if let Some(Admission::Direct(room, id) | Admission::Claimed(room, &Token { number: id, .. })) =
-                    admission
-                {
+                if let Some((room, c)) = created {
                     let now = app.clock.now_ms();
-                    if let Err(e) = app.store.release(room.name(), id, now, &room.limits).await {
+                    if let Err(e) = app.store.release(room.name(), c.number(), now, &room.limits).await {
                         tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
                     }
                 }
@@ -496,12 +390,12 @@ fn exchange_failed(app: &App, m: &RoomMetrics, e: &ProxyError, json: bool) -> Re
 }
 
 pin_project_lite::pin_project! {
-    /// The busiest path: a current session's request, forwarded (see
-    /// [`handle`]). [`Forwarding::finish`] without cookies or admission,
-    /// written out as a future so that the boxed future holds the
-    /// exchange once: as an async block around it, it held it twice and
-    /// came to 3.7 KiB.
-    struct Session<F> {
+    /// A forward with nothing to do after the answer, the busiest path
+    /// (see [`handle`]): [`Forwarding::finish`] without cookies or a
+    /// created session, written out as a future so that the boxed future
+    /// holds the exchange's future once (an async block around it holds
+    /// it twice; see the size test).
+    struct Plain<F> {
         #[pin]
         forwarding: Forwarding<F>,
         app: Arc<App>,
@@ -509,7 +403,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Session<F> {
+impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Plain<F> {
     type Output = Response<Body>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response<Body>> {
@@ -526,58 +420,71 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Session<
     }
 }
 
-/// The waiting answer: HTML for browsers, JSON for `Accept: application/json`,
-/// 503 for a method that cannot wait.
-#[allow(clippy::too_many_arguments)]
-fn waiting(
+/// The waiting answer: HTML for browsers, JSON for `Accept: application/json`.
+fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis) -> Response<Body> {
+    room.metrics.request(Outcome::Queued);
+    let (eta, poll) = estimate(room, &place);
+    let live = app.live.load();
+    let w = Waiting::new(
+        room.name(),
+        &room.cfg.title,
+        live.config.page.site_name.as_deref(),
+        place.position,
+        place.returner,
+        eta,
+        poll,
+        now,
+    );
+    let resp = if prefers_json(req.headers()) {
+        respond(StatusCode::OK, "application/json", w.to_json())
+    } else {
+        respond(StatusCode::OK, "text/html; charset=utf-8", live.pages.waiting(&w))
+    };
+    in_line(app, room, resp, poll, place.cookie, now)
+}
+
+/// A waiting visitor's request that cannot wait (a form): 503, not sent.
+fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis) -> Response<Body> {
+    room.metrics.request(Outcome::Rejected);
+    let (_, poll) = estimate(room, &place);
+    let msg = "Your request was not sent to the site: you are in line, and the site takes visitors in turn. \
+               Nothing was submitted. Keep your place by opening this address again.";
+    let resp = app.message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "You are in line",
+        msg,
+        Some(poll),
+        prefers_json(req.headers()),
+    );
+    in_line(app, room, resp, poll, place.cookie, now)
+}
+
+/// The estimated wait in seconds (none for a returner, or before the line
+/// has moved) and when to ask again.
+fn estimate(room: &Room, place: &Place) -> (Option<u64>, u64) {
+    let eta = if place.returner {
+        None
+    } else {
+        room.view().eta_seconds(place.position - 1)
+    };
+    (eta, room.poll_after(place.checked_in, eta))
+}
+
+/// What every answer to a visitor in line carries: when to ask again, no
+/// caching, and the ticket's cookie when it changed.
+fn in_line(
     app: &App,
     room: &Room,
-    req: &Request<Incoming>,
-    position: u64,
-    returner: bool,
-    checked_in: bool,
-    cookies: Vec<HeaderValue>,
+    mut resp: Response<Body>,
+    poll: u64,
+    cookie: Option<Mint>,
     now: Millis,
 ) -> Response<Body> {
-    let view = room.view();
-    let eta = if returner { None } else { view.eta_seconds(position - 1) };
-    let poll = room.poll_after(checked_in, eta);
-    let json = prefers_json(req.headers());
-    let mut resp = if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        room.metrics.request(Outcome::Rejected);
-        let msg = "Your request was not sent to the site: you are in line, and the site takes visitors in turn. \
-                   Nothing was submitted. Keep your place by opening this address again.";
-        app.message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "You are in line",
-            msg,
-            Some(poll),
-            json,
-        )
-    } else {
-        room.metrics.request(Outcome::Queued);
-        let live = app.live.load();
-        let w = Waiting::new(
-            room.name(),
-            &room.cfg.title,
-            live.config.page.site_name.as_deref(),
-            position,
-            returner,
-            eta,
-            poll,
-            now,
-        );
-        if json {
-            respond(StatusCode::OK, "application/json", w.to_json())
-        } else {
-            respond(StatusCode::OK, "text/html; charset=utf-8", live.pages.waiting(&w))
-        }
-    };
     let h = resp.headers_mut();
     h.insert(header::RETRY_AFTER, HeaderValue::from(poll));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for c in cookies {
-        h.append(header::SET_COOKIE, c);
+    if let Some(c) = cookie {
+        h.append(header::SET_COOKIE, mint(app, room, c, now));
     }
     resp
 }
@@ -630,7 +537,8 @@ async fn internal(app: &App, what: Internal, req: Request<Incoming>) -> Response
                         store_failed(app, &room, &e);
                     }
                 }
-                resp.headers_mut().append(header::SET_COOKIE, app.clear_cookie(&room));
+                resp.headers_mut()
+                    .append(header::SET_COOKIE, crate::cookie::clear(&room, app.cookie_secure()));
             }
             let location = HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/"));
             resp.headers_mut().insert(header::LOCATION, location);
@@ -648,67 +556,59 @@ async fn internal(app: &App, what: Internal, req: Request<Incoming>) -> Response
     }
 }
 
-/// `GET /_vestibule/status`: where the caller's ticket stands. Claims the
-/// slot when the ticket is admitted, so the next page load goes through.
+/// `GET /_vestibule/status`: where the caller's ticket stands, by the
+/// same rule as a page load. Claims the slot when the ticket is admitted,
+/// so the next page load goes through.
 async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) -> Response<Body> {
-    let m = &room.metrics;
-    m.request(Outcome::Status);
-    let queued = |pos: u64, returner: bool, cookie: Option<HeaderValue>| {
-        let view = room.view();
-        let eta = if returner { None } else { view.eta_seconds(pos - 1) };
-        let poll = room.poll_after(true, eta);
-        let w = Waiting {
-            room_title: None,
-            site_name: None,
-            ..Waiting::new(room.name(), "", None, pos, returner, eta, poll, now)
-        };
-        let mut r = json_response(StatusCode::OK, w.to_json());
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(poll));
+    room.metrics.request(Outcome::Status);
+    let not_known =
+        |what: &str| json_response(StatusCode::NOT_FOUND, format!(r#"{{"state":"none","error":"{what}"}}"#));
+    let with_cookie = |mut r: Response<Body>, cookie: Option<Mint>| {
         if let Some(c) = cookie {
-            r.headers_mut().append(header::SET_COOKIE, c);
+            r.headers_mut().append(header::SET_COOKIE, mint(app, room, c, now));
         }
         r
     };
-    let admitted = |cookie: Option<HeaderValue>| {
-        let mut r = json_response(StatusCode::OK, page::admitted_json(room.name()));
-        if let Some(c) = cookie {
-            r.headers_mut().append(header::SET_COOKIE, c);
+    let t = match app.token(room, req.headers(), now) {
+        None => return not_known("no ticket for this room"),
+        Some(t) if t.kind == Kind::Session => {
+            return json_response(StatusCode::OK, page::admitted_json(room.name()));
         }
-        r
+        Some(t) => t,
     };
-    match app.token(room, req.headers(), now) {
-        None => json_response(
-            StatusCode::NOT_FOUND,
-            r#"{"state":"none","error":"no ticket for this room"}"#.into(),
-        ),
-        Some(t) if t.kind == Kind::Session => admitted(None),
-        Some(t) => match ticket_state(app, room, &t, now).await {
-            Ok(TicketState::Waiting {
-                position,
-                returner,
-                cookie,
-            }) => queued(position, returner, cookie),
-            Ok(TicketState::Admitted { cookie, claimed }) => {
-                if claimed {
-                    app.count_claim(room, &t, now);
+    let mut step = decide(app, room, Some(&t), Asking::Status, now, admission::first);
+    loop {
+        step = match step {
+            Step::Wait(place) => {
+                let (eta, poll) = estimate(room, &place);
+                let w = Waiting {
+                    room_title: None,
+                    site_name: None,
+                    ..Waiting::new(room.name(), "", None, place.position, place.returner, eta, poll, now)
+                };
+                let mut r = json_response(StatusCode::OK, w.to_json());
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(poll));
+                return with_cookie(r, place.cookie);
+            }
+            Step::Forward(fw) => {
+                if let Some(Created::Claimed { since_ms, .. }) = fw.created {
+                    count_claim(room, since_ms, now);
                 }
-                admitted(Some(cookie))
+                let r = json_response(StatusCode::OK, page::admitted_json(room.name()));
+                return with_cookie(r, fw.cookie);
             }
-            Ok(TicketState::Unknown) => json_response(
-                StatusCode::NOT_FOUND,
-                r#"{"state":"none","error":"ticket not known"}"#.into(),
-            ),
-            Err(e) => {
-                store_failed(app, room, &e);
-                store_unavailable(app, req)
-            }
-        },
+            // The ticket is void: a page load would make a new visitor.
+            Step::Arrive => return not_known("ticket not known"),
+            Step::Unavailable => return store_unavailable(app, req),
+            Step::Refuse(_) => unreachable!("a status poll waits, it is not refused"),
+            question => ask(app, room, Some(&t), Asking::Status, now, question).await,
+        };
     }
 }
 
 /// The room named in `?room=`, else the only room, else the first room
 /// whose cookie the caller holds.
-fn pick_room(rooms: &crate::room::Rooms, req: &Request<Incoming>, app: &App, now: Millis) -> Option<Arc<Room>> {
+fn pick_room(rooms: &Rooms, req: &Request<Incoming>, app: &App, now: Millis) -> Option<Arc<Room>> {
     if let Some(name) = query_param(req.uri().query(), "room") {
         return rooms.get(&name).cloned();
     }
