@@ -37,9 +37,9 @@ fn gate(c: &mut Criterion) {
     let app = rt
         .block_on(App::new(&config(3), Clock::manual(NOW), keys))
         .expect("app");
-    let rooms = app.rooms.load_full();
+    let rooms = app.rooms();
     let room = rooms.get("room1").expect("room").clone();
-    let session = vestibule::cookie::session(&app.keys, &room, 7, NOW, true, false);
+    let session = vestibule::cookie::session(app.keys(), &room, 7, NOW, true, false);
     let session = session
         .to_str()
         .expect("ascii")
@@ -60,7 +60,7 @@ fn gate(c: &mut Criterion) {
         stamp_ms: NOW,
         expires_ms: NOW + 86_400_000,
     };
-    let tv = app.keys.sign("room1", &ticket);
+    let tv = app.keys().sign("room1", &ticket);
     let mut th = HeaderMap::new();
     th.insert("cookie", format!("vst_room1={tv}").parse().expect("header"));
     let pages = Pages::new(None).expect("pages");
@@ -93,13 +93,13 @@ fn gate(c: &mut Criterion) {
         };
         b.iter(|| {
             let r = rooms.route(black_box("/r1")).ok().flatten().expect("room");
-            let a = rt.block_on(app.store.arrive("room1", NOW, &full)).expect("arrive");
+            let a = rt.block_on(app.store().arrive("room1", NOW, &full)).expect("arrive");
             let n = match a {
                 vestibule::store::Arrival::Queued { ticket, .. } => ticket,
                 vestibule::store::Arrival::Direct { number } => number,
             };
             black_box(vestibule::cookie::ticket(
-                &app.keys,
+                app.keys(),
                 r,
                 &Token { number: n, ..ticket },
                 NOW,
@@ -121,15 +121,15 @@ fn scheduler(c: &mut Criterion) {
     let clock = Clock::manual(NOW);
     let keys = Keys::random();
     let app = rt.block_on(App::new(&config(100), clock.clone(), keys)).expect("app");
-    for room in app.rooms.load().iter() {
+    for room in app.rooms().iter() {
         for _ in 0..1_100 {
-            let _ = rt.block_on(app.store.arrive(room.name(), NOW, &room.limits));
+            let _ = rt.block_on(app.store().arrive(room.name(), NOW, &room.limits));
         }
     }
     c.bench_function("scheduler/tick, 100 rooms x 1000 sessions + 100 waiting", |b| {
         b.iter(|| {
             clock.advance(std::time::Duration::from_millis(1));
-            rt.block_on(app.tick())
+            rt.block_on(vestibule::scheduler::tick(&app))
         })
     });
 }

@@ -53,26 +53,26 @@ fn main() {
     };
     let base = rss_kib();
     let a = app(0, &rt, &clock);
-    rt.block_on(a.tick());
+    rt.block_on(vestibule::scheduler::tick(&a));
     row("empty room".into(), base);
     let base = rss_kib();
     let room = a.room("r").expect("room");
     let mut issued = 0u64;
     for target in [100_000 / scale, 1_000_000 / scale] {
         while issued < target {
-            match rt.block_on(a.store.arrive("r", NOW, &room.limits)).expect("arrive") {
+            match rt.block_on(a.store().arrive("r", NOW, &room.limits)).expect("arrive") {
                 Arrival::Queued { .. } => issued += 1,
                 Arrival::Direct { .. } => unreachable!("capacity 0"),
             }
         }
-        rt.block_on(a.tick());
+        rt.block_on(vestibule::scheduler::tick(&a));
         row(format!("{issued} tickets issued, never back"), base);
     }
     for t in 1..=issued {
-        rt.block_on(a.store.visit("r", t, NOW, &room.limits)).expect("visit");
+        rt.block_on(a.store().visit("r", t, NOW, &room.limits)).expect("visit");
     }
     clock.advance(std::time::Duration::from_secs(1));
-    rt.block_on(a.tick());
+    rt.block_on(vestibule::scheduler::tick(&a));
     row(format!("{issued} tickets, all checked in"), base);
     drop(a);
 
@@ -82,9 +82,9 @@ fn main() {
     let b = app(sessions, &rt, &clock);
     let room = b.room("r").expect("room");
     for _ in 0..sessions {
-        rt.block_on(b.store.arrive("r", NOW, &room.limits)).expect("arrive");
+        rt.block_on(b.store().arrive("r", NOW, &room.limits)).expect("arrive");
     }
-    rt.block_on(b.tick());
+    rt.block_on(vestibule::scheduler::tick(&b));
     let now = rss_kib();
     let per = (now.saturating_sub(base_s)) as f64 * 1024.0 / sessions as f64;
 

@@ -144,7 +144,7 @@ async fn api(app: &App, rest: &str, req: Request<Incoming>) -> Response<Body> {
             json_response(StatusCode::OK, &json!({ "rooms": rooms }))
         }
         (["rooms"], _) => method_not_allowed("GET"),
-        (["reload"], &Method::POST) => match app.reload_file().await {
+        (["reload"], &Method::POST) => match crate::reload::reload_file(app).await {
             Ok(report) => json_response(StatusCode::OK, &report),
             Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         },

@@ -21,7 +21,7 @@
 use bytes::BytesMut;
 use http::header::{HeaderMap, HeaderValue};
 
-use crate::h1::{self, Chunk, Decoded, Decoder, RequestFraming};
+use crate::upstream::h1::{self, Chunk, Decoded, Decoder, RequestFraming};
 
 /// Decodes `wire` with `decoder`, fed in pieces of `step` bytes: the body,
 /// or `None` if it is an error (an end of input in the middle counts as
@@ -235,7 +235,7 @@ pub fn path(data: &[u8]) {
     // Normalising twice changes nothing, but where a stray `%` (not an
     // escape) meets an escape: `%3%36` is `%36` once normalised, which a
     // second pass would read as `6`. That is double decoding, which no
-    // mainstream backend does (found by AFL++; README, "Security").
+    // mainstream backend does (README, "Security").
     let b = path.as_bytes();
     let stray = (0..b.len()).any(|i| {
         b[i] == b'%'

@@ -8,35 +8,41 @@
 //!
 //! # Layout
 //!
+//! From the top layer to the bottom; a module imports only from its own
+//! layer or below (one exception, `room` taking the store's data types:
+//! see docs/ARCHITECTURE.md).
+//!
 //! | module | owns |
 //! |---|---|
 //! | [`lifecycle`] | start-up (binding, starting every task) and shutdown in order |
+//! | [`demo`] | the built-in demo site |
 //! | [`server`] | accepting connections, HTTP/1.1 + h2c, per-client bounds, graceful drain |
 //! | [`idle`] | per-connection supervision: quiet and stalled connections, the drain |
 //! | [`admin`] | the admin listener: `/metrics`, health, the rooms API |
 //! | [`reload`] | live configuration: the file watcher, SIGHUP, what applies live |
-//! | [`scheduler`] | the tick loop |
-//! | [`persist`] | the memory store's state file: restart without loss |
-//! | [`gate`] | **the admission rule**: what happens to one request |
+//! | [`scheduler`] | the tick: every room's store step, the view published |
+//! | [`gate`] | what happens to one request: routed, the rule walked, acted on |
+//! | [`admission`] | **the admission rule** as a decision, no I/O; the failure policies |
+//! | [`app`] | the shared state every request and task reads |
+//! | [`secrets`] | the token keys and the admin token, loaded and checked |
 //! | [`proxy`] | forwarding upstream: the request head rewritten, upgrades |
-//! | [`upstream`] | the pooled HTTP/1.1 client to the upstream, inside the client's task |
 //! | [`page`] | the waiting page, status JSON, error pages |
 //! | [`store`] | the `Store` trait: counters, sessions, reservations; [`store::memory`], [`store::redis`] |
-//! | [`failover`] | the store's health and the `local` failure policy |
-//! | [`app`] | the shared state every request and task reads |
+//! | [`persist`] | the memory store's state file: restart without loss |
+//! | [`failover`] | the store's health and the `local` failure policy's sessions |
+//! | [`config`] | the TOML file, validation with every problem reported |
+//! | [`token`] | signing and verifying tickets and sessions (HMAC-SHA256, key rotation) |
+//! | [`cookie`] | vestibule's cookies: found among the site's, minted |
 //! | [`room`] | routing paths to rooms, the per-room view, the measured admission rate |
 //! | [`path`] | reading a request path every way a backend might, so no spelling skips the gate |
 //! | [`request`] | what a request must be to be passed on (one `Host`, no odd coding, no CONNECT) |
-//! | [`body`] | the response body type: our bytes or the upstream's stream |
-//! | [`http`] | small HTTP helpers: our responses, query parameters, what the client accepts |
-//! | [`cookie`] | finding vestibule's cookies among the site's |
-//! | [`token`] | signing and verifying tickets and sessions (HMAC-SHA256, key rotation) |
-//! | [`h1`] | the HTTP/1.1 wire format on the upstream side, no I/O |
-//! | [`config`] | the TOML file, validation with every problem reported |
 //! | [`metrics`] | every Prometheus name |
-//! | [`shutdown`] | the stop signal tasks watch |
 //! | [`clock`] | injectable time |
-//! | [`demo`] | the built-in demo site |
+//! | [`http`] | small HTTP helpers: our responses, query parameters, what the client accepts |
+//! | [`body`] | the response body type: our bytes or the upstream's stream |
+//! | [`shutdown`] | the stop signal tasks watch |
+//! | [`upstream`] | the pooled HTTP/1.1 client to the upstream, inside the client's task; [`upstream::h1`], its wire format, no I/O |
+//! | `fuzz` | fuzz targets' entry points (feature `fuzzing`) |
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -51,7 +57,6 @@ pub mod failover;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod gate;
-pub mod h1;
 pub mod http;
 pub mod idle;
 pub mod lifecycle;
@@ -64,6 +69,7 @@ pub mod reload;
 pub mod request;
 pub mod room;
 pub mod scheduler;
+pub mod secrets;
 pub mod server;
 pub mod shutdown;
 pub mod store;

@@ -12,9 +12,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::{load_keys, App, StartError};
+use crate::app::{App, StartError};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::secrets::load_keys;
 use crate::store::Store;
 use crate::token::Keys;
 use crate::{admin, reload, scheduler, server};
@@ -22,7 +23,7 @@ use crate::{admin, reload, scheduler, server};
 /// How to start; the defaults are production's.
 pub struct Options {
     pub clock: Clock,
-    /// Run the tick loop. Tests turn it off and call [`App::tick`] themselves.
+    /// Run the tick loop. Tests turn it off and call [`crate::scheduler::tick`] themselves.
     pub scheduler: bool,
     /// Signing keys; `None` reads them from the environment or the secret file.
     pub keys: Option<Keys>,

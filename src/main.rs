@@ -69,8 +69,8 @@ fn main() -> ExitCode {
 
 fn check(path: &std::path::Path) -> ExitCode {
     match Config::load(path) {
-        Ok(cfg) if !vestibule::app::preflight(&cfg).is_empty() => {
-            let problems = vestibule::app::preflight(&cfg);
+        Ok(cfg) if !vestibule::secrets::preflight(&cfg).is_empty() => {
+            let problems = vestibule::secrets::preflight(&cfg);
             eprintln!(
                 "{}: {} problem(s) with files the configuration names",
                 path.display(),

@@ -12,7 +12,12 @@ use std::time::{Duration, UNIX_EPOCH};
 use minijinja::Environment;
 use serde::Serialize;
 
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::body::Body;
 use crate::clock::Millis;
+use crate::http::respond;
 
 const WAITING: &str = include_str!("templates/waiting.html");
 const MESSAGE: &str = include_str!("templates/message.html");
@@ -428,6 +433,35 @@ impl Pages {
             .get_template("message.html")
             .and_then(|t| t.render(minijinja::context! { status, title, message, retry_after }))
             .unwrap_or_else(|_| format!("{status} {title}: {message}"))
+    }
+
+    /// The response for an error or a refusal: the short page, or JSON
+    /// when the client asked for it; never cached, with `Retry-After` when
+    /// trying again makes sense.
+    pub fn message_response(
+        &self,
+        status: StatusCode,
+        title: &str,
+        msg: &str,
+        retry: Option<u64>,
+        json: bool,
+    ) -> Response<Body> {
+        let mut r = if json {
+            let body = serde_json::json!({ "error": title, "message": msg, "status": status.as_u16() });
+            respond(status, "application/json", body.to_string())
+        } else {
+            respond(
+                status,
+                "text/html; charset=utf-8",
+                self.message(status.as_u16(), title, msg, retry),
+            )
+        };
+        if let Some(s) = retry {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
     }
 }
 

@@ -136,6 +136,30 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Opens the memory store kept in the state file at `path`: restored
+/// from it, or started empty (a file that cannot be used is set aside and
+/// logged), with the saver that keeps the file up to date.
+pub fn open(path: &Path, interval: Duration, clock: Clock, metrics: Metrics) -> Result<Saver, StateError> {
+    let now = clock.now_ms();
+    let (mem, loaded) = load(path, now)?;
+    match loaded {
+        Loaded::Missing => tracing::info!(path = %path.display(), "no state file yet; starting empty"),
+        Loaded::Restored { saved_ms, clean, rooms } => tracing::info!(
+            path = %path.display(),
+            rooms,
+            clean,
+            age_ms = now.saturating_sub(saved_ms),
+            "state restored"
+        ),
+        Loaded::SetAside { to, reason } => tracing::error!(
+            path = %path.display(),
+            moved_to = %to.display(),
+            "state file unusable ({reason}); set aside, starting empty"
+        ),
+    }
+    Ok(Saver::new(mem, path.to_path_buf(), interval, clock, metrics))
+}
+
 /// Saves a memory store to its state file.
 pub struct Saver {
     store: MemoryStore,
@@ -164,6 +188,11 @@ impl Saver {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The store it saves.
+    pub fn store(&self) -> &MemoryStore {
+        &self.store
     }
 
     /// Writes the state if it changed since the last save (always when

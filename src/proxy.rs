@@ -18,9 +18,9 @@ use tokio::io::AsyncWriteExt;
 use crate::body::Body;
 use crate::config::{ServerConfig, Upstream};
 use crate::cookie::{crumbs, COOKIE_PREFIX};
-use crate::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::request::{self, Malformed};
+use crate::upstream::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
 use crate::upstream::{Pool, ReadTimeout, ResponseBody, SendError, Upgraded};
 
 /// Why forwarding failed.
@@ -108,8 +108,8 @@ impl Proxy {
     ///
     /// The request is rewritten before the future is made, so the future
     /// holds the rewritten request once and none of the rewriting's locals:
-    /// as an `async fn` it was 4 KiB, copied at every level it passed
-    /// through (memcpy led the profiles).
+    /// the future is copied at every level it passes through, and its size
+    /// is held by `gate.rs`'s tests.
     ///
     /// The future owns what it needs (a handle on the pool), so a caller can
     /// call this when the request arrives and await it later: the parsed

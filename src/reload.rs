@@ -138,146 +138,131 @@ fn same_proxy_settings(a: &Config, b: &Config) -> bool {
         && a.trust_forwarded_headers == b.trust_forwarded_headers
 }
 
-impl App {
-    /// Re-reads the configuration file and applies it; see [`App::reload`].
-    /// Logs and counts the outcome.
-    pub async fn reload_file(&self) -> Result<ReloadReport, ReloadError> {
-        let path = self.config_path.as_deref().ok_or(ReloadError::NoFile)?;
-        let res = match tokio::fs::read_to_string(path).await {
-            Ok(text) => self.reload_text(&text, path).await,
-            Err(source) => Err(ReloadError::Read {
-                path: path.into(),
-                source,
-            }),
-        };
-        self.log_reload(&res);
-        res
-    }
+/// Re-reads the configuration file and applies it; see [`apply`].
+/// Logs and counts the outcome.
+pub async fn reload_file(app: &App) -> Result<ReloadReport, ReloadError> {
+    let path = app.config_path.as_deref().ok_or(ReloadError::NoFile)?;
+    let res = match tokio::fs::read_to_string(path).await {
+        Ok(text) => reload_text(app, &text, path).await,
+        Err(source) => Err(ReloadError::Read {
+            path: path.into(),
+            source,
+        }),
+    };
+    log_reload(app, &res);
+    res
+}
 
-    async fn reload_text(&self, text: &str, path: &Path) -> Result<ReloadReport, ReloadError> {
-        let base = path.parent().unwrap_or(Path::new("."));
-        let cfg = Config::parse(text, base, &path.display().to_string())?;
-        self.reload(cfg).await
-    }
+async fn reload_text(app: &App, text: &str, path: &Path) -> Result<ReloadReport, ReloadError> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let cfg = Config::parse(text, base, &path.display().to_string())?;
+    apply(app, cfg).await
+}
 
-    fn log_reload(&self, res: &Result<ReloadReport, ReloadError>) {
-        self.metrics.config_reload(res.is_ok());
-        match res {
-            Ok(r) => {
-                tracing::info!(
-                    added = ?r.rooms_added,
-                    removed = ?r.rooms_removed,
-                    changed = ?r.rooms_changed,
-                    overrides_cleared = ?r.overrides_cleared,
-                    "configuration reloaded"
+fn log_reload(app: &App, res: &Result<ReloadReport, ReloadError>) {
+    app.metrics.config_reload(res.is_ok());
+    match res {
+        Ok(r) => {
+            tracing::info!(
+                added = ?r.rooms_added,
+                removed = ?r.rooms_removed,
+                changed = ?r.rooms_changed,
+                overrides_cleared = ?r.overrides_cleared,
+                "configuration reloaded"
+            );
+            if !r.restart_needed.is_empty() {
+                tracing::warn!(
+                    keys = ?r.restart_needed,
+                    "changed in the file but only applied at the next restart; the running values stay"
                 );
-                if !r.restart_needed.is_empty() {
-                    tracing::warn!(
-                        keys = ?r.restart_needed,
-                        "changed in the file but only applied at the next restart; the running values stay"
-                    );
-                }
             }
-            Err(e) => tracing::error!("configuration rejected, the running one stays: {e}"),
         }
+        Err(e) => tracing::error!("configuration rejected, the running one stays: {e}"),
     }
+}
 
-    /// Applies a validated configuration to the running proxy. Everything
-    /// that can fail (the page template, the admin token file) is loaded
-    /// before anything changes, so a failed reload changes nothing.
-    pub async fn reload(&self, mut cfg: Config) -> Result<ReloadReport, ReloadError> {
-        let _one = self.changes.lock().await;
-        let old = self.live.load_full();
-        let mut report = ReloadReport {
-            restart_needed: keep_restart_only(&old.config, &mut cfg),
-            ..ReloadReport::default()
+/// Applies a validated configuration to the running proxy. Everything
+/// that can fail (the page template, the admin token file) is loaded
+/// before anything changes, so a failed reload changes nothing.
+pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadError> {
+    let _one = app.changes.lock().await;
+    let old = app.live.load_full();
+    let mut report = ReloadReport {
+        restart_needed: keep_restart_only(&old.config, &mut cfg),
+        ..ReloadReport::default()
+    };
+    // The new file was validated on its own; with the running values of
+    // restart-only keys put back, check again what depends on them.
+    if cfg.server.admin_token_file.is_none() && !cfg.server.admin_listen.ip().is_loopback() {
+        return Err(ReloadError::Unsafe(format!(
+            "the admin API runs on {} (reachable from other machines) until a restart; \
+             server.admin_token_file cannot be removed before then",
+            cfg.server.admin_listen
+        )));
+    }
+    let proxy: Option<Proxy> = same_proxy_settings(&old.config, &cfg).then(|| old.proxy.clone());
+    let live = Live::new(cfg, proxy, &app.metrics)?;
+
+    let old_rooms = app.rooms.load_full();
+    let rooms = Rooms::new(&live.config.rooms, live.config.server.tick, &app.metrics);
+    let now = app.clock.now_ms();
+    for room in rooms.iter() {
+        let Some(prev) = old_rooms.get(room.name()) else {
+            report.rooms_added.push(room.name().to_string());
+            app.refresh(room, now).await;
+            continue;
         };
-        // The new file was validated on its own; with the running values of
-        // restart-only keys put back, check again what depends on them.
-        if cfg.server.admin_token_file.is_none() && !cfg.server.admin_listen.ip().is_loopback() {
-            return Err(ReloadError::Unsafe(format!(
-                "the admin API runs on {} (reachable from other machines) until a restart; \
-                 server.admin_token_file cannot be removed before then",
-                cfg.server.admin_listen
-            )));
+        if prev.cfg != room.cfg {
+            report.rooms_changed.push(room.name().to_string());
         }
-        let proxy: Option<Proxy> = same_proxy_settings(&old.config, &cfg).then(|| old.proxy.clone());
-        let live = Live::new(cfg, proxy, &self.metrics)?;
-
-        let old_rooms = self.rooms.load_full();
-        let rooms = Rooms::new(&live.config.rooms, live.config.server.tick, &self.metrics);
-        let now = self.clock.now_ms();
-        for room in rooms.iter() {
-            let Some(prev) = old_rooms.get(room.name()) else {
-                report.rooms_added.push(room.name().to_string());
-                self.refresh(room, now).await;
-                continue;
-            };
-            if prev.cfg != room.cfg {
-                report.rooms_changed.push(room.name().to_string());
-            }
-            room.carry_from(prev);
-            let file_changed =
-                prev.cfg.capacity != room.cfg.capacity || prev.cfg.admit_per_minute != room.cfg.admit_per_minute;
-            if !file_changed {
-                self.refresh(room, now).await;
-                continue;
-            }
-            // The file changed a value an operator had overridden: the file
-            // wins. The overrides are read from the store, not the cached
-            // view: another instance may have changed them since.
-            let mut ov = match self.store.snapshot(room.name(), now, &room.limits).await {
-                Ok(s) => s.overrides,
-                Err(e) => {
-                    room.metrics.store_errors.inc();
-                    tracing::warn!(room = room.name(), error = %e, "cannot read the room's overrides; they stay as they are");
-                    continue;
-                }
-            };
-            let before = ov;
-            if prev.cfg.capacity != room.cfg.capacity && ov.capacity.take().is_some() {
-                report.overrides_cleared.push(format!("{}.capacity", room.name()));
-            }
-            if prev.cfg.admit_per_minute != room.cfg.admit_per_minute && ov.admit_per_minute.take().is_some() {
-                report
-                    .overrides_cleared
-                    .push(format!("{}.admit_per_minute", room.name()));
-            }
-            if ov != before {
-                match self.store.set_overrides(room.name(), ov, now, &room.limits).await {
-                    Ok(snap) => room.publish(snap, 0, now),
-                    Err(e) => {
-                        room.metrics.store_errors.inc();
-                        tracing::warn!(room = room.name(), error = %e, "could not clear overrides the file replaced");
-                    }
-                }
-            } else {
-                self.refresh(room, now).await;
-            }
+        room.carry_from(prev);
+        let file_changed =
+            prev.cfg.capacity != room.cfg.capacity || prev.cfg.admit_per_minute != room.cfg.admit_per_minute;
+        if !file_changed {
+            app.refresh(room, now).await;
+            continue;
         }
-        for prev in old_rooms.iter() {
-            if rooms.get(prev.name()).is_none() {
-                report.rooms_removed.push(prev.name().to_string());
-                self.metrics.forget_room(prev.name());
-            }
-        }
-        self.live.store(Arc::new(live));
-        self.rooms.store(Arc::new(rooms));
-        Ok(report)
-    }
-
-    /// Publishes a room's current state with its (possibly new) limits, so
-    /// gauges and waiting pages follow a change at once rather than at the
-    /// next tick.
-    pub(crate) async fn refresh(&self, room: &crate::room::Room, now: crate::clock::Millis) {
-        match self.store.snapshot(room.name(), now, &room.limits).await {
-            Ok(snap) => room.publish(snap, 0, now),
+        // The file changed a value an operator had overridden: the file
+        // wins. The overrides are read from the store, not the cached
+        // view: another instance may have changed them since.
+        let mut ov = match app.store.snapshot(room.name(), now, &room.limits).await {
+            Ok(s) => s.overrides,
             Err(e) => {
                 room.metrics.store_errors.inc();
-                tracing::warn!(room = room.name(), error = %e, "could not refresh the room's view");
+                tracing::warn!(room = room.name(), error = %e, "cannot read the room's overrides; they stay as they are");
+                continue;
             }
+        };
+        let before = ov;
+        if prev.cfg.capacity != room.cfg.capacity && ov.capacity.take().is_some() {
+            report.overrides_cleared.push(format!("{}.capacity", room.name()));
+        }
+        if prev.cfg.admit_per_minute != room.cfg.admit_per_minute && ov.admit_per_minute.take().is_some() {
+            report
+                .overrides_cleared
+                .push(format!("{}.admit_per_minute", room.name()));
+        }
+        if ov != before {
+            match app.store.set_overrides(room.name(), ov, now, &room.limits).await {
+                Ok(snap) => room.publish(snap, 0, now),
+                Err(e) => {
+                    room.metrics.store_errors.inc();
+                    tracing::warn!(room = room.name(), error = %e, "could not clear overrides the file replaced");
+                }
+            }
+        } else {
+            app.refresh(room, now).await;
         }
     }
+    for prev in old_rooms.iter() {
+        if rooms.get(prev.name()).is_none() {
+            report.rooms_removed.push(prev.name().to_string());
+            app.metrics.forget_room(prev.name());
+        }
+    }
+    app.live.store(Arc::new(live));
+    app.rooms.store(Arc::new(rooms));
+    Ok(report)
 }
 
 /// Watches `path` and reloads when its content changes; on SIGHUP (when
@@ -310,7 +295,7 @@ pub fn watch(
     }
     async move {
         if stale {
-            let _ = app.reload_file().await;
+            let _ = reload_file(&app).await;
             last = tokio::fs::read(&path).await.ok();
         }
         // Kept alive for the loop's lifetime; dropping it stops the events.
@@ -331,7 +316,7 @@ pub fn watch(
             if forced {
                 tracing::info!("SIGHUP: reloading the configuration");
                 last = tokio::fs::read(&path).await.ok();
-                let _ = app.reload_file().await;
+                let _ = reload_file(&app).await;
                 continue;
             }
             let text = match tokio::fs::read(&path).await {
@@ -348,7 +333,7 @@ pub fn watch(
             // Remembered even when invalid, so a broken file is reported once,
             // not at every poll; the fix is a change and applies.
             last = Some(text);
-            let _ = app.reload_file().await;
+            let _ = reload_file(&app).await;
         }
     }
 }

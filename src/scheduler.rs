@@ -19,8 +19,35 @@ pub async fn run(app: Arc<App>, period: Duration, mut stop: watch::Receiver<bool
     iv.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = iv.tick() => app.tick().await,
+            _ = iv.tick() => tick(&app).await,
             _ = crate::shutdown::stopped(&mut stop) => break,
+        }
+    }
+}
+
+/// One scheduler step for every room.
+pub async fn tick(app: &App) {
+    let now = app.clock.now_ms();
+    let rooms = app.rooms.load_full();
+    for room in rooms.iter() {
+        match app.store.tick(room.name(), now, &room.limits).await {
+            Ok(rep) => {
+                app.health.succeeded();
+                if rep.expired_reservations > 0 {
+                    tracing::debug!(
+                        room = room.name(),
+                        n = rep.expired_reservations,
+                        "unclaimed reservations released"
+                    );
+                }
+                room.publish(rep.snapshot, rep.admitted, now);
+            }
+            Err(e) => {
+                // Waiting visitors keep being answered from the last view.
+                room.metrics.store_errors.inc();
+                app.health.failed(&e);
+                tracing::debug!(room = room.name(), error = %e, "tick failed; keeping the last view");
+            }
         }
     }
 }

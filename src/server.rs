@@ -214,8 +214,8 @@ pub async fn accept_loop<H, F>(
                     let http2 = req.version() == hyper::Version::HTTP_2;
                     let request = requests.start();
                     // Boxed (the gate boxes its own): its future is several
-                    // KiB, and hyper would otherwise copy it on every move
-                    // (it showed as the top memcpy in profiles). Made at
+                    // KiB, and hyper would otherwise copy it on every move.
+                    // Made at
                     // once, so the request is let go of: an HTTP/1.1
                     // request holds on to the connection's read buffer,
                     // which hyper wants back. An HTTP/2 request waits its

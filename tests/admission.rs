@@ -374,7 +374,7 @@ async fn admin_health_and_readiness() {
     assert_eq!(admin.get("/healthz").await.status, 200);
     assert_eq!(admin.get("/readyz").await.status, 200);
     assert_eq!(admin.get("/nope").await.status, 404);
-    h.running.app.ready.store(false, std::sync::atomic::Ordering::SeqCst);
+    h.running.app.set_ready(false);
     assert_eq!(admin.get("/readyz").await.status, 503);
 }
 

@@ -167,11 +167,11 @@ fn drive(h: &Harness) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
     let task = tokio::spawn(async move {
         let mut released = false;
         while !flag.load(Ordering::SeqCst) {
-            app.tick().await;
+            vestibule::scheduler::tick(&app).await;
             if !released && app.room("reg").unwrap().view().snapshot.issued >= 2 {
-                let (now, limits) = (app.clock.now_ms(), app.room("reg").unwrap().limits);
+                let (now, limits) = (app.clock().now_ms(), app.room("reg").unwrap().limits);
                 assert!(
-                    app.store.release("reg", 1, now, &limits).await.unwrap(),
+                    app.store().release("reg", 1, now, &limits).await.unwrap(),
                     "visitor A held slot 1"
                 );
                 released = true;

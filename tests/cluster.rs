@@ -62,7 +62,7 @@ impl Cluster {
     async fn tick_after(&self, d: Duration) {
         self.clock.advance(d);
         for n in &self.nodes {
-            n.app.tick().await;
+            vestibule::scheduler::tick(&n.app).await;
         }
     }
 
@@ -160,7 +160,7 @@ async fn the_pointer_advances_once_per_tick_across_instances() {
     let c = Cluster::start(3, &redis, &room(1000), "").await;
     let r = c.nodes[0].app.room("registration").unwrap();
     let limits = r.limits;
-    let store = |i: usize| c.nodes[i].app.store.clone();
+    let store = |i: usize| c.nodes[i].app.store().clone();
     let now = || c.clock.now_ms();
     let mut advances = Vec::new();
     for period in 0..10u64 {
@@ -388,7 +388,7 @@ async fn visitors_admitted_after_redis_restarts_empty_keep_their_place() {
     // Redis restarts without its data: a new room state (documented: every
     // ticket issued *before* is void).
     redis.restart();
-    let store = c.nodes[0].app.store.clone();
+    let store = c.nodes[0].app.store().clone();
     let limits = c.nodes[0].app.room("registration").unwrap().limits;
     for _ in 0..50 {
         // The connection notices the restart and reconnects.
@@ -427,7 +427,7 @@ async fn the_store_recovers_after_a_slow_redis() {
     let c = Cluster::start(1, &redis, &room(3), "").await;
     let r = c.nodes[0].app.room("registration").unwrap();
     let limits = r.limits;
-    let store = c.nodes[0].app.store.clone();
+    let store = c.nodes[0].app.store().clone();
     let now = c.clock.now_ms();
     store.snapshot("registration", now, &limits).await.unwrap();
     // Redis stalls for 2 s (CLIENT PAUSE, as a failover does; DEBUG SLEEP is

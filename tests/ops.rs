@@ -562,7 +562,7 @@ async fn from_file_with_store(dir: &Path, text: &str, store: std::sync::Arc<dyn 
     Harness::from_file_with(Upstream::start().await, dir, text, T0, Some(store)).await
 }
 
-/// (Found by review.) `App::reload` computes the overrides it writes back from the
+/// (Found by review.) `reload::apply` computes the overrides it writes back from the
 /// room's cached view, not from the store (which `admin::change` is careful
 /// to read). When the view is behind the store (another instance sharing the
 /// store paused the room since this one's last tick; or a tick that read the

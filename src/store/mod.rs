@@ -65,7 +65,7 @@ impl Limits {
 /// Changes an operator made at run time (the admin API). They live in the
 /// store, so every instance sharing it sees them, and they win over the
 /// file's values until the file changes that same value (see
-/// [`crate::app::App::reload`]).
+/// [`crate::reload::apply`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Overrides {
     /// Nobody new is admitted: new visitors queue, the pointer stays. Those

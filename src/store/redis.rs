@@ -78,6 +78,19 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl RedisStore {
+    /// Connects as `[store]` says: one server, or a cluster given by a
+    /// comma-separated list of its nodes.
+    pub async fn open(cfg: &crate::config::RedisConfig) -> Result<RedisStore, StoreError> {
+        let store = if cfg.cluster {
+            let nodes: Vec<String> = cfg.url.split(',').map(|n| n.trim().to_string()).collect();
+            RedisStore::connect_cluster(&nodes, &cfg.prefix, cfg.timeout).await
+        } else {
+            RedisStore::connect(&cfg.url, &cfg.prefix, cfg.timeout).await
+        }?;
+        tracing::info!(url = %cfg.url, prefix = %cfg.prefix, on_failure = cfg.on_failure.as_str(), "shared store: redis");
+        Ok(store)
+    }
+
     /// Connects to `url` (`redis://[:password@]host:port[/db]`). The first
     /// connection is made here, so a wrong address fails start-up; later
     /// the connection is re-established on its own. Keys start with

@@ -336,11 +336,11 @@ impl Harness {
     /// Moves the clock and runs one scheduler tick.
     pub async fn tick_after(&self, d: Duration) {
         self.clock.advance(d);
-        self.running.app.tick().await;
+        vestibule::scheduler::tick(&self.running.app).await;
     }
 
     pub async fn tick(&self) {
-        self.running.app.tick().await;
+        vestibule::scheduler::tick(&self.running.app).await;
     }
 
     /// The admin `/metrics` text.

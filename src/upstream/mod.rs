@@ -8,7 +8,7 @@
 //! proxy's instructions (docs/BENCHMARKS.md). Here the exchange is a plain
 //! future in the client connection's task: the request head is written to
 //! the socket, the response head parsed from it (httparse, the parser hyper
-//! uses; [`crate::h1`] is the wire format), and the response body handed to
+//! uses; [`h1`] is the wire format), and the response body handed to
 //! hyper's server as a [`ResponseBody`] that reads the upstream socket
 //! itself. One task, one wake-up per socket event.
 //!
@@ -36,6 +36,8 @@
 //! * Connections are closed after the pool's lock is released: closing
 //!   one also removes its timer from tokio's wheel, under tokio's lock.
 
+pub mod h1;
+
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -51,7 +53,7 @@ use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use crate::h1::{self, Decoded, Decoder, RequestFraming, RequestHead, ResponseHead};
+use h1::{Decoded, Decoder, RequestFraming, RequestHead, ResponseHead};
 
 /// Why no response came back. The caller maps these to 502 or 504.
 #[derive(Debug)]

@@ -781,7 +781,7 @@ mod tests {
         assert_eq!(response_framing(false, &mut twice).0, Decoder::Length(5));
         let lengths: Vec<_> = twice.headers.get_all("content-length").iter().collect();
         assert_eq!(lengths, ["5"], "one length goes on");
-        // Found by fuzzing: an answer without a body kept both.
+        // An answer without a body has its repeated length folded to one too.
         for status in ["204 No Content", "304 Not Modified"] {
             let mut bodiless = head_of(&format!(
                 "HTTP/1.1 {status}\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\n"
