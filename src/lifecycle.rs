@@ -142,7 +142,10 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
     let keys = match opts.keys {
         Some(k) => k,
-        None => load_keys(cfg.token.secret_file.as_deref())?,
+        None => load_keys(
+            cfg.token.secret_file.as_deref(),
+            matches!(cfg.store, crate::config::StoreConfig::Redis(_)),
+        )?,
     };
     let mut listeners = vec![bind(cfg.server.listen).await?];
     for a in &opts.extra_listeners {

@@ -51,6 +51,13 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
             Ok(cfg) => {
+                // Checked before anything starts, like the file itself:
+                // instances that cannot read each other's cookies must
+                // not serve.
+                if let Some(problem) = vestibule::secrets::missing_shared_secret(&cfg) {
+                    eprintln!("{}: {problem}", cli.config.display());
+                    return ExitCode::from(EXIT_CONFIG);
+                }
                 let workers = cfg.server.workers;
                 let opts = vestibule::Options {
                     config_path: Some(cli.config.clone()),

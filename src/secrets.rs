@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::page::Pages;
 use crate::token::Keys;
 
@@ -20,9 +20,23 @@ pub enum SecretError {
     AdminToken(String),
 }
 
+/// Why a shared store needs a secret of its own.
+const SHARED: &str = "a shared store (kind = \"redis\") needs the same token secret on every instance: \
+                      set [token] secret_file or VESTIBULE_SECRET. With a random key each, a visitor \
+                      balanced to another instance is a stranger there and loses their place";
+
+/// The problem with `cfg` when instances share a store but would each sign
+/// with a random key: none of them would accept another's cookies.
+pub fn missing_shared_secret(cfg: &Config) -> Option<String> {
+    let shared = matches!(cfg.store, StoreConfig::Redis(_));
+    (shared && cfg.token.secret_file.is_none() && std::env::var_os(SECRET_ENV).is_none())
+        .then(|| format!("token.secret_file: {SHARED}"))
+}
+
 /// Loads the signing keys: `VESTIBULE_SECRET`, else the secret file, else
-/// a random key with a warning (tokens then die with the process).
-pub fn load_keys(secret_file: Option<&Path>) -> Result<Keys, SecretError> {
+/// a random key with a warning (tokens then die with the process), unless
+/// the store is `shared` with other instances, which must all sign alike.
+pub fn load_keys(secret_file: Option<&Path>, shared: bool) -> Result<Keys, SecretError> {
     if let Ok(s) = std::env::var(SECRET_ENV) {
         return Keys::from_text(&s).map_err(|e| SecretError::Key(format!("{SECRET_ENV}: {e}")));
     }
@@ -32,6 +46,7 @@ pub fn load_keys(secret_file: Option<&Path>) -> Result<Keys, SecretError> {
                 .map_err(|e| SecretError::Key(format!("cannot read {}: {e}", p.display())))?;
             Keys::from_text(&text).map_err(|e| SecretError::Key(format!("{}: {e}", p.display())))
         }
+        None if shared => Err(SecretError::Key(SHARED.into())),
         None => {
             tracing::warn!(
                 "no token secret configured ([token] secret_file or {SECRET_ENV}); using a random one: \
@@ -46,7 +61,7 @@ pub fn load_keys(secret_file: Option<&Path>) -> Result<Keys, SecretError> {
 /// would load it: the page template, the admin token file, the secret file.
 /// Every problem is returned (`vestibule check` prints them).
 pub fn preflight(cfg: &Config) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = missing_shared_secret(cfg).into_iter().collect();
     if let Err(e) = Pages::new(cfg.page.template.as_deref()) {
         problems.push(format!("page.template: {e}"));
     }

@@ -155,3 +155,41 @@ async fn the_demo_shows_the_third_visitor_the_line() {
     }
     assert_eq!((inside, waiting), (2, 1), "capacity 2: the third visitor waits");
 }
+
+/// Instances sharing Redis must sign alike: with a random key each, a
+/// visitor balanced to another instance would lose their place. `check`
+/// and start-up both refuse; a secret (file or environment) satisfies both.
+#[test]
+fn a_shared_store_without_a_shared_secret_is_refused() {
+    let redis = "[server]\nupstream = \"http://127.0.0.1:1\"\nlisten = \"127.0.0.1:0\"\n\
+                 admin_listen = \"127.0.0.1:0\"\n\n[store]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:1\"\n";
+    let p = write("shared-no-secret.toml", redis);
+    let check = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&p)
+        .env_remove("VESTIBULE_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(64));
+    let e = String::from_utf8(check.stderr).unwrap();
+    assert!(
+        e.contains("token.secret_file") && e.contains("same token secret on every instance"),
+        "{e}"
+    );
+    let run = Command::new(BIN)
+        .arg("--config")
+        .arg(&p)
+        .env_remove("VESTIBULE_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(64), "refused before connecting to Redis");
+    assert!(String::from_utf8(run.stderr).unwrap().contains("same token secret"));
+    // With the secret in the environment, check passes.
+    let ok = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&p)
+        .env("VESTIBULE_SECRET", "shared-secret-0123456789abcdef0123456789abcdef")
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
