@@ -32,6 +32,9 @@ pub struct Facts<'a> {
     pub token: Option<&'a Token>,
     /// The room's view: read at this step, so it follows a refresh.
     pub snapshot: &'a Snapshot,
+    /// The admitted pointer as far as this instance knows (the view's, or
+    /// a store answer's since: direct admissions move it between ticks).
+    pub pointer: u64,
     /// The room's configured limits (overrides are in the snapshot).
     pub limits: &'a Limits,
     pub store: StoreState,
@@ -190,7 +193,7 @@ pub fn first(f: &Facts) -> Step {
         Asking::Page | Asking::Submit if f.store.policy == FailurePolicy::FailOpen && !f.store.up => {
             Step::Forward(Forward::plain(Outcome::Degraded))
         }
-        _ => match cached_place(t, f.snapshot) {
+        _ => match cached_place(t, f.snapshot, f.pointer) {
             Some(place) => wait(f, place),
             None => Step::Visit,
         },
@@ -208,12 +211,12 @@ fn is_current(t: &Token, f: &Facts) -> bool {
         && !f.snapshot.is_revoked(t.number)
 }
 
-/// A checked-in ticket behind the view's pointer waits without a store
-/// call. After a restore from a copy that may predate the check-in
-/// (kill -9), the store is asked: the mark may be lost.
-fn cached_place(t: &Token, snap: &Snapshot) -> Option<Place> {
-    (t.checked_in && t.number > snap.admitted && t.stamp_ms >= snap.restored_ms).then(|| Place {
-        position: snap.ahead(t.number, 0) + 1,
+/// A checked-in ticket behind the pointer waits without a store call.
+/// After a restore from a copy that may predate the check-in (kill -9),
+/// the store is asked: the mark may be lost.
+fn cached_place(t: &Token, snap: &Snapshot, pointer: u64) -> Option<Place> {
+    (t.checked_in && t.number > pointer && t.stamp_ms >= snap.restored_ms).then(|| Place {
+        position: snap.ahead(t.number, pointer) + 1,
         returner: false,
         checked_in: true,
         cookie: None,

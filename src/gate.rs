@@ -31,6 +31,7 @@ use crate::page::{self, Waiting};
 use crate::proxy::ProxyError;
 use crate::request::Malformed;
 use crate::room::{Room, Rooms};
+use crate::store::{Arrival, Visit};
 use crate::token::{Kind, Token};
 
 /// Handles one request on the public listener.
@@ -150,6 +151,7 @@ fn decide<R>(
     let view = room.view();
     rule(&Facts {
         token,
+        pointer: room.pointer(&view),
         snapshot: &view.snapshot,
         limits: &room.limits,
         store: StoreState {
@@ -184,6 +186,9 @@ async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now:
             let t = token.expect("a visit is asked for a ticket");
             let answer = app.store.visit(room.name(), t.number, now, &room.limits).await;
             answered(app, room, &answer, now).await;
+            if let Ok(Visit::Waiting { pointer }) = answer {
+                room.saw_pointer(pointer);
+            }
             decide(app, room, token, asking, now, |f| {
                 admission::visited(f, answer.as_ref().copied())
             })
@@ -191,8 +196,15 @@ async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now:
         Step::Arrive => {
             let answer = app.store.arrive(room.name(), now, &room.limits).await;
             answered(app, room, &answer, now).await;
-            if let Ok(crate::store::Arrival::Queued { .. }) = answer {
-                room.metrics.tickets_issued.inc();
+            match answer {
+                Ok(Arrival::Queued { pointer, .. }) => {
+                    room.metrics.tickets_issued.inc();
+                    room.saw_pointer(pointer);
+                }
+                // A direct admission takes the next number and moves the
+                // pointer to it.
+                Ok(Arrival::Direct { number }) => room.saw_pointer(number),
+                Err(_) => {}
             }
             let ttl = app.live.load().config.token.ticket_ttl.as_millis() as u64;
             decide(app, room, None, asking, now, |f| {

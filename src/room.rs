@@ -3,6 +3,7 @@
 //! the estimated wait is computed from.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -78,6 +79,10 @@ pub struct Room {
     /// The room's key in the per-thread cache of verified cookies.
     pub token_key: u64,
     view: ArcSwap<View>,
+    /// The highest admitted pointer a store answer showed since the view
+    /// was published. Direct admissions move the pointer between ticks; a
+    /// place counted from the view alone would count them as ahead.
+    pointer: AtomicU64,
     meter: Mutex<RateMeter>,
 }
 
@@ -92,6 +97,7 @@ impl Room {
             token_key: crate::token::room_hash(&cfg.name),
             cfg,
             view: ArcSwap::from_pointee(View::default()),
+            pointer: AtomicU64::new(0),
             meter: Mutex::new(RateMeter::default()),
         }
     }
@@ -118,11 +124,25 @@ impl Room {
         m.queue_length.set(snapshot.waiting() as i64);
         m.capacity.set(i64::from(self.effective(&snapshot).capacity));
         m.paused.set(i64::from(snapshot.overrides.paused));
+        // The tick's pointer is the store's latest within a room state; a
+        // store restarted empty starts it again from its own.
+        self.pointer.store(snapshot.admitted, Ordering::Relaxed);
         self.view.store(Arc::new(View {
             snapshot,
             rate,
             updated_ms: now,
         }));
+    }
+
+    /// The admitted pointer as far as this instance knows: the view's, or a
+    /// store answer's since.
+    pub fn pointer(&self, view: &View) -> u64 {
+        view.snapshot.admitted.max(self.pointer.load(Ordering::Relaxed))
+    }
+
+    /// A store answer showed the pointer at `p`.
+    pub fn saw_pointer(&self, p: u64) {
+        self.pointer.fetch_max(p, Ordering::Relaxed);
     }
 
     /// The limits in force given a snapshot's operator overrides.
@@ -135,6 +155,8 @@ impl Room {
     /// rate, so a configuration change loses nobody's estimate.
     pub fn carry_from(&self, old: &Room) {
         self.view.store(old.view.load_full());
+        self.pointer
+            .store(old.pointer.load(Ordering::Relaxed), Ordering::Relaxed);
         let meter = std::mem::take(&mut *old.meter.lock().unwrap_or_else(|e| e.into_inner()));
         *self.meter.lock().unwrap_or_else(|e| e.into_inner()) = meter;
     }

@@ -543,3 +543,23 @@ async fn odd_spellings_of_a_room_path_are_gated() {
     }
     assert_eq!(h.upstream.total(), 0);
 }
+
+/// Visitors let straight in move the line's pointer between ticks: the
+/// next visitor's place, first and on every poll before the tick, counts
+/// nobody who already went in (issue 17: place 6 shown for place 1).
+#[tokio::test]
+async fn a_first_place_counts_nobody_let_straight_in() {
+    let up = Upstream::start().await;
+    let h = Harness::in_front_of(up, &room(5), "").await;
+    for _ in 0..5 {
+        assert!(h.visitor().get("/register").await.reached_upstream());
+    }
+    let sixth = h.visitor();
+    let page = sixth.get_json("/register").await;
+    assert!(!page.reached_upstream());
+    assert_eq!(position(&page), 1, "the arrival's answer");
+    assert_eq!(check_in(&sixth).await, 1, "the poll that checks in");
+    assert_eq!(check_in(&sixth).await, 1, "a poll answered from the view");
+    h.tick().await;
+    assert_eq!(check_in(&sixth).await, 1, "after the tick");
+}

@@ -79,6 +79,7 @@ fn facts<'a>(
 ) -> Facts<'a> {
     Facts {
         token,
+        pointer: snap.admitted,
         snapshot: snap,
         limits: lim,
         store,
@@ -287,6 +288,28 @@ fn first_steps() {
         let f = facts(token.as_ref(), snap, &lim, store, asking);
         assert_eq!(first(&f), want, "{rule}");
     }
+}
+
+#[test]
+fn a_place_from_the_view_counts_from_the_latest_pointer_seen() {
+    // Direct admissions moved the pointer from 20 to 24 since the view.
+    let (lim, snap) = (limits(10), snapshot());
+    fn at<'a>(t: &'a Token, snap: &'a Snapshot, lim: &'a Limits) -> Facts<'a> {
+        Facts {
+            pointer: 24,
+            ..facts(Some(t), snap, lim, UP, Asking::Page)
+        }
+    }
+    assert_eq!(
+        first(&at(&ticket(25, true), &snap, &lim)),
+        Step::Wait(place(1, false, true, None)),
+        "nobody let in since the view is counted as ahead"
+    );
+    assert_eq!(
+        first(&at(&ticket(23, true), &snap, &lim)),
+        Step::Visit,
+        "a ticket the pointer passed goes to the store to claim"
+    );
 }
 
 #[test]
