@@ -300,7 +300,11 @@ pub struct RoomStats {
     /// Everyone who may be in line (returners included).
     pub waiting: u64,
     pub returners: u64,
-    pub tickets_issued: u64,
+    /// The line's counter: every number handed out in this room state,
+    /// tickets and direct admissions alike (`tickets_issued_total` counts
+    /// tickets only).
+    pub issued: u64,
+    /// Every number up to here may enter.
     pub admitted_pointer: u64,
     /// Measured over the last minutes; `null` until the line has moved.
     pub admitted_per_minute: Option<f64>,
@@ -339,10 +343,10 @@ impl RoomStats {
             reserved: s.reserved,
             waiting,
             returners: s.returners,
-            tickets_issued: s.issued,
+            issued: s.issued,
             admitted_pointer: s.admitted,
             admitted_per_minute: view.rate.map(|r| (r * 60.0 * 10.0).round() / 10.0),
-            eta_back_seconds: view.eta_seconds(waiting),
+            eta_back_seconds: room.eta_back_seconds(&view),
             updated_ms_ago: now.saturating_sub(view.updated_ms),
         }
     }

@@ -145,6 +145,19 @@ impl Room {
         self.pointer.fetch_max(p, Ordering::Relaxed);
     }
 
+    /// Estimated wait of someone joining now, in seconds: 0 when they would
+    /// go straight in (nobody waiting, a slot free, not paused; the rate
+    /// budget aside), else the line's estimate from the measured rate.
+    pub fn eta_back_seconds(&self, view: &View) -> Option<u64> {
+        let s = &view.snapshot;
+        let waiting = s.waiting();
+        let free = u64::from(self.effective(s).capacity) > s.active + s.reserved;
+        if waiting == 0 && free && !s.overrides.paused {
+            return Some(0);
+        }
+        view.eta_seconds(waiting)
+    }
+
     /// The limits in force given a snapshot's operator overrides.
     pub fn effective(&self, snapshot: &Snapshot) -> Limits {
         snapshot.overrides.apply(&self.limits)
@@ -252,6 +265,52 @@ mod tests {
             checkin_window: defaults::checkin_window(),
             queue: QueueMode::Fifo,
         }
+    }
+
+    /// An empty room with a free slot has no wait, however long ago the
+    /// line last moved (issue 17: 103 s and climbing, in an empty room).
+    #[test]
+    fn nobody_waits_to_join_an_empty_room() {
+        let m = Metrics::new();
+        let r = Room::new(
+            RoomConfig {
+                capacity: 2,
+                ..room("r", &["/r"])
+            },
+            std::time::Duration::from_secs(1),
+            &m,
+        );
+        let snap = |issued, admitted, active| Snapshot {
+            issued,
+            admitted,
+            active,
+            ..Snapshot::default()
+        };
+        // The line moved one a second for ten seconds: a rate is measured.
+        for i in 0..=10 {
+            r.publish(snap(20, 8 + i, 2), u64::from(i > 0), i * 1000);
+        }
+        let eta = |r: &Room| r.eta_back_seconds(&r.view());
+        assert_eq!(eta(&r), Some(3), "two in line, one a second: the third place");
+        r.publish(snap(20, 20, 2), 0, 11_000);
+        assert!(
+            eta(&r).is_some_and(|e| e > 0),
+            "full, nobody waiting: the next free slot"
+        );
+        r.publish(snap(20, 20, 1), 0, 12_000);
+        assert_eq!(eta(&r), Some(0), "a slot free, nobody waiting: straight in");
+        r.publish(
+            Snapshot {
+                overrides: crate::store::Overrides {
+                    paused: true,
+                    ..Default::default()
+                },
+                ..snap(20, 20, 1)
+            },
+            0,
+            13_000,
+        );
+        assert_ne!(eta(&r), Some(0), "paused: nobody goes straight in");
     }
 
     #[test]

@@ -705,3 +705,34 @@ async fn failing_saves_never_let_a_number_repeat_after_a_crash() {
         h2.upstream.total() - hits
     );
 }
+
+/// The rooms API and `/metrics` agree on what they call tickets: the API's
+/// `issued` is the line's counter (every number handed out, direct
+/// admissions too), `tickets_issued_total` counts tickets (issue 17: 4
+/// against 2, both called tickets).
+#[tokio::test]
+async fn the_api_and_metrics_name_what_they_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &room_file(2, "")).await;
+    for _ in 0..2 {
+        assert!(h.visitor().get("/register").await.reached_upstream());
+    }
+    for _ in 0..2 {
+        assert!(!h.visitor().get("/register").await.reached_upstream());
+    }
+    h.tick().await;
+    let room = api(&h, Method::GET, "/api/rooms/registration", "").await.json();
+    assert_eq!(room["issued"], 4, "{room}");
+    assert_eq!(room["admitted_pointer"], 2);
+    assert!(
+        room.get("tickets_issued").is_none(),
+        "no second meaning of tickets: {room}"
+    );
+    assert_eq!(
+        metric(
+            &h.metrics().await,
+            "vestibule_tickets_issued_total{room=\"registration\"}"
+        ),
+        2.0
+    );
+}
