@@ -477,7 +477,7 @@ fn estimate(room: &Room, place: &Place) -> (Option<u64>, u64) {
     let eta = if place.returner {
         None
     } else {
-        room.view().eta_seconds(place.position - 1)
+        room.eta_seconds(&room.view(), place.position - 1)
     };
     (eta, room.poll_after(place.checked_in, eta))
 }

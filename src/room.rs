@@ -31,18 +31,6 @@ pub struct View {
     pub updated_ms: Millis,
 }
 
-impl View {
-    /// Estimated seconds until a visitor with `ahead` people before them is
-    /// admitted, from the measured rate. `None` when the line has not moved
-    /// recently enough to say.
-    pub fn eta_seconds(&self, ahead: u64) -> Option<u64> {
-        match self.rate {
-            Some(r) if r > 0.0 => Some(((ahead + 1) as f64 / r).ceil() as u64),
-            _ => None,
-        }
-    }
-}
-
 /// Admission counts sampled at each tick.
 #[derive(Debug, Default)]
 struct RateMeter {
@@ -145,6 +133,30 @@ impl Room {
         self.pointer.fetch_max(p, Ordering::Relaxed);
     }
 
+    /// Estimated seconds until a visitor with `ahead` people before them is
+    /// admitted: from the measured rate, or until the line has moved long
+    /// enough to measure, from the room's configured pace (see
+    /// [`Room::configured_pace`]).
+    pub fn eta_seconds(&self, view: &View, ahead: u64) -> Option<u64> {
+        let pace = view.rate.or_else(|| self.configured_pace(&view.snapshot))?;
+        (pace > 0.0).then(|| ((ahead + 1) as f64 / pace).ceil() as u64)
+    }
+
+    /// Admissions a second the settings allow: the capacity turning over
+    /// once a session TTL (sessions end no sooner when nobody leaves),
+    /// and no faster than `admit_per_minute`. `None` while paused.
+    pub fn configured_pace(&self, snapshot: &Snapshot) -> Option<f64> {
+        let lim = self.effective(snapshot);
+        if snapshot.overrides.paused || lim.session_ttl_ms == 0 {
+            return None;
+        }
+        let turnover = f64::from(lim.capacity) * 1000.0 / lim.session_ttl_ms as f64;
+        Some(match lim.admit_per_minute {
+            Some(apm) => turnover.min(f64::from(apm) / 60.0),
+            None => turnover,
+        })
+    }
+
     /// Estimated wait of someone joining now, in seconds: 0 when they would
     /// go straight in (nobody waiting, a slot free, not paused; the rate
     /// budget aside), else the line's estimate from the measured rate.
@@ -155,7 +167,7 @@ impl Room {
         if waiting == 0 && free && !s.overrides.paused {
             return Some(0);
         }
-        view.eta_seconds(waiting)
+        self.eta_seconds(view, waiting)
     }
 
     /// The limits in force given a snapshot's operator overrides.
@@ -384,12 +396,47 @@ mod tests {
         }
         let r = m.record(11_000, 2).unwrap();
         assert!((r - 2.0).abs() < 1e-9, "{r}");
-        let v = View {
-            rate: Some(2.0),
-            ..View::default()
+    }
+
+    /// Until the line's speed is measured, the estimate comes from the
+    /// settings, not from nowhere (issue 17: "measuring…" for everyone in
+    /// a fresh surge); once measured, from the measure.
+    #[test]
+    fn a_first_estimate_comes_from_the_settings() {
+        let m = Metrics::new();
+        let tick = std::time::Duration::from_secs(1);
+        let cfg = |capacity, admit_per_minute| RoomConfig {
+            capacity,
+            admit_per_minute,
+            session_ttl: std::time::Duration::from_secs(600),
+            ..room("r", &["/r"])
         };
-        assert_eq!(v.eta_seconds(9), Some(5));
-        assert_eq!(View::default().eta_seconds(9), None);
+        let eta = |r: &Room, ahead| r.eta_seconds(&r.view(), ahead);
+        // 60 slots turning over once in 600 s: one every 10 s.
+        let r = Room::new(cfg(60, None), tick, &m);
+        assert_eq!(eta(&r, 9), Some(100));
+        // A rate limit slower than that is the pace; a faster one is not.
+        assert_eq!(eta(&Room::new(cfg(60, Some(3)), tick, &m), 9), Some(200));
+        assert_eq!(eta(&Room::new(cfg(60, Some(600)), tick, &m), 9), Some(100));
+        // Paused: the line does not move, no estimate.
+        let paused = Room::new(cfg(60, None), tick, &m);
+        paused.publish(
+            Snapshot {
+                overrides: crate::store::Overrides {
+                    paused: true,
+                    ..Default::default()
+                },
+                ..Snapshot::default()
+            },
+            0,
+            0,
+        );
+        assert_eq!(eta(&paused, 9), None);
+        // Measured: two a second.
+        for s in 0..=10 {
+            r.publish(Snapshot::default(), if s == 0 { 0 } else { 2 }, s * 1_000);
+        }
+        assert_eq!(eta(&r, 9), Some(5));
     }
 
     #[test]
