@@ -152,9 +152,11 @@ async fn demo(listen: SocketAddr, admin: SocketAddr) -> Result<(), vestibule::St
     println!("Each address is its own cookie jar, so each is a separate visitor: the third one waits in line.");
     println!("Press Ctrl-C to stop.");
     stop.await;
+    println!("vestibule demo: stopping (letting requests in progress finish)...");
     running.shutdown().await;
     let _ = stop_tx.send(true);
     let _ = site_task.await;
+    println!("vestibule demo: stopped.");
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::Visitor;
+use support::{position, Visitor};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
 
@@ -120,11 +120,13 @@ async fn the_demo_shows_the_third_visitor_the_line() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
     let _guard = Killed(child);
     // The demo prints one "open http://ADDR/register" line per listener.
     let lines = tokio::task::spawn_blocking(move || {
         let mut addrs = Vec::new();
-        for line in BufReader::new(stdout).lines() {
+        let mut out = BufReader::new(stdout).lines();
+        for line in out.by_ref() {
             let line = line.unwrap();
             if let Some(a) = line.trim().strip_prefix("open http://") {
                 addrs.push(a.trim_end_matches("/register").to_string());
@@ -133,9 +135,9 @@ async fn the_demo_shows_the_third_visitor_the_line() {
                 break;
             }
         }
-        addrs
+        (addrs, out)
     });
-    let addrs = tokio::time::timeout(Duration::from_secs(20), lines)
+    let (addrs, rest) = tokio::time::timeout(Duration::from_secs(20), lines)
         .await
         .unwrap()
         .unwrap();
@@ -148,12 +150,25 @@ async fn the_demo_shows_the_third_visitor_the_line() {
         assert_eq!(r.status, 200);
         if r.text().contains("You are in line") {
             waiting += 1;
+            // First in line, on every poll: the two let straight in are
+            // not ahead of them (the demo showed place 3).
+            for _ in 0..2 {
+                assert_eq!(position(&v.get_json("/_vestibule/status").await), 1);
+            }
         } else {
             assert!(r.text().contains("<form method=post"), "{}", r.text());
             inside += 1;
         }
     }
     assert_eq!((inside, waiting), (2, 1), "capacity 2: the third visitor waits");
+    // Ctrl-C (here SIGTERM): the demo says it stops and that it stopped.
+    assert!(Command::new("kill").arg(pid.to_string()).status().unwrap().success());
+    let said = tokio::task::spawn_blocking(move || rest.map_while(Result::ok).collect::<Vec<_>>());
+    let said = tokio::time::timeout(Duration::from_secs(20), said)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(said.iter().any(|l| l == "vestibule demo: stopped."), "{said:?}");
 }
 
 /// Instances sharing Redis must sign alike: with a random key each, a
