@@ -78,7 +78,7 @@ fn gate(c: &mut Criterion) {
             let t = app.token(r, &th, NOW).expect("valid");
             let view = r.view();
             let pos = view.snapshot.ahead(t.number, 0) + 1;
-            let w = Waiting::new("room1", "Room", None, pos, false, view.eta_seconds(pos - 1), 5, NOW);
+            let w = Waiting::new("room1", "Room", None, pos, false, r.eta_seconds(&view, pos - 1), 5, NOW);
             black_box(serde_json::to_string(&w).expect("json"))
         })
     });
