@@ -1,12 +1,17 @@
 //! The README's configuration reference is checked against the real
 //! configuration type: it must parse, and it must mention every key the
 //! type accepts (taken from the type itself, via serde's list of expected
-//! fields), so neither can drift from the other.
+//! fields), so neither can drift from the other. The recipe for several
+//! instances is run as written.
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::Path;
 
+use support::redis_server::{self, RedisServer};
+use support::{eventually, position, Upstream, Visitor};
 use vestibule::Config;
 
 fn reference_block() -> String {
@@ -63,4 +68,117 @@ fn the_reference_mentions_every_key() {
 fn the_shipped_config_is_valid() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vestibule.toml");
     Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The README's recipe for several instances, run as written (only its
+/// three ports swapped for free ones) from a directory holding a
+/// `vestibule.toml` with a relative `secret_file`, against a real
+/// redis-server: the three instances start, share the secret and the line.
+/// (Issue 17: the recipe copied the file to /tmp, where the secret's
+/// relative path no longer led to it, and every instance exited.)
+#[tokio::test]
+async fn the_several_instances_recipe_works_as_pasted() {
+    if !redis_server::available() {
+        return;
+    }
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("<!-- recipe:instances:start -->").expect("start marker");
+    let end = readme.find("<!-- recipe:instances:end -->").expect("end marker");
+    let recipe = readme[start..end]
+        .split_once("```sh\n")
+        .unwrap()
+        .1
+        .rsplit_once("```")
+        .unwrap()
+        .0;
+    assert!(recipe.contains("8081 8082 8083"), "the ports the test swaps");
+    // Three ports whose admin port (port + 1000) is free too.
+    let mut ports = Vec::new();
+    while ports.len() < 3 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if p < 60_000 && std::net::TcpListener::bind(("127.0.0.1", p + 1000)).is_ok() {
+            ports.push(p);
+        }
+    }
+    let list = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(" ");
+    let script = recipe.replace("8081 8082 8083", &list);
+
+    let redis = RedisServer::start(false);
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("secret"),
+        "recipe-secret-0123456789abcdef0123456789abcdef",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("vestibule.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{}\"\n\
+             tick = \"100ms\"\n\n[token]\nsecret_file = \"secret\"\n\n[store]\nkind = \"redis\"\nurl = \"{}\"\n\
+             prefix = \"recipe\"\n\n[[room]]\nname = \"reg\"\npaths = [\"/register\"]\ncapacity = 2\n",
+            upstream.addr,
+            redis.url()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("target/release")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_vestibule"),
+        dir.path().join("target/release/vestibule"),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("recipe.log")).unwrap();
+    let mut shell = std::process::Command::new("bash");
+    std::os::unix::process::CommandExt::process_group(&mut shell, 0);
+    let shell = shell
+        .arg("-c")
+        .arg(format!("{script}\nwait"))
+        .current_dir(dir.path())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    /// The shell and the instances it started, stopped together.
+    struct Group(std::process::Child);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", self.0.id())])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+    let _group = Group(shell);
+    let addrs: Vec<std::net::SocketAddr> = ports.iter().map(|p| ([127, 0, 0, 1], *p).into()).collect();
+    for a in &addrs {
+        let up = || async { tokio::net::TcpStream::connect(a).await.is_ok() };
+        eventually(20, "an instance listens", up).await;
+    }
+    let log = || std::fs::read_to_string(dir.path().join("recipe.log")).unwrap_or_default();
+
+    // In on the first instance; the same cookie is a session on the second.
+    let a = Visitor::new(addrs[0]);
+    assert!(a.get("/register").await.reached_upstream(), "{}", log());
+    let a_elsewhere = Visitor::new(addrs[1]);
+    a_elsewhere.set_cookie("vst_reg", &a.cookie("vst_reg").unwrap());
+    assert!(
+        a_elsewhere.get("/register").await.reached_upstream(),
+        "one secret: {}",
+        log()
+    );
+    assert!(Visitor::new(addrs[2]).get("/register").await.reached_upstream());
+    // The room (2) is full across the three: the next waits, first in line
+    // on any instance.
+    let c = Visitor::new(addrs[0]);
+    assert!(!c.get("/register").await.reached_upstream());
+    let c_elsewhere = Visitor::new(addrs[2]);
+    c_elsewhere.set_cookie("vst_reg", &c.cookie("vst_reg").unwrap());
+    assert_eq!(
+        position(&c_elsewhere.get_json("/_vestibule/status").await),
+        1,
+        "{}",
+        log()
+    );
 }
