@@ -272,13 +272,44 @@ async fn change(app: &App, room: &Room, f: impl FnOnce(&mut Overrides)) -> Respo
     match app.store.set_overrides(room.name(), ov, now, &room.limits).await {
         Ok(snap) => {
             room.publish(snap, 0, now);
-            if ov != current {
-                tracing::info!(room = room.name(), before = ?current, after = ?ov, "operator changed the room");
+            for change in override_changes(&current, &ov) {
+                tracing::info!(room = room.name(), by = "admin API", "{change}");
             }
             json_response(StatusCode::OK, &RoomStats::of(room, now))
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
+}
+
+/// What an operator change did, in the API's words: `paused`, `resumed`,
+/// `capacity: file -> 20` (`file`: the file's value, as `null` hands a key
+/// back to it), `admit_per_minute: 60 -> unlimited`.
+fn override_changes(before: &Overrides, after: &Overrides) -> Vec<String> {
+    let mut out = Vec::new();
+    if before.paused != after.paused {
+        out.push(if after.paused { "paused" } else { "resumed" }.to_string());
+    }
+    let capacity = |c: Option<u32>| c.map_or_else(|| "file".to_string(), |n| n.to_string());
+    if before.capacity != after.capacity {
+        out.push(format!(
+            "capacity: {} -> {}",
+            capacity(before.capacity),
+            capacity(after.capacity)
+        ));
+    }
+    let rate = |r: Option<Option<u32>>| match r {
+        None => "file".to_string(),
+        Some(None) => "unlimited".to_string(),
+        Some(Some(n)) => n.to_string(),
+    };
+    if before.admit_per_minute != after.admit_per_minute {
+        out.push(format!(
+            "admit_per_minute: {} -> {}",
+            rate(before.admit_per_minute),
+            rate(after.admit_per_minute)
+        ));
+    }
+    out
 }
 
 /// One room as the API shows it.
@@ -349,5 +380,37 @@ impl RoomStats {
             eta_back_seconds: room.eta_back_seconds(&view),
             updated_ms_ago: now.saturating_sub(view.updated_ms),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An operator change is logged in the API's words, not as a struct
+    /// (issue 17: `Overrides { paused: false, capacity: Some(10), ... }`).
+    #[test]
+    fn operator_changes_read_as_the_api_writes_them() {
+        let none = Overrides::default();
+        let all = Overrides {
+            paused: true,
+            capacity: Some(20),
+            admit_per_minute: Some(None),
+        };
+        assert_eq!(
+            override_changes(&none, &all),
+            ["paused", "capacity: file -> 20", "admit_per_minute: file -> unlimited"]
+        );
+        assert_eq!(
+            override_changes(
+                &all,
+                &Overrides {
+                    admit_per_minute: Some(Some(60)),
+                    ..Overrides::default()
+                }
+            ),
+            ["resumed", "capacity: 20 -> file", "admit_per_minute: unlimited -> 60"]
+        );
+        assert!(override_changes(&all, &all).is_empty());
     }
 }

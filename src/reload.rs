@@ -90,6 +90,116 @@ pub struct ReloadReport {
     pub overrides_cleared: Vec<String>,
     /// Keys changed in the file that need a restart; their old values stay.
     pub restart_needed: Vec<&'static str>,
+    /// Every value the reload changed, as `key: old -> new`
+    /// (`room.registration.capacity: 2 -> 3`); logged one a line.
+    pub changes: Vec<String>,
+}
+
+/// A configuration value as a change log shows it: as written in the file.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+impl Shown for u32 {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for bool {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for String {
+    fn shown(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Shown for std::time::Duration {
+    fn shown(&self) -> String {
+        format!("\"{}\"", humantime::format_duration(*self))
+    }
+}
+
+impl Shown for crate::config::Upstream {
+    fn shown(&self) -> String {
+        format!("\"{self}\"")
+    }
+}
+
+impl Shown for crate::config::QueueMode {
+    fn shown(&self) -> String {
+        format!("{self:?}").to_lowercase()
+    }
+}
+
+impl Shown for Vec<String> {
+    fn shown(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Shown for PathBuf {
+    fn shown(&self) -> String {
+        format!("{:?}", self.display().to_string())
+    }
+}
+
+impl<T: Shown> Shown for Option<T> {
+    fn shown(&self) -> String {
+        self.as_ref().map_or_else(|| "(none)".into(), T::shown)
+    }
+}
+
+/// `key: old -> new` for each value that differs between `old` and `new`
+/// among the keys that apply live (restart-only keys are reported apart).
+fn live_changes(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    macro_rules! diff {
+        ($a:expr, $b:expr, $key:expr) => {
+            if $a != $b {
+                out.push(format!("{}: {} -> {}", $key, $a.shown(), $b.shown()));
+            }
+        };
+    }
+    macro_rules! setting {
+        ($key:literal, $($f:ident).+) => {
+            diff!(old.$($f).+, new.$($f).+, $key)
+        };
+    }
+    setting!("server.upstream", server.upstream);
+    setting!("server.connect_timeout", server.connect_timeout);
+    setting!("server.response_timeout", server.response_timeout);
+    setting!("server.upstream_read_timeout", server.upstream_read_timeout);
+    setting!("server.trust_forwarded_headers", server.trust_forwarded_headers);
+    setting!("server.admin_token_file", server.admin_token_file);
+    setting!("server.shutdown_delay", server.shutdown_delay);
+    setting!("token.cookie_secure", token.cookie_secure);
+    setting!("token.ticket_ttl", token.ticket_ttl);
+    setting!("page.template", page.template);
+    setting!("page.site_name", page.site_name);
+    for r in &new.rooms {
+        let Some(o) = old.rooms.iter().find(|o| o.name == r.name) else {
+            continue;
+        };
+        macro_rules! room {
+            ($f:ident) => {
+                diff!(o.$f, r.$f, format!("room.{}.{}", r.name, stringify!($f)))
+            };
+        }
+        room!(title);
+        room!(paths);
+        room!(capacity);
+        room!(admit_per_minute);
+        room!(session_ttl);
+        room!(claim_grace);
+        room!(checkin_window);
+        room!(queue);
+    }
+    out
 }
 
 /// Copies the running values of restart-only keys into `new`, returning
@@ -170,6 +280,9 @@ fn log_reload(app: &App, res: &Result<ReloadReport, ReloadError>) {
                 overrides_cleared = ?r.overrides_cleared,
                 "configuration reloaded"
             );
+            for change in &r.changes {
+                tracing::info!("changed by the file: {change}");
+            }
             if !r.restart_needed.is_empty() {
                 tracing::warn!(
                     keys = ?r.restart_needed,
@@ -200,6 +313,7 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             cfg.server.admin_listen
         )));
     }
+    report.changes = live_changes(&old.config, &cfg);
     let proxy: Option<Proxy> = same_proxy_settings(&old.config, &cfg).then(|| old.proxy.clone());
     let live = Live::new(cfg, proxy, &app.metrics)?;
 
@@ -411,4 +525,39 @@ async fn recv_hup(h: &mut Hangups) -> Option<()> {
 #[cfg(not(unix))]
 async fn recv_hup(_: &mut Hangups) -> Option<()> {
     std::future::pending().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reload names each value it changed, from what to what (issue 17:
+    /// `changed=["registration"]` and nothing more).
+    #[test]
+    fn a_reload_says_what_changed_from_what_to_what() {
+        let base = std::path::Path::new(".");
+        let file = |cap: u32, rate: &str, extra: &str| {
+            let text = format!(
+                "[server]\nupstream = \"http://127.0.0.1:1\"\n{extra}\n[[room]]\nname = \"reg\"\n\
+                 paths = [\"/register\"]\ncapacity = {cap}\n{rate}"
+            );
+            Config::parse(&text, base, "test").unwrap()
+        };
+        let old = file(2, "", "");
+        let new = file(
+            3,
+            "admit_per_minute = 60\nsession_ttl = \"15m\"",
+            "connect_timeout = \"2s\"",
+        );
+        assert_eq!(
+            live_changes(&old, &new),
+            [
+                "server.connect_timeout: \"5s\" -> \"2s\"",
+                "room.reg.capacity: 2 -> 3",
+                "room.reg.admit_per_minute: (none) -> 60",
+                "room.reg.session_ttl: \"10m\" -> \"15m\"",
+            ]
+        );
+        assert!(live_changes(&old, &old).is_empty());
+    }
 }

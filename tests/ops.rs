@@ -361,6 +361,14 @@ async fn capacity_and_rate_change_at_run_time_until_the_file_changes_them() {
     std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &room_file(5, ""))).unwrap();
     let rep = api(&h, Method::POST, "/api/reload", "").await.json();
     assert_eq!(rep["overrides_cleared"], serde_json::json!(["registration.capacity"]));
+    assert_eq!(
+        rep["changes"],
+        serde_json::json!([
+            "room.registration.capacity: 1 -> 5",
+            "room.registration.session_ttl: \"20m\" -> \"10m\""
+        ]),
+        "a reload says what it changed, from what to what"
+    );
     let j = room_json(&h, None).await;
     assert_eq!(j["capacity"], 5);
     assert_eq!(
