@@ -415,22 +415,32 @@ impl Config {
     }
 
     /// Parses and validates TOML text. Relative paths in it resolve against `base`.
+    ///
+    /// Every problem is reported at once: keys of the wrong type or unknown
+    /// are found by [`screen`] and set aside, so the values that remain
+    /// are checked too. Only a syntax error stops the reading.
     pub fn parse(text: &str, base: &Path, source_name: &str) -> Result<Config, ConfigError> {
-        let raw: raw::File = toml::from_str(text).map_err(|e| ConfigError {
+        let fail = |problems| ConfigError {
             source_name: source_name.into(),
-            problems: vec![toml_problem(text, &e)],
-        })?;
+            problems,
+        };
+        let doc: toml::Table = toml::from_str(text).map_err(|e| fail(vec![toml_problem(text, &e)]))?;
+        let (doc, mut problems) = screen(text, doc);
+        let raw: raw::File = toml::Value::Table(doc)
+            .try_into()
+            .map_err(|e: toml::de::Error| fail(vec![toml_problem(text, &e)]))?;
         let mut v = Validator {
             problems: Vec::new(),
             text,
         };
         let cfg = v.config(raw, base);
+        // A key set aside for its type is reported once, not again as missing.
+        let screened: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+        problems.extend(v.problems.into_iter().filter(|p| !screened.contains(&p.key)));
+        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
         match cfg {
-            Some(c) if v.problems.is_empty() => Ok(c),
-            _ => Err(ConfigError {
-                source_name: source_name.into(),
-                problems: v.problems,
-            }),
+            Some(c) if problems.is_empty() => Ok(c),
+            _ => Err(fail(problems)),
         }
     }
 
@@ -438,6 +448,266 @@ impl Config {
     pub fn room(&self, name: &str) -> Option<&RoomConfig> {
         self.rooms.iter().find(|r| r.name == name)
     }
+}
+
+/// What a key's value must be, to say so in plain words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Text in quotes: an address, a name, a path.
+    Text,
+    /// A duration in quotes: `"600s"`, `"10m"`.
+    Duration,
+    /// A whole number (range checked later, with the key's own rule).
+    Number,
+    /// A whole number of 0 or more.
+    Size,
+    Flag,
+    /// A list of texts: `paths`.
+    Texts,
+}
+
+impl Kind {
+    fn accepts(self, v: &toml::Value) -> bool {
+        use toml::Value as V;
+        match (self, v) {
+            (Kind::Text | Kind::Duration, V::String(_))
+            | (Kind::Number, V::Integer(_))
+            | (Kind::Flag, V::Boolean(_)) => true,
+            (Kind::Size, V::Integer(n)) => *n >= 0,
+            (Kind::Texts, V::Array(a)) => a.iter().all(toml::Value::is_str),
+            _ => false,
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Text => "text in quotes",
+            Kind::Duration => "a duration in quotes",
+            Kind::Number => "a whole number",
+            Kind::Size => "a whole number of 0 or more",
+            Kind::Flag => "true or false",
+            Kind::Texts => "a list of texts in quotes",
+        }
+    }
+
+    /// How to write it, given what was written.
+    fn hint(self, key: &str, v: &toml::Value) -> String {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        match (self, v) {
+            (Kind::Number | Kind::Size, toml::Value::String(s)) if s.trim().parse::<i64>().is_ok() => {
+                format!("write the number without quotes: {leaf} = {}", s.trim())
+            }
+            (Kind::Number | Kind::Size, _) => format!("a whole number, like {leaf} = 500"),
+            (Kind::Duration, toml::Value::Integer(n)) => {
+                format!("a duration in quotes, with its unit: {leaf} = \"{n}s\"")
+            }
+            (Kind::Duration, _) => format!("a duration in quotes, like {leaf} = \"600s\" or \"10m\""),
+            (Kind::Flag, _) => format!("{leaf} = true or {leaf} = false, without quotes"),
+            (Kind::Texts, _) => format!("{leaf} = [\"/register\"]"),
+            (Kind::Text, _) => format!("in quotes: {leaf} = \"...\""),
+        }
+    }
+}
+
+/// Every key of the file, by table, with what its value must be. Held to
+/// the `raw` types by a test.
+const SCHEMA: &[(&str, &[(&str, Kind)])] = {
+    use Kind::*;
+    &[
+        (
+            "server",
+            &[
+                ("listen", Text),
+                ("admin_listen", Text),
+                ("upstream", Text),
+                ("workers", Size),
+                ("tick", Duration),
+                ("connect_timeout", Duration),
+                ("response_timeout", Duration),
+                ("upstream_read_timeout", Duration),
+                ("header_read_timeout", Duration),
+                ("send_timeout", Duration),
+                ("max_header_bytes", Size),
+                ("max_connections", Number),
+                ("http2_max_active_streams", Number),
+                ("http2_max_streams", Number),
+                ("trust_forwarded_headers", Flag),
+                ("admin_token_file", Text),
+                ("shutdown_delay", Duration),
+                ("shutdown_grace", Duration),
+            ],
+        ),
+        (
+            "token",
+            &[("secret_file", Text), ("cookie_secure", Flag), ("ticket_ttl", Duration)],
+        ),
+        (
+            "store",
+            &[
+                ("kind", Text),
+                ("url", Text),
+                ("state_file", Text),
+                ("save_interval", Duration),
+                ("prefix", Text),
+                ("timeout", Duration),
+                ("on_failure", Text),
+                ("instances", Number),
+                ("cluster", Flag),
+            ],
+        ),
+        ("page", &[("template", Text), ("site_name", Text)]),
+        (
+            "room",
+            &[
+                ("name", Text),
+                ("title", Text),
+                ("paths", Texts),
+                ("capacity", Number),
+                ("admit_per_minute", Number),
+                ("session_ttl", Duration),
+                ("claim_grace", Duration),
+                ("checkin_window", Duration),
+                ("queue", Text),
+            ],
+        ),
+    ]
+};
+
+/// Sets aside every key that is unknown or of the wrong type, each with a
+/// problem naming it, its line and how to write it; what remains can be
+/// read into [`raw::File`].
+fn screen(text: &str, mut doc: toml::Table) -> (toml::Table, Vec<Problem>) {
+    // (key, message, hint), located at the end.
+    let mut found_: Vec<(String, String, Option<String>)> = Vec::new();
+    let tables: Vec<&str> = SCHEMA.iter().map(|(t, _)| *t).collect();
+    doc.retain(|name, value| {
+        let Some((_, keys)) = SCHEMA.iter().find(|(t, _)| *t == name) else {
+            found_.push((name.to_string(), unknown(name, &tables), did_you_mean(name, &tables)));
+            return false;
+        };
+        match value {
+            toml::Value::Array(rooms) if name == "room" => {
+                for (i, r) in rooms.iter_mut().enumerate() {
+                    if let toml::Value::Table(t) = r {
+                        screen_table(&format!("room[{i}]"), t, keys, &mut found_);
+                    } else {
+                        let m = format!("expected a [[room]] table, found {}", found(r));
+                        found_.push((format!("room[{i}]"), m, None));
+                        *r = toml::Value::Table(toml::Table::new());
+                    }
+                }
+                true
+            }
+            toml::Value::Table(t) if name != "room" => {
+                screen_table(name, t, keys, &mut found_);
+                true
+            }
+            other => {
+                let shape = if name == "room" { "[[room]] tables" } else { "a table" };
+                found_.push((
+                    name.to_string(),
+                    format!("expected {shape}, found {}", found(other)),
+                    None,
+                ));
+                false
+            }
+        }
+    });
+    let mut problems: Vec<Problem> = found_
+        .into_iter()
+        .map(|(key, message, hint)| Problem {
+            line: locate(text, &key).or_else(|| locate_table(text, &key)),
+            key,
+            message,
+            hint,
+        })
+        .collect();
+    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    (doc, problems)
+}
+
+/// [`screen`] for one table at `path` (`server`, `room[1]`).
+fn screen_table(
+    path: &str,
+    t: &mut toml::Table,
+    keys: &[(&str, Kind)],
+    out: &mut Vec<(String, String, Option<String>)>,
+) {
+    let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+    t.retain(|k, v| {
+        let key = format!("{path}.{k}");
+        match keys.iter().find(|(n, _)| *n == k) {
+            None => {
+                out.push((key, unknown(k, &names), did_you_mean(k, &names)));
+                false
+            }
+            Some((_, kind)) if kind.accepts(v) => true,
+            Some((_, kind)) => {
+                let hint = kind.hint(&key, v);
+                out.push((
+                    key,
+                    format!("expected {}, found {}", kind.expected(), found(v)),
+                    Some(hint),
+                ));
+                false
+            }
+        }
+    });
+}
+
+/// The message for an unknown key: the keys its table has.
+fn unknown(name: &str, known: &[&str]) -> String {
+    let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    format!("unknown field `{name}`, expected one of {}", list.join(", "))
+}
+
+/// A value as the file wrote it, for a message.
+fn found(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("text {s:?}"),
+        toml::Value::Integer(n) => format!("the number {n}"),
+        toml::Value::Float(x) => format!("the number {x}"),
+        toml::Value::Boolean(b) => format!("{b}"),
+        toml::Value::Datetime(d) => format!("the date {d}"),
+        toml::Value::Array(_) => "a list".into(),
+        toml::Value::Table(_) => "a table".into(),
+    }
+}
+
+/// The known name closest to a misspelt one (two edits at most).
+fn did_you_mean(name: &str, known: &[&str]) -> Option<String> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    let best = known.iter().min_by_key(|k| distance(name, k))?;
+    if distance(name, best) <= 2 {
+        Some(format!("did you mean {best}?"))
+    } else {
+        Some("check the spelling; the README lists every key".into())
+    }
+}
+
+/// The line of a table's header (`[serverx]`), or of a top-level key.
+fn locate_table(text: &str, name: &str) -> Option<usize> {
+    let name = name.split('[').next().unwrap_or(name);
+    text.lines()
+        .position(|l| {
+            let l = l.trim();
+            l.trim_matches(|c| c == '[' || c == ']').trim() == name && l.starts_with('[')
+                || l.strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
@@ -1133,6 +1403,26 @@ mod tests {
         assert_eq!(r.claim_grace, defaults::claim_grace());
         assert_eq!(r.title, "registration");
         assert_eq!(c.store, StoreConfig::Memory);
+    }
+
+    /// The screen's list of keys is the raw types' own: serde names the
+    /// fields it expects when it meets an unknown one.
+    #[test]
+    fn the_screen_knows_every_key_the_file_types_have() {
+        for (table, keys) in SCHEMA {
+            let header = if *table == "room" {
+                "[[room]]"
+            } else {
+                &format!("[{table}]")
+            };
+            let err = toml::from_str::<raw::File>(&format!("{header}\nnot_a_key = 1\n")).unwrap_err();
+            let msg = err.message();
+            let mut expected: Vec<&str> = msg.split('`').skip(3).step_by(2).collect();
+            let mut ours: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+            expected.sort();
+            ours.sort();
+            assert_eq!(ours, expected, "[{table}]: {msg}");
+        }
     }
 
     #[test]

@@ -115,6 +115,12 @@ fn check(path: &std::path::Path) -> ExitCode {
                 },
                 cfg.server.upstream
             );
+            if matches!(cfg.store, config::StoreConfig::Memory) && cfg.persistence.state_file.is_none() {
+                eprintln!(
+                    "warning: no [store] state_file: a restart of this process loses every place in line \
+                     and every session (fine for a try; set state_file in production)"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -36,6 +36,9 @@ fn check_accepts_the_shipped_config_with_a_summary() {
         s.contains("ok: 1 room(s): registration (capacity 500, 600/min, /register)"),
         "{s}"
     );
+    // It passes, and says what a restart would lose without a state file.
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert!(e.contains("warning: no [store] state_file"), "{e}");
 }
 
 #[test]
@@ -207,4 +210,55 @@ fn a_shared_store_without_a_shared_secret_is_refused() {
         .output()
         .unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
+/// One problem of each kind, all reported at once with the key, its line
+/// and a hint in plain words (issue 17: only the first type error, as
+/// `line 29: (syntax): invalid type: string "five", expected i64`).
+#[test]
+fn check_lists_type_errors_and_unknown_keys_with_the_rest() {
+    let p = write(
+        "kinds.toml",
+        "[server]\n\
+         upstream = \"http://127.0.0.1:1\"\n\
+         tick = 1\n\
+         trust_forwarded_headers = \"yes\"\n\
+         [[room]]\n\
+         name = \"reg\"\n\
+         paths = [\"/register\"]\n\
+         capacity = \"five\"\n\
+         session_ttl = 600\n\
+         admit_per_minute = -5\n\
+         capacty = 3\n\
+         [[room]]\n\
+         name = \"b\"\n\
+         paths = \"/b\"\n\
+         capacity = \"5\"\n\
+         [serverx]\n",
+    );
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let e = String::from_utf8(out.stderr).unwrap();
+    for want in [
+        "line 3: server.tick: expected a duration in quotes, found the number 1 (hint: a duration in quotes, with its unit: tick = \"1s\")",
+        "line 4: server.trust_forwarded_headers: expected true or false, found text \"yes\"",
+        "line 8: room[0].capacity: expected a whole number, found text \"five\" (hint: a whole number, like capacity = 500)",
+        "line 9: room[0].session_ttl: expected a duration in quotes, found the number 600 (hint: a duration in quotes, with its unit: session_ttl = \"600s\")",
+        "line 10: room[0].admit_per_minute:",
+        "line 11: room[0].capacty: unknown field `capacty`",
+        "did you mean capacity?",
+        "line 14: room[1].paths: expected a list of texts in quotes",
+        "line 15: room[1].capacity: expected a whole number, found text \"5\" (hint: write the number without quotes: capacity = 5)",
+        "line 16: serverx: unknown field `serverx`",
+        "did you mean server?",
+    ] {
+        assert!(e.contains(want), "{want:?} missing from:\n{e}");
+    }
+    assert!(e.contains("9 problem(s)"), "{e}");
+    let lines: Vec<usize> = e
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- line ")?.split(':').next()?.parse().ok())
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "in file order: {lines:?}");
+    assert!(!e.contains("i64"), "no Rust in messages: {e}");
 }
