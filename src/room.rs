@@ -143,8 +143,8 @@ impl Room {
     }
 
     /// Admissions a second the settings allow: the capacity turning over
-    /// once a session TTL (sessions end no sooner when nobody leaves),
-    /// and no faster than `admit_per_minute`. `None` while paused.
+    /// once a session TTL, and no faster than `admit_per_minute`. `None`
+    /// while paused.
     pub fn configured_pace(&self, snapshot: &Snapshot) -> Option<f64> {
         let lim = self.effective(snapshot);
         if snapshot.overrides.paused || lim.session_ttl_ms == 0 {
