@@ -447,6 +447,11 @@ fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
         poll,
         now,
     );
+    let w = if room.view().snapshot.overrides.paused {
+        w.paused()
+    } else {
+        w
+    };
     let resp = if prefers_json(req.headers()) {
         respond(StatusCode::OK, "application/json", w.to_json())
     } else {
@@ -597,6 +602,11 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
                     room_title: None,
                     site_name: None,
                     ..Waiting::new(room.name(), "", None, place.position, place.returner, eta, poll, now)
+                };
+                let w = if room.view().snapshot.overrides.paused {
+                    w.paused()
+                } else {
+                    w
                 };
                 let mut r = json_response(StatusCode::OK, w.to_json());
                 r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(poll));

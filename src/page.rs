@@ -209,6 +209,22 @@ pub fn admitted_json(room: &str) -> String {
         .to_string()
 }
 
+/// What a waiting visitor reads instead of an estimate while an operator
+/// has paused admissions: the line is not moving, and nobody loses their
+/// place.
+pub const PAUSED_TEXT: &str = "admissions are paused for now; you keep your place";
+
+impl Waiting<'_> {
+    /// The answer while admissions are paused: no estimate, and why.
+    pub fn paused(self) -> Self {
+        Waiting {
+            eta_seconds: None,
+            eta_text: PAUSED_TEXT.into(),
+            ..self
+        }
+    }
+}
+
 /// A human rendering of an estimate, honest about not knowing.
 pub fn eta_text(eta: Option<u64>, returner: bool) -> Cow<'static, str> {
     match eta {

@@ -136,8 +136,12 @@ impl Room {
     /// Estimated seconds until a visitor with `ahead` people before them is
     /// admitted: from the measured rate, or until the line has moved long
     /// enough to measure, from the room's configured pace (see
-    /// [`Room::configured_pace`]).
+    /// [`Room::configured_pace`]). None while paused.
     pub fn eta_seconds(&self, view: &View, ahead: u64) -> Option<u64> {
+        // Paused, the line does not move, whatever it did before.
+        if view.snapshot.overrides.paused {
+            return None;
+        }
         let pace = view.rate.or_else(|| self.configured_pace(&view.snapshot))?;
         (pace > 0.0).then(|| ((ahead + 1) as f64 / pace).ceil() as u64)
     }

@@ -744,3 +744,28 @@ async fn the_api_and_metrics_name_what_they_count() {
         2.0
     );
 }
+
+/// While admissions are paused, a visitor in line is told so, on the page
+/// and in the status, instead of an estimate of a line that does not move
+/// (issue 17: a pause showed the ordinary "You are in line" and its
+/// estimate); after a resume, the estimate is back.
+#[tokio::test]
+async fn a_paused_room_says_so_to_those_in_line() {
+    let h = Harness::start(
+        "[[room]]\nname = \"registration\"\npaths = [\"/register\"]\ncapacity = 1\nsession_ttl = \"1m\"\n",
+    )
+    .await;
+    assert!(h.visitor().get("/register").await.reached_upstream());
+    api(&h, Method::POST, "/api/rooms/registration/pause", "").await;
+    let v = h.visitor();
+    let page = v.get("/register").await;
+    assert!(page.text().contains("admissions are paused"), "{}", page.text());
+    let s = v.get_json("/_vestibule/status").await.json();
+    assert_eq!(s["state"], "queued");
+    assert_eq!(s["eta_text"], "admissions are paused for now; you keep your place");
+    assert!(s["eta_seconds"].is_null(), "{s}");
+    api(&h, Method::POST, "/api/rooms/registration/resume", "").await;
+    let s = v.get_json("/_vestibule/status").await.json();
+    assert!(s["eta_seconds"].as_u64().is_some(), "an estimate again: {s}");
+    assert!(!s["eta_text"].as_str().unwrap().contains("paused"), "{s}");
+}
