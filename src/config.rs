@@ -712,17 +712,12 @@ fn locate_table(text: &str, name: &str) -> Option<usize> {
 
 fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
     let line = e.span().map(|s| line_of(text, s.start));
-    let msg = e.message().to_string();
-    let hint = if msg.contains("unknown field") {
-        Some("check the spelling; the README lists every key".to_string())
-    } else {
-        None
-    };
+    // Unknown keys and wrong types never reach here: `screen` takes them.
     Problem {
         key: "(syntax)".into(),
         line,
-        message: msg,
-        hint,
+        message: e.message().to_string(),
+        hint: None,
     }
 }
 

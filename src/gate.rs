@@ -224,19 +224,18 @@ async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now:
 /// cookie is signed with the dead epoch. Costs nothing unless the epoch
 /// changed.
 async fn answered<T>(app: &App, room: &Room, answer: &Result<T, crate::store::StoreError>, now: Millis) {
-    let Err(e) = answer else {
-        if let Some(e) = app.store.seen_epoch(room.name()) {
-            if e != room.view().snapshot.epoch {
-                tracing::warn!(
-                    room = room.name(),
-                    "the room's state in the store is new (restarted empty?); refreshing"
-                );
-                app.refresh(room, now).await;
-            }
-        }
+    if let Err(e) = answer {
+        store_failed(app, room, e);
         return;
-    };
-    store_failed(app, room, e);
+    }
+    let seen = app.store.seen_epoch(room.name());
+    if seen.is_some_and(|e| e != room.view().snapshot.epoch) {
+        tracing::warn!(
+            room = room.name(),
+            "the room's state in the store is new (restarted empty?); refreshing"
+        );
+        app.refresh(room, now).await;
+    }
 }
 
 /// Everything in a room but a plain forward ([`handle`] forwards those):
@@ -435,35 +434,26 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Plain<F>
 /// The waiting answer: HTML for browsers, JSON for `Accept: application/json`.
 fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis) -> Response<Body> {
     room.metrics.request(Outcome::Queued);
-    let (eta, poll) = estimate(room, &place);
     let live = app.live.load();
-    let w = Waiting::new(
-        room.name(),
+    let w = standing(
+        room,
+        &place,
         &room.cfg.title,
         live.config.page.site_name.as_deref(),
-        place.position,
-        place.returner,
-        eta,
-        poll,
         now,
     );
-    let w = if room.view().snapshot.overrides.paused {
-        w.paused()
-    } else {
-        w
-    };
     let resp = if prefers_json(req.headers()) {
         respond(StatusCode::OK, "application/json", w.to_json())
     } else {
         respond(StatusCode::OK, "text/html; charset=utf-8", live.pages.waiting(&w))
     };
-    in_line(app, room, resp, poll, place.cookie, now)
+    in_line(app, room, resp, w.poll_after_seconds, place.cookie, now)
 }
 
 /// A waiting visitor's request that cannot wait (a form): 503, not sent.
 fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis) -> Response<Body> {
     room.metrics.request(Outcome::Rejected);
-    let (_, poll) = estimate(room, &place);
+    let poll = standing(room, &place, "", None, now).poll_after_seconds;
     let msg = "Your request was not sent to the site: you are in line, and the site takes visitors in turn. \
                Nothing was submitted. Keep your place by opening this address again.";
     let resp = app.message(
@@ -476,15 +466,23 @@ fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
     in_line(app, room, resp, poll, place.cookie, now)
 }
 
-/// The estimated wait in seconds (none for a returner, or before the line
-/// has moved) and when to ask again.
-fn estimate(room: &Room, place: &Place) -> (Option<u64>, u64) {
+/// Where a visitor in line stands, as the page, the status and a refusal
+/// say it: the place, the estimated wait (none for a returner, or while
+/// admissions are paused, which it says instead) and when to ask again.
+fn standing<'a>(room: &'a Room, place: &Place, title: &'a str, site: Option<&'a str>, now: Millis) -> Waiting<'a> {
+    let view = room.view();
     let eta = if place.returner {
         None
     } else {
-        room.eta_seconds(&room.view(), place.position - 1)
+        room.eta_seconds(&view, place.position - 1)
     };
-    (eta, room.poll_after(place.checked_in, eta))
+    let poll = room.poll_after(place.checked_in, eta);
+    let w = Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now);
+    if view.snapshot.overrides.paused {
+        w.paused()
+    } else {
+        w
+    }
 }
 
 /// What every answer to a visitor in line carries: when to ask again, no
@@ -597,19 +595,14 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
     loop {
         step = match step {
             Step::Wait(place) => {
-                let (eta, poll) = estimate(room, &place);
                 let w = Waiting {
                     room_title: None,
                     site_name: None,
-                    ..Waiting::new(room.name(), "", None, place.position, place.returner, eta, poll, now)
-                };
-                let w = if room.view().snapshot.overrides.paused {
-                    w.paused()
-                } else {
-                    w
+                    ..standing(room, &place, "", None, now)
                 };
                 let mut r = json_response(StatusCode::OK, w.to_json());
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(poll));
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(w.poll_after_seconds));
                 return with_cookie(r, place.cookie);
             }
             Step::Forward(fw) => {

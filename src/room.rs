@@ -147,11 +147,10 @@ impl Room {
     }
 
     /// Admissions a second the settings allow: the capacity turning over
-    /// once a session TTL, and no faster than `admit_per_minute`. `None`
-    /// while paused.
+    /// once a session TTL, and no faster than `admit_per_minute`.
     pub fn configured_pace(&self, snapshot: &Snapshot) -> Option<f64> {
         let lim = self.effective(snapshot);
-        if snapshot.overrides.paused || lim.session_ttl_ms == 0 {
+        if lim.session_ttl_ms == 0 {
             return None;
         }
         let turnover = f64::from(lim.capacity) * 1000.0 / lim.session_ttl_ms as f64;
