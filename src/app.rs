@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use http::header::HeaderMap;
 use http::{Response, StatusCode};
 
+use crate::access::{AccessLog, Destination};
 use crate::body::Body;
 use crate::clock::{Clock, Millis};
 use crate::config::{Config, FailurePolicy, StoreConfig};
@@ -82,6 +83,8 @@ pub struct App {
     pub(crate) instances: u32,
     /// Serialises reloads and operator changes.
     pub(crate) changes: tokio::sync::Mutex<()>,
+    /// The access log (`None`: `[log] access = "off"`).
+    pub(crate) access: Option<Arc<AccessLog>>,
 }
 
 /// Errors starting up.
@@ -97,6 +100,8 @@ pub enum StartError {
     Store(String),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("cannot open the access log {path}: {source}")]
+    AccessLog { path: String, source: std::io::Error },
 }
 
 impl App {
@@ -144,6 +149,29 @@ impl App {
             StoreConfig::Memory => (FailurePolicy::FailClosed, 1),
         };
         let health = StoreHealth::new(policy, metrics.clone());
+        let access = match cfg.log.access {
+            None => None,
+            Some(format) => {
+                let to = cfg
+                    .log
+                    .access_file
+                    .clone()
+                    .map_or(Destination::Stdout, Destination::File);
+                let shown = cfg
+                    .log
+                    .access_file
+                    .as_ref()
+                    .map_or("(stdout)".into(), |p| p.display().to_string());
+                let log = AccessLog::open(
+                    format,
+                    to,
+                    cfg.server.trust_forwarded_headers,
+                    metrics.access_log_dropped(),
+                )
+                .map_err(|source| StartError::AccessLog { path: shown, source })?;
+                Some(log)
+            }
+        };
         let app = App {
             rooms: ArcSwap::from_pointee(Rooms::new(&cfg.rooms, cfg.server.tick, &metrics)),
             live: ArcSwap::from_pointee(Live::new(cfg.clone(), None, &metrics)?),
@@ -159,6 +187,7 @@ impl App {
             local: LocalShare::default(),
             instances,
             changes: tokio::sync::Mutex::new(()),
+            access,
         };
         // Load every room's state before the first request, so tokens can be
         // checked against the room's epoch from the start.

@@ -34,6 +34,8 @@ pub mod raw {
         pub page: Page,
         #[serde(default)]
         pub room: Vec<Room>,
+        #[serde(default)]
+        pub log: Log,
     }
 
     /// `[server]`
@@ -90,6 +92,15 @@ pub mod raw {
     pub struct Page {
         pub template: Option<String>,
         pub site_name: Option<String>,
+    }
+
+    /// `[log]`
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Log {
+        pub format: Option<String>,
+        pub access: Option<String>,
+        pub access_file: Option<String>,
     }
 
     /// One `[[room]]`.
@@ -172,6 +183,7 @@ pub struct Config {
     pub persistence: Persistence,
     pub page: PageConfig,
     pub rooms: Vec<RoomConfig>,
+    pub log: LogConfig,
 }
 
 /// `[server]`: listeners, upstream and timeouts.
@@ -317,6 +329,57 @@ pub struct PageConfig {
     pub template: Option<PathBuf>,
     /// Shown in the page title and header.
     pub site_name: Option<String>,
+}
+
+/// `[log]`: the process log and the access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// The process log's lines (on standard error).
+    pub format: LogFormat,
+    /// The access log's lines (`None`: no access log).
+    pub access: Option<AccessFormat>,
+    /// Where the access log goes (`None`: standard output).
+    pub access_file: Option<PathBuf>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            access: Some(AccessFormat::Text),
+            access_file: None,
+        }
+    }
+}
+
+/// `[log] format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// `[log] access`: how each access log line is written (see [`crate::access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessFormat {
+    /// logfmt: `time=... client=... method=GET path=/register status=200 ...`.
+    Text,
+    /// One JSON object a line, with the same names.
+    Json,
+    /// nginx's `combined`.
+    Combined,
+}
+
+impl AccessFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessFormat::Text => "text",
+            AccessFormat::Json => "json",
+            AccessFormat::Combined => "combined",
+        }
+    }
 }
 
 /// Queue discipline of a room.
@@ -556,6 +619,7 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = {
             ],
         ),
         ("page", &[("template", Text), ("site_name", Text)]),
+        ("log", &[("format", Text), ("access", Text), ("access_file", Text)]),
         (
             "room",
             &[
@@ -865,6 +929,7 @@ impl Validator<'_> {
             }
         }
         self.cross_room(&rooms);
+        let log = self.log(raw.log, base);
         Some(Config {
             server: server?,
             token,
@@ -872,7 +937,51 @@ impl Validator<'_> {
             persistence,
             page,
             rooms,
+            log,
         })
+    }
+
+    fn log(&mut self, l: raw::Log, base: &Path) -> LogConfig {
+        let d = LogConfig::default();
+        let format = match l.format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                self.problem(
+                    "log.format",
+                    format!("{other:?} is not a log format"),
+                    Some("use \"text\" or \"json\"".into()),
+                );
+                d.format
+            }
+        };
+        let access = match l.access.as_deref() {
+            None => d.access,
+            Some("off") => None,
+            Some("text") => Some(AccessFormat::Text),
+            Some("json") => Some(AccessFormat::Json),
+            Some("combined") => Some(AccessFormat::Combined),
+            Some(other) => {
+                self.problem(
+                    "log.access",
+                    format!("{other:?} is not an access log format"),
+                    Some("use \"text\", \"json\", \"combined\" (nginx's) or \"off\"".into()),
+                );
+                d.access
+            }
+        };
+        if access.is_none() && l.access_file.is_some() {
+            self.problem(
+                "log.access_file",
+                "is set while the access log is off",
+                Some("remove access_file, or set access = \"text\", \"json\" or \"combined\"".into()),
+            );
+        }
+        LogConfig {
+            format,
+            access,
+            access_file: l.access_file.filter(|f| !f.is_empty()).map(|f| base.join(f)),
+        }
     }
 
     fn persistence(&mut self, s: &raw::Store, base: &Path) -> Persistence {
@@ -1493,6 +1602,47 @@ mod tests {
         assert_eq!(locate(text, "room[0].capacity"), Some(6));
         assert_eq!(locate(text, "server.upstream"), Some(2));
         assert_eq!(locate(text, "server.tick"), None);
+    }
+
+    #[test]
+    fn the_log_table_names_its_formats() {
+        let ok = parse("[server]\nupstream = \"http://127.0.0.1:1\"\n").unwrap();
+        assert_eq!(
+            ok.log,
+            LogConfig::default(),
+            "an access log on stdout unless told otherwise"
+        );
+        let c = parse(
+            "[server]\nupstream = \"http://127.0.0.1:1\"\n[log]\nformat = \"json\"\naccess = \"combined\"\naccess_file = \"a.log\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.log.access, Some(AccessFormat::Combined));
+        assert_eq!(
+            c.log.access_file,
+            Some(PathBuf::from("/etc/vestibule/a.log")),
+            "next to the file"
+        );
+        let e = parse(
+            "[server]\nupstream = \"http://127.0.0.1:1\"\n[log]\nformat = \"yaml\"\naccess = \"xml\"\nlevel = \"debug\"\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.problems.iter().map(|p| p.key.as_str()).collect();
+        for k in ["log.format", "log.access", "log.level"] {
+            assert!(keys.contains(&k), "{k} in {e}");
+        }
+        let hint = |k: &str| {
+            e.problems
+                .iter()
+                .find(|p| p.key == k)
+                .and_then(|p| p.hint.clone())
+                .unwrap()
+        };
+        assert!(hint("log.access").contains("\"combined\""), "{e}");
+        let e =
+            parse("[server]\nupstream = \"http://127.0.0.1:1\"\n[log]\naccess = \"off\"\naccess_file = \"a.log\"\n")
+                .unwrap_err();
+        assert!(e.problems.iter().any(|p| p.key == "log.access_file"), "{e}");
     }
 
     #[test]

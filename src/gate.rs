@@ -14,11 +14,13 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::access::{Note, Visitor};
 use crate::admission::{self, Asking, Created, Facts, Forward, Mint, Place, Step, StoreState};
 use crate::app::App;
 use crate::body::Body;
@@ -55,7 +57,8 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
         Ok(None) => return Box::pin(async move { bypass(&app, &rooms, req, peer).await }),
         Err(why) => {
             let json = prefers_json(req.headers());
-            return Box::pin(std::future::ready(malformed(&app, why.into(), json)));
+            let resp = noted(&app, malformed(&app, why.into(), json), || Note::outside("refused"));
+            return Box::pin(std::future::ready(resp));
         }
     };
     drop(rooms);
@@ -74,10 +77,14 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
     }) = step
     {
         room.metrics.request(outcome);
+        let note = app
+            .access
+            .is_some()
+            .then(|| Note::room(&room, outcome.as_str(), who(token.as_ref(), None, None)));
         // Started here too: the request goes out of the picture before
         // hyper, which reads ahead on the connection before it first polls
         // this future, wants its read buffer back.
-        let forwarding = forwarding(&app, req, peer);
+        let forwarding = forwarding(&app, req, peer, note);
         return Box::pin(Plain { forwarding, app, room });
     }
     Box::pin(async move { walk(&app, &room, token, asking, now, step, req, peer).await })
@@ -97,6 +104,29 @@ fn malformed(app: &App, why: Malformed, json: bool) -> Response<Body> {
     )
 }
 
+/// `resp` with the access log's note (made only when there is a log).
+fn noted(app: &App, resp: Response<Body>, note: impl FnOnce() -> Note) -> Response<Body> {
+    match app.access {
+        Some(_) => note().on(resp),
+        None => resp,
+    }
+}
+
+/// Who a request came from, for the access log: the session it was given
+/// or holds, else the ticket it was given or holds.
+fn who(token: Option<&Token>, minted: Option<&Mint>, created: Option<Created>) -> Option<Visitor> {
+    if let Some(c) = created {
+        return Some(Visitor::Session(c.number()));
+    }
+    match (minted, token) {
+        (Some(Mint::Session { number, .. }), _) => Some(Visitor::Session(*number)),
+        (Some(Mint::NewTicket(t) | Mint::CheckedIn(t)), _) => Some(Visitor::Ticket(t.number)),
+        (None, Some(t)) if t.kind == Kind::Session => Some(Visitor::Session(t.number)),
+        (None, Some(t)) => Some(Visitor::Ticket(t.number)),
+        (None, None) => None,
+    }
+}
+
 /// A response still being worked out, boxed (see [`handle`]).
 pub type BoxResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>>;
 
@@ -104,7 +134,8 @@ pub type BoxResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Respon
 async fn bypass(app: &App, rooms: &Rooms, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     app.bypass_metrics.request(Outcome::Bypass);
     let cookies = confirm_on_bypass(app, rooms, req.headers()).await;
-    forwarding(app, req, peer)
+    let note = app.access.is_some().then(|| Note::outside(Outcome::Bypass.as_str()));
+    forwarding(app, req, peer, note)
         .finish(app, &app.bypass_metrics, cookies, None)
         .await
 }
@@ -244,7 +275,7 @@ async fn answered<T>(app: &App, room: &Room, answer: &Result<T, crate::store::St
 #[allow(clippy::too_many_arguments)]
 async fn walk(
     app: &App,
-    room: &Room,
+    room: &Arc<Room>,
     token: Option<Token>,
     asking: Asking,
     now: Millis,
@@ -252,13 +283,33 @@ async fn walk(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    let t = token.as_ref();
     loop {
         step = match step {
-            Step::Forward(fw) => return forward(app, room, fw, req, peer, now).await,
-            Step::Wait(place) => return waiting(app, room, &req, place, now),
-            Step::Refuse(place) => return refused(app, room, &req, place, now),
-            Step::Unavailable => return store_unavailable(app, &req),
-            question => ask(app, room, token.as_ref(), asking, now, question).await,
+            Step::Forward(fw) => {
+                let note = app.access.is_some().then(|| {
+                    let visitor = who(t, fw.cookie.as_ref(), fw.created);
+                    Note::room(room, fw.outcome.as_str(), visitor)
+                });
+                return forward(app, room, fw, req, peer, now, note).await;
+            }
+            Step::Wait(place) => {
+                let resp = waiting(app, room, &req, place, now);
+                return noted(app, resp, || {
+                    Note::room(room, "queued", who(t, place.cookie.as_ref(), None))
+                });
+            }
+            Step::Refuse(place) => {
+                let resp = refused(app, room, &req, place, now);
+                return noted(app, resp, || {
+                    Note::room(room, "rejected", who(t, place.cookie.as_ref(), None))
+                });
+            }
+            Step::Unavailable => {
+                let resp = store_unavailable(app, &req);
+                return noted(app, resp, || Note::room(room, "unavailable", who(t, None, None)));
+            }
+            question => ask(app, room, t, asking, now, question).await,
         };
     }
 }
@@ -272,10 +323,11 @@ async fn forward(
     req: Request<Incoming>,
     peer: SocketAddr,
     now: Millis,
+    note: Option<Note>,
 ) -> Response<Body> {
     room.metrics.request(fw.outcome);
     let cookies = fw.cookie.map(|c| mint(app, room, c, now)).into_iter().collect();
-    forwarding(app, req, peer)
+    forwarding(app, req, peer, note)
         .finish(app, &room.metrics, cookies, fw.created.map(|c| (room, c)))
         .await
 }
@@ -313,6 +365,8 @@ pin_project_lite::pin_project! {
         sent: F,
         json: bool,
         started: tokio::time::Instant,
+        // For the access log (`None`: off).
+        note: Option<Note>,
     }
 }
 
@@ -321,11 +375,13 @@ fn forwarding(
     app: &App,
     req: Request<Incoming>,
     peer: SocketAddr,
+    note: Option<Note>,
 ) -> Forwarding<impl Future<Output = Result<Response<Body>, ProxyError>> + Send> {
     Forwarding {
         json: prefers_json(req.headers()),
         started: tokio::time::Instant::now(),
         sent: app.live.load().proxy.forward(req, peer),
+        note,
     }
 }
 
@@ -340,10 +396,17 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
         cookies: Vec<HeaderValue>,
         created: Option<(&Room, Created)>,
     ) -> Response<Body> {
-        let Forwarding { sent, json, started } = self;
-        match sent.await {
+        let Forwarding {
+            sent,
+            json,
+            started,
+            note,
+        } = self;
+        let answer = sent.await;
+        let upstream = started.elapsed();
+        let resp = match answer {
             Ok(mut resp) => {
-                m.upstream_duration.observe(started.elapsed().as_secs_f64());
+                m.upstream_duration.observe(upstream.as_secs_f64());
                 for c in cookies {
                     resp.headers_mut().append(header::SET_COOKIE, c);
                 }
@@ -352,7 +415,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
                     Some((room, Created::Claimed { since_ms, .. })) => count_claim(room, since_ms, app.clock.now_ms()),
                     None => {}
                 }
-                resp
+                Ok(resp)
             }
             Err(e) => {
                 if let Some((room, c)) = created {
@@ -361,9 +424,24 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
                         tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
                     }
                 }
-                exchange_failed(app, m, &e, json)
+                Err(exchange_failed(app, m, &e, json))
             }
+        };
+        exchanged(resp, note, upstream)
+    }
+}
+
+/// An exchange's answer, noted for the access log: the upstream's time
+/// when it answered.
+fn exchanged(resp: Result<Response<Body>, Response<Body>>, note: Option<Note>, upstream: Duration) -> Response<Body> {
+    match (resp, note) {
+        (Ok(resp), Some(n)) => Note {
+            upstream: Some(upstream),
+            ..n
         }
+        .on(resp),
+        (Err(resp), Some(n)) => n.on(resp),
+        (Ok(resp) | Err(resp), None) => resp,
     }
 }
 
@@ -421,13 +499,16 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Plain<F>
         let this = self.project();
         let f = this.forwarding.project();
         let m = &this.room.metrics;
-        Poll::Ready(match ready!(f.sent.poll(cx)) {
+        let answer = ready!(f.sent.poll(cx));
+        let upstream = f.started.elapsed();
+        let resp = match answer {
             Ok(resp) => {
-                m.upstream_duration.observe(f.started.elapsed().as_secs_f64());
-                resp
+                m.upstream_duration.observe(upstream.as_secs_f64());
+                Ok(resp)
             }
-            Err(e) => exchange_failed(this.app, m, &e, *f.json),
-        })
+            Err(e) => Err(exchange_failed(this.app, m, &e, *f.json)),
+        };
+        Poll::Ready(exchanged(resp, f.note.take(), upstream))
     }
 }
 
@@ -529,6 +610,35 @@ async fn internal(app: &App, what: Internal, req: Request<Incoming>) -> Response
     let now = app.clock.now_ms();
     let rooms = app.rooms.load_full();
     let room = pick_room(&rooms, &req, app, now);
+    let outcome = match what {
+        Internal::Status => Outcome::Status.as_str(),
+        Internal::Leave => "leave",
+        Internal::Unknown => "not_found",
+    };
+    let note = app.access.is_some().then(|| {
+        let visitor = room
+            .as_ref()
+            .and_then(|r| who(app.token(r, req.headers(), now).as_ref(), None, None));
+        match &room {
+            Some(r) => Note::room(r, outcome, visitor),
+            None => Note::outside(outcome),
+        }
+    });
+    let resp = internal_answer(app, what, &req, room, now).await;
+    match note {
+        Some(n) => n.on(resp),
+        None => resp,
+    }
+}
+
+/// The answer of [`internal`].
+async fn internal_answer(
+    app: &App,
+    what: Internal,
+    req: &Request<Incoming>,
+    room: Option<Arc<Room>>,
+    now: Millis,
+) -> Response<Body> {
     match what {
         Internal::Status => {
             let Some(room) = room else {
@@ -537,7 +647,7 @@ async fn internal(app: &App, what: Internal, req: Request<Incoming>) -> Response
                     r#"{"state":"none","error":"unknown room"}"#.into(),
                 );
             };
-            status(app, &room, &req, now).await
+            status(app, &room, req, now).await
         }
         Internal::Leave => {
             let target = query_param(req.uri().query(), "return_to")
@@ -657,7 +767,7 @@ mod tests {
     fn plain() -> usize {
         returned(|app: Arc<App>, req: Request<Incoming>| {
             let room = app.room("r").expect("room");
-            let forwarding = forwarding(&app, req, SocketAddr::from(([127, 0, 0, 1], 1)));
+            let forwarding = forwarding(&app, req, SocketAddr::from(([127, 0, 0, 1], 1)), None);
             Plain { forwarding, app, room }
         })
     }
@@ -683,9 +793,10 @@ mod tests {
         // holds the rewritten head once and none of the rewriting's locals.
         assert!(exchange() <= 1024, "the exchange's future is {} bytes", exchange());
         // The busiest path wraps the exchange in one level, `Plain`, not
-        // an async block that would hold it twice.
+        // an async block that would hold it twice. (Besides the exchange:
+        // the app, the room, when it started and the access log's note.)
         assert!(
-            plain() <= exchange() + 64,
+            plain() <= exchange() + 128,
             "Plain is {} bytes around an exchange of {}",
             plain(),
             exchange()

@@ -55,6 +55,7 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::sync::Notify;
 
+use crate::access::Entry;
 use crate::body::Body;
 
 /// Responses of one connection that can wait on its client at the same
@@ -226,18 +227,21 @@ pub struct Tracked {
     turn: bool,
     /// An HTTP/2 response: its last frame can wait on the client too.
     http2: bool,
+    /// Its access log line, written when the response is over.
+    entry: Option<Box<Entry>>,
 }
 
 impl Tracked {
     /// `http2`: the response goes out on an HTTP/2 stream; `turn`: its
-    /// request took a turn.
-    pub fn new(body: Body, request: InFlight, http2: bool, turn: bool) -> Tracked {
+    /// request took a turn; `entry`: its access log line.
+    pub fn new(body: Body, request: InFlight, http2: bool, turn: bool, entry: Option<Box<Entry>>) -> Tracked {
         Tracked {
             body,
             request,
             slot: None,
             turn,
             http2,
+            entry,
         }
     }
 
@@ -260,6 +264,9 @@ impl Drop for Tracked {
         if self.turn {
             self.request.0.turns.add_permits(1);
         }
+        if let Some(e) = self.entry.take() {
+            e.finish(self.body.is_end_stream());
+        }
     }
 }
 
@@ -274,6 +281,9 @@ impl HttpBody for Tracked {
             this.request.0.waiting[usize::from(slot)].store(0, Relaxed);
         }
         let frame = Pin::new(&mut this.body).poll_frame(cx);
+        if let (Poll::Ready(Some(Ok(f))), Some(e)) = (&frame, &mut this.entry) {
+            e.sent(f.data_ref().map_or(0, Bytes::len));
+        }
         // HTTP/1.1: once hyper has the last frame it drops the body, and
         // its bytes still to go are the quiet timer's (module docs). An
         // HTTP/2 stream keeps the body until the last frame is sent, which

@@ -36,6 +36,7 @@
 //! | [`room`] | routing paths to rooms, the per-room view, the measured admission rate |
 //! | [`path`] | reading a request path every way a backend might, so no spelling skips the gate |
 //! | [`request`] | what a request must be to be passed on (one `Host`, no odd coding, no CONNECT) |
+//! | [`access`] | the access log: a line per request, written off the request's task |
 //! | [`metrics`] | every Prometheus name |
 //! | [`clock`] | injectable time |
 //! | [`http`] | small HTTP helpers: our responses, query parameters, what the client accepts |
@@ -45,6 +46,7 @@
 //! | `fuzz` | fuzz targets' entry points (feature `fuzzing`) |
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod admin;
 pub mod admission;
 pub mod app;

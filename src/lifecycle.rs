@@ -85,7 +85,8 @@ impl Running {
     /// 2. the public listeners close and in-flight requests get up to
     ///    `[server] shutdown_grace` to finish; the scheduler stops;
     /// 3. the admin listener closes;
-    /// 4. the state is saved (the clean copy a restart resumes exactly).
+    /// 4. the state is saved (the clean copy a restart resumes exactly),
+    ///    and the access log written out.
     ///
     /// If `hurry` resolves first (a second signal), the waits are cut
     /// short; the state is still saved.
@@ -126,6 +127,9 @@ impl Running {
                 Ok(_) => tracing::info!(path = %s.path().display(), "state saved"),
                 Err(e) => tracing::error!(error = %e, "final state save failed; changes since the last save are lost"),
             }
+        } // Every request has ended: their lines are queued.
+        if let Some(log) = &self.app.access {
+            log.flush().await;
         }
     }
 }

@@ -42,15 +42,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     match cli.command.unwrap_or(Command::Run) {
-        Command::Check => check(&cli.config),
+        Command::Check => {
+            init_tracing(config::LogFormat::Text);
+            check(&cli.config)
+        }
         Command::Run => match Config::load(&cli.config) {
             Err(e) => {
                 eprintln!("{e}");
                 ExitCode::from(EXIT_CONFIG)
             }
             Ok(cfg) => {
+                init_tracing(cfg.log.format);
                 // Checked before anything starts, like the file itself:
                 // instances that cannot read each other's cookies must
                 // not serve.
@@ -70,7 +73,10 @@ fn main() -> ExitCode {
                 })
             }
         },
-        Command::Demo { listen, admin_listen } => block_on(None, demo(listen, admin_listen)),
+        Command::Demo { listen, admin_listen } => {
+            init_tracing(config::LogFormat::Text);
+            block_on(None, demo(listen, admin_listen))
+        }
     }
 }
 
@@ -204,16 +210,22 @@ fn block_on(
     }
 }
 
-fn init_tracing() {
+/// The process log, on standard error (the access log has standard
+/// output). `RUST_LOG` sets the level, `info` by default.
+fn init_tracing(format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
-    // Colour only on a terminal: journald and log files get plain text.
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // Colour only on a terminal: journald and log files get plain text.
+        config::LogFormat::Text => log.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One object a line, the event's fields at the top level, for
+        // Loki, Elasticsearch or Vector.
+        config::LogFormat::Json => log.json().flatten_event(true).with_current_span(false).init(),
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is

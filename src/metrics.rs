@@ -146,6 +146,7 @@ pub struct Metrics {
     state_saves: IntCounterVec,
     client_errors: [IntCounter; 3],
     upstream_read_timeouts: IntCounter,
+    access_log_dropped: IntCounter,
 }
 
 impl Default for Metrics {
@@ -254,6 +255,14 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            access_log_dropped: reg(
+                &r,
+                IntCounter::new(
+                    "access_log_dropped_total",
+                    "Access log lines dropped because the writer could not keep up.",
+                )
+                .expect("valid metric"),
+            ),
             registry: r,
         };
         // Both outcomes exist from the start, at zero.
@@ -340,6 +349,11 @@ impl Metrics {
     }
 
     /// Counts a client's error.
+    /// Counts access log lines a full queue turned away.
+    pub fn access_log_dropped(&self) -> IntCounter {
+        self.access_log_dropped.clone()
+    }
+
     pub fn client_error(&self, k: ClientErrorKind) {
         self.client_errors[k as usize].inc();
     }

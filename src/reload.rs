@@ -13,7 +13,8 @@
 //! What needs a restart ([`RESTART_KEYS`]): listeners, worker threads, the
 //! tick, client connection limits (header, send timeout, connection and
 //! HTTP/2 limits), the store, the state file, the token secret,
-//! `shutdown_grace`. A change to one of them is logged as needing a
+//! `shutdown_grace`, the `[log]` table. (SIGHUP reopens the access log
+//! file, for log rotation.) A change to one of them is logged as needing a
 //! restart and the running value stays in force.
 //!
 //! Precedence with the admin API: an operator's runtime change (pause,
@@ -63,6 +64,9 @@ pub const RESTART_KEYS: &[&str] = &[
     "store.state_file",
     "store.save_interval",
     "token.secret_file",
+    "log.format",
+    "log.access",
+    "log.access_file",
 ];
 
 /// Why a reload was rejected; the running configuration stays.
@@ -235,6 +239,9 @@ fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
     keep!("store.state_file", persistence.state_file);
     keep!("store.save_interval", persistence.save_interval);
     keep!("token.secret_file", token.secret_file);
+    keep!("log.format", log.format);
+    keep!("log.access", log.access);
+    keep!("log.access_file", log.access_file);
     debug_assert!(changed.iter().all(|k| RESTART_KEYS.contains(k)));
     changed
 }
@@ -374,6 +381,9 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             app.metrics.forget_room(prev.name());
         }
     }
+    if let Some(log) = &app.access {
+        log.set_trust_forwarded(live.config.server.trust_forwarded_headers);
+    }
     app.live.store(Arc::new(live));
     app.rooms.store(Arc::new(rooms));
     Ok(report)
@@ -428,7 +438,10 @@ pub fn watch(
                 _ = crate::shutdown::stopped(&mut stop) => return,
             };
             if forced {
-                tracing::info!("SIGHUP: reloading the configuration");
+                tracing::info!("SIGHUP: reloading the configuration and reopening the access log");
+                if let Some(log) = &app.access {
+                    log.reopen();
+                }
                 last = tokio::fs::read(&path).await.ok();
                 let _ = reload_file(&app).await;
                 continue;

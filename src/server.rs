@@ -27,6 +27,7 @@ use prometheus::IntCounter;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use crate::access::AccessLog;
 use crate::app::App;
 use crate::body::Body;
 use crate::config::ServerConfig;
@@ -88,6 +89,8 @@ pub struct Bounds {
     pub http2_active_streams: Option<usize>,
     /// Counts connections closed for the send timeout.
     pub stalled: Option<IntCounter>,
+    /// Where each request's line goes (`None`: not logged).
+    pub access: Option<Arc<AccessLog>>,
 }
 
 impl Bounds {
@@ -105,6 +108,7 @@ impl Bounds {
             max_connections: 1024,
             http2_active_streams: None,
             stalled: None,
+            access: None,
         }
     }
 }
@@ -140,6 +144,7 @@ pub async fn serve_public(
         max_connections: s.max_connections,
         http2_active_streams: Some(s.http2_max_active_streams),
         stalled: Some(app.metrics.client_errors(ClientErrorKind::SendTimeout)),
+        access: app.access.clone(),
     };
     accept_loop(
         listener,
@@ -210,9 +215,11 @@ pub async fn accept_loop<H, F>(
                 let turns = bounds.http2_active_streams;
                 let activity = Arc::new(turns.map_or_else(Activity::default, Activity::new));
                 let requests = activity.clone();
+                let access = bounds.access.clone();
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let http2 = req.version() == hyper::Version::HTTP_2;
                     let request = requests.start();
+                    let entry = access.as_ref().map(|log| log.start(&req, peer));
                     // Boxed (the gate boxes its own): its future is several
                     // KiB, and hyper would otherwise copy it on every move.
                     // Made at
@@ -235,7 +242,12 @@ pub async fn accept_loop<H, F>(
                                 (h(req, peer), true)
                             }
                         };
-                        Ok::<_, Infallible>(fut.await.map(|b| Tracked::new(b, request, http2, turn)))
+                        let mut resp = fut.await;
+                        let entry = entry.map(|mut e| {
+                            e.answered(&mut resp);
+                            e
+                        });
+                        Ok::<_, Infallible>(resp.map(|b| Tracked::new(b, request, http2, turn, entry)))
                     }
                 });
                 let io = Counted::new(TokioIo::new(stream), activity.clone());

@@ -32,7 +32,7 @@ impl Cluster {
             upstream.addr,
             redis.url()
         );
-        let cfg = Config::parse(&text, Path::new("."), "cluster").unwrap_or_else(|e| panic!("{e}"));
+        let cfg = Config::parse(&support::quiet(text), Path::new("."), "cluster").unwrap_or_else(|e| panic!("{e}"));
         let mut nodes = Vec::new();
         for _ in 0..n {
             let opts = Options {

@@ -233,6 +233,17 @@ pub struct Harness {
     pub config: Config,
 }
 
+/// `text` with the access log off, unless it has a `[log]` table: tests
+/// that look at the access log say where it goes; the others would fill
+/// the test output with its lines.
+pub fn quiet(text: String) -> String {
+    if text.contains("[log]") {
+        text
+    } else {
+        text + "\n[log]\naccess = \"off\"\n"
+    }
+}
+
 /// Start time of the manual clock (a realistic Unix time, in ms).
 pub const T0: u64 = 1_800_000_000_000;
 
@@ -259,10 +270,10 @@ impl Harness {
         server_extra: &str,
         store: Option<Arc<dyn Store>>,
     ) -> Harness {
-        let text = format!(
+        let text = quiet(format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{}\"\n{server_extra}\n{rooms}",
             upstream.addr
-        );
+        ));
         let config = Config::parse(&text, Path::new("."), "test").unwrap_or_else(|e| panic!("{e}"));
         Harness::launch(upstream, config, T0, None, store).await
     }
