@@ -18,18 +18,20 @@
 //! The visitor is named by their ticket or session number, never by a
 //! token: a number says who it was, and lets nobody in.
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::Thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::header::{self, HeaderMap};
-use http::{Method, Request, Response, Version};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Version};
 use prometheus::IntCounter;
 
 use crate::config::AccessFormat as Format;
@@ -40,9 +42,15 @@ use crate::room::Room;
 /// few enough (an entry is some 200 bytes) to cost little memory.
 const QUEUE: usize = 8192;
 
-/// Formatted lines are written once this much is ready, or when the
-/// queue is empty.
+/// Formatted lines are written once this much is ready, and when a
+/// batch is done.
 const BATCH: usize = 64 * 1024;
+
+/// How often the writer comes for lines while they keep coming: a line
+/// is on disk within this. Waking it for each line instead cost a
+/// request as much as formatting its line (docs/BENCHMARKS.md, "Access
+/// log").
+const WRITE_EVERY: Duration = Duration::from_millis(100);
 
 /// Who a request in a room came from, as the room knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,14 +106,36 @@ impl Note {
         }
     }
 
-    /// Leaves this note on `resp`, for its access log line.
-    pub fn on<B>(self, mut resp: Response<B>) -> Response<B> {
-        resp.extensions_mut().insert(self);
-        resp
+    /// Leaves this note for the line of the request being answered. Only
+    /// from inside [`noted`]'s future (a note left anywhere else would be
+    /// lost: a debug assertion holds it), and only when there is an
+    /// access log.
+    pub fn leave(self) {
+        let left = NOTE.try_with(|n| n.set(Some(self)));
+        debug_assert!(left.is_ok(), "a note left outside access::noted");
     }
 }
 
-/// One request's line, filled in as the request goes.
+tokio::task_local! {
+    /// The gate's note on the request its task is answering. A task-local
+    /// rather than the response's extensions, which cost three
+    /// allocations a request (docs/BENCHMARKS.md, "Access log").
+    static NOTE: Cell<Option<Note>>;
+}
+
+/// Runs `answer` (the gate's work on one request) and returns its output
+/// with the note the gate left.
+pub async fn noted<F: Future>(answer: F) -> (F::Output, Option<Note>) {
+    let mut answer = std::pin::pin!(NOTE.scope(Cell::new(None), answer));
+    let out = answer.as_mut().await;
+    let note = answer.take_value().and_then(Cell::into_inner);
+    (out, note)
+}
+
+/// One request's line, filled in as the request goes. Boxed: the response
+/// body that carries it is moved several times, and a box is cheaper to
+/// move than the entry (an inline entry cost more in copies than the box's
+/// allocation: docs/BENCHMARKS.md, "Access log").
 #[derive(Debug)]
 pub struct Entry {
     log: Arc<AccessLog>,
@@ -114,10 +144,7 @@ pub struct Entry {
     client: IpAddr,
     method: Method,
     version: Version,
-    /// Path and query, as the client sent them.
-    target: String,
-    user_agent: Option<String>,
-    referer: Option<String>,
+    texts: Texts,
     status: u16,
     bytes: u64,
     duration: Duration,
@@ -127,11 +154,61 @@ pub struct Entry {
     note: Option<Note>,
 }
 
+/// The request's target (path and query, as sent), user agent and
+/// referer, one after the other in one string: one allocation a request
+/// rather than three.
+#[derive(Debug)]
+struct Texts {
+    all: String,
+    /// Where the target ends, then the agent.
+    target_end: usize,
+    agent_end: usize,
+    agent: bool,
+    referer: bool,
+}
+
+impl Texts {
+    fn new(target: &str, agent: Option<&HeaderValue>, referer: Option<&HeaderValue>) -> Texts {
+        let len = |v: Option<&HeaderValue>| v.map_or(0, |v| v.len());
+        let mut all = String::with_capacity(target.len() + len(agent) + len(referer));
+        all.push_str(target);
+        let target_end = all.len();
+        // Header bytes that are not UTF-8 (obs-text) are replaced.
+        let add = |all: &mut String, v: Option<&HeaderValue>| match v.map(HeaderValue::to_str) {
+            Some(Ok(text)) => all.push_str(text),
+            Some(Err(_)) => all.push_str(&String::from_utf8_lossy(v.map_or(&[], |v| v.as_bytes()))),
+            None => {}
+        };
+        add(&mut all, agent);
+        let agent_end = all.len();
+        add(&mut all, referer);
+        Texts {
+            all,
+            target_end,
+            agent_end,
+            agent: agent.is_some(),
+            referer: referer.is_some(),
+        }
+    }
+
+    fn target(&self) -> &str {
+        &self.all[..self.target_end]
+    }
+
+    fn user_agent(&self) -> Option<&str> {
+        self.agent.then(|| &self.all[self.target_end..self.agent_end])
+    }
+
+    fn referer(&self) -> Option<&str> {
+        self.referer.then(|| &self.all[self.agent_end..])
+    }
+}
+
 impl Entry {
     /// Takes the response's status and the gate's note.
-    pub fn answered<B>(&mut self, resp: &mut Response<B>) {
-        self.status = resp.status().as_u16();
-        self.note = resp.extensions_mut().remove::<Note>();
+    pub fn answered(&mut self, status: http::StatusCode, note: Option<Note>) {
+        self.status = status.as_u16();
+        self.note = note;
     }
 
     /// Counts body bytes handed to the client.
@@ -146,16 +223,25 @@ impl Entry {
         // A response to HEAD has no body for hyper to take.
         self.cut = !whole && self.method != Method::HEAD;
         let log = self.log.clone();
-        log.send(Msg::Line(self));
+        log.push(self);
     }
 }
 
-enum Msg {
-    Line(Box<Entry>),
+/// What waits for the writer thread. Requests add to it under a lock
+/// held for a push; the writer takes the whole of it at once.
+#[derive(Default)]
+struct Pending {
+    /// Moved out of their boxes: a box goes back to the allocator of
+    /// the thread that made it.
+    lines: Vec<Entry>,
     /// Close and open the file again (after a log rotation).
-    Reopen,
-    /// Write out everything queued, then say so.
-    Flush(tokio::sync::oneshot::Sender<()>),
+    reopen: bool,
+    /// Told once every line before them is written.
+    flushed: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// The writer found nothing to do and sleeps until woken.
+    idle: bool,
+    /// The log is gone: write what is left and end.
+    closed: bool,
 }
 
 /// Where the lines go.
@@ -167,9 +253,9 @@ pub enum Destination {
 }
 
 /// The access log of one running vestibule.
-#[derive(Debug)]
 pub struct AccessLog {
-    queue: SyncSender<Msg>,
+    pending: Arc<Mutex<Pending>>,
+    writer: Thread,
     dropped: IntCounter,
     /// `[server] trust_forwarded_headers`, followed live: when set, the
     /// client is the last `X-Forwarded-For` address (the one the proxy in
@@ -179,13 +265,11 @@ pub struct AccessLog {
     full_logged: AtomicBool,
 }
 
-impl std::fmt::Debug for Msg {
+impl std::fmt::Debug for AccessLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Msg::Line(_) => "Line",
-            Msg::Reopen => "Reopen",
-            Msg::Flush(_) => "Flush",
-        })
+        f.debug_struct("AccessLog")
+            .field("trust_forwarded", &self.trust_forwarded)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,12 +283,14 @@ impl AccessLog {
         dropped: IntCounter,
     ) -> io::Result<Arc<AccessLog>> {
         let sink = Sink::open(to)?;
-        let (queue, rx) = mpsc::sync_channel(QUEUE);
-        std::thread::Builder::new()
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let theirs = pending.clone();
+        let writer = std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || write_lines(rx, format, sink))?;
+            .spawn(move || write_lines(&theirs, format, sink))?;
         Ok(Arc::new(AccessLog {
-            queue,
+            pending,
+            writer: writer.thread().clone(),
             dropped,
             trust_forwarded: AtomicBool::new(trust_forwarded),
             full_logged: AtomicBool::new(false),
@@ -214,12 +300,12 @@ impl AccessLog {
     /// Starts the line of a request from `peer`.
     pub fn start<B>(self: &Arc<Self>, req: &Request<B>, peer: SocketAddr) -> Box<Entry> {
         let h = req.headers();
-        let text = |name: header::HeaderName| h.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let client = if self.trust_forwarded.load(Ordering::Relaxed) {
             forwarded_client(h).unwrap_or(peer.ip())
         } else {
             peer.ip()
         };
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
         Box::new(Entry {
             log: self.clone(),
             started: Instant::now(),
@@ -227,9 +313,7 @@ impl AccessLog {
             client,
             method: req.method().clone(),
             version: req.version(),
-            target: req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned(),
-            user_agent: text(header::USER_AGENT),
-            referer: text(header::REFERER),
+            texts: Texts::new(target, h.get(header::USER_AGENT), h.get(header::REFERER)),
             status: 0,
             bytes: 0,
             duration: Duration::ZERO,
@@ -245,40 +329,59 @@ impl AccessLog {
 
     /// Opens the file again, for log rotation (standard output: nothing).
     pub fn reopen(&self) {
-        let _ = self.queue.send(Msg::Reopen);
+        self.lock().reopen = true;
+        self.writer.unpark();
     }
 
-    /// Resolves once every line sent before it is written.
+    /// Resolves once every line finished before it is written.
     pub async fn flush(&self) {
         let (done, wait) = tokio::sync::oneshot::channel();
-        // A blocking send on a full queue would stall this task's thread
-        // until the writer catches up; off the runtime's threads instead.
-        let queue = self.queue.clone();
-        let sent = tokio::task::spawn_blocking(move || queue.send(Msg::Flush(done)).is_ok()).await;
-        if sent.unwrap_or(false) {
-            let _ = wait.await;
-        }
+        self.lock().flushed.push(done);
+        self.writer.unpark();
+        let _ = wait.await;
     }
 
-    fn send(&self, msg: Msg) {
-        match self.queue.try_send(msg) {
-            Ok(()) => {
-                if self.full_logged.load(Ordering::Relaxed) {
-                    self.full_logged.store(false, Ordering::Relaxed);
-                }
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, line: Box<Entry>) {
+        let line = *line;
+        let mut pending = self.lock();
+        let n = pending.lines.len();
+        if n >= QUEUE {
+            drop(pending);
+            // Dropped here, with the lock let go: the entry holds the log.
+            drop(line);
+            self.dropped.inc();
+            if !self.full_logged.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    queue = QUEUE,
+                    "access log: the writer cannot keep up; lines are dropped (counted in \
+                     vestibule_access_log_dropped_total) until it does"
+                );
             }
-            Err(TrySendError::Full(_)) => {
-                self.dropped.inc();
-                if !self.full_logged.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        queue = QUEUE,
-                        "access log: the writer cannot keep up; lines are dropped (counted in \
-                         vestibule_access_log_dropped_total) until it does"
-                    );
-                }
-            }
-            Err(TrySendError::Disconnected(_)) => self.dropped.inc(),
+            return;
         }
+        pending.lines.push(line);
+        // The writer is woken when it sleeps for want of lines, or when
+        // half the queue is waiting; otherwise it comes by itself every
+        // WRITE_EVERY, and a request never pays for a wake-up.
+        let wake = std::mem::take(&mut pending.idle) || n + 1 == QUEUE / 2;
+        drop(pending);
+        if wake {
+            self.writer.unpark();
+        }
+        if self.full_logged.load(Ordering::Relaxed) {
+            self.full_logged.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.lock().closed = true;
+        self.writer.unpark();
     }
 }
 
@@ -329,18 +432,19 @@ fn append(p: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(p)
 }
 
-/// The writer thread: formats lines as they come and writes them in
-/// batches, flushing whenever the queue runs dry. Ends when every sender
-/// is gone.
-fn write_lines(rx: Receiver<Msg>, format: Format, mut sink: Sink) {
-    let mut buf: Vec<u8> = Vec::with_capacity(BATCH + 4096);
-    let mut line = String::with_capacity(512);
+/// The writer thread: takes what is pending every [`WRITE_EVERY`] (or
+/// when woken), formats it and writes it out; sleeps until woken when
+/// there was nothing. Ends when the log is dropped.
+fn write_lines(pending: &Mutex<Pending>, format: Format, mut sink: Sink) {
+    let mut buf = String::with_capacity(BATCH + 4096);
+    let mut lines = Lines::new(format);
+    let mut batch: Vec<Entry> = Vec::new();
     let mut failed = false;
-    let mut flush = |sink: &mut Sink, buf: &mut Vec<u8>| {
+    let mut write = |sink: &mut Sink, buf: &mut String| {
         if buf.is_empty() {
             return;
         }
-        match sink.write_all(buf) {
+        match sink.write_all(buf.as_bytes()) {
             Ok(()) => failed = false,
             Err(e) if !std::mem::replace(&mut failed, true) => {
                 tracing::error!(error = %e, "access log: cannot write; lines are lost until it can");
@@ -349,135 +453,249 @@ fn write_lines(rx: Receiver<Msg>, format: Format, mut sink: Sink) {
         }
         buf.clear();
     };
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(msg) = next {
-            match msg {
-                Msg::Line(e) => {
-                    line.clear();
-                    write_entry(&mut line, format, &e);
-                    buf.extend_from_slice(line.as_bytes());
-                    if buf.len() >= BATCH {
-                        flush(&mut sink, &mut buf);
-                    }
-                }
-                Msg::Reopen => {
-                    flush(&mut sink, &mut buf);
-                    sink.reopen();
-                }
-                Msg::Flush(done) => {
-                    flush(&mut sink, &mut buf);
-                    let _ = done.send(());
-                }
+    loop {
+        let (reopen, flushed, closed) = {
+            let mut p = pending.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::swap(&mut p.lines, &mut batch);
+            if batch.is_empty() && !p.reopen && p.flushed.is_empty() && !p.closed {
+                p.idle = true;
+                drop(p);
+                std::thread::park();
+                continue;
             }
-            next = rx.try_recv().ok();
+            (std::mem::take(&mut p.reopen), std::mem::take(&mut p.flushed), p.closed)
+        };
+        for e in batch.drain(..) {
+            lines.write(&mut buf, &e);
+            if buf.len() >= BATCH {
+                write(&mut sink, &mut buf);
+            }
         }
-        flush(&mut sink, &mut buf);
+        write(&mut sink, &mut buf);
+        if reopen {
+            sink.reopen();
+        }
+        for done in flushed {
+            let _ = done.send(());
+        }
+        if closed {
+            return;
+        }
+        std::thread::park_timeout(WRITE_EVERY);
     }
 }
 
-/// Appends `e`'s line, with its newline.
-pub fn write_entry(out: &mut String, format: Format, e: &Entry) {
-    let time = humantime::format_rfc3339_millis(e.time).to_string();
-    let note = e.note.as_ref();
-    let room = note.and_then(|n| n.room.as_ref()).map(|r| r.name());
-    let outcome = note.map_or("-", |n| n.outcome);
-    let (ticket, session) = match note.and_then(|n| n.visitor) {
-        Some(Visitor::Ticket(n)) => (Some(n), None),
-        Some(Visitor::Session(n)) => (None, Some(n)),
-        None => (None, None),
-    };
-    let upstream = note.and_then(|n| n.upstream).map(ms);
-    let version = version(e.version);
-    match format {
-        Format::Text => {
-            let _ = write!(out, "time={time} client={} method=", e.client);
-            logfmt(out, e.method.as_str());
-            out.push_str(" path=");
-            logfmt(out, &e.target);
-            let _ = write!(
-                out,
-                " proto={version} status={} bytes={} duration_ms={:.3}",
-                e.status,
-                e.bytes,
-                ms(e.duration)
-            );
-            if let Some(r) = room {
-                out.push_str(" room=");
-                logfmt(out, r);
-            }
-            let _ = write!(out, " outcome={outcome}");
-            if let Some(n) = ticket {
-                let _ = write!(out, " ticket={n}");
-            }
-            if let Some(n) = session {
-                let _ = write!(out, " session={n}");
-            }
-            if let Some(u) = upstream {
-                let _ = write!(out, " upstream_ms={u:.3}");
-            }
-            if e.cut {
-                out.push_str(" cut=true");
-            }
-            if let Some(ua) = &e.user_agent {
-                out.push_str(" user_agent=");
-                logfmt(out, ua);
-            }
-            if let Some(r) = &e.referer {
-                out.push_str(" referer=");
-                logfmt(out, r);
-            }
-        }
-        Format::Json => {
-            let _ = write!(out, "{{\"time\":\"{time}\",\"client\":\"{}\",\"method\":", e.client);
-            json_str(out, e.method.as_str());
-            out.push_str(",\"path\":");
-            json_str(out, &e.target);
-            let _ = write!(
-                out,
-                ",\"proto\":\"{version}\",\"status\":{},\"bytes\":{},\"duration_ms\":{:.3},\"room\":",
-                e.status,
-                e.bytes,
-                ms(e.duration)
-            );
-            json_opt(out, room);
-            let _ = write!(out, ",\"outcome\":\"{outcome}\",\"ticket\":");
-            json_num(out, ticket);
-            out.push_str(",\"session\":");
-            json_num(out, session);
-            out.push_str(",\"upstream_ms\":");
-            match upstream {
-                Some(u) => {
-                    let _ = write!(out, "{u:.3}");
-                }
-                None => out.push_str("null"),
-            }
-            let _ = write!(out, ",\"cut\":{},\"user_agent\":", e.cut);
-            json_opt(out, e.user_agent.as_deref());
-            out.push_str(",\"referer\":");
-            json_opt(out, e.referer.as_deref());
-            out.push('}');
-        }
-        Format::Combined => {
-            // nginx: $remote_addr - $remote_user [$time_local] "$request"
-            // $status $body_bytes_sent "$http_referer" "$http_user_agent",
-            // with the time in UTC.
-            let _ = write!(out, "{} - - [{}] \"", e.client, clf_time(&time));
-            nginx_escaped(out, e.method.as_str());
-            out.push(' ');
-            nginx_escaped(out, &e.target);
-            let _ = write!(out, " {version}\" {} {} \"", e.status, e.bytes);
-            nginx_escaped(out, e.referer.as_deref().unwrap_or("-"));
-            out.push_str("\" \"");
-            nginx_escaped(out, e.user_agent.as_deref().unwrap_or("-"));
-            out.push('"');
-        }
-    }
-    out.push('\n');
+/// Formats lines. Written out by hand rather than with `write!`: the
+/// formatting machinery cost more than the rest of a line
+/// (docs/BENCHMARKS.md, "Access log"), and it runs for every request.
+pub struct Lines {
+    format: Format,
+    /// The last second formatted, and its text as the format writes it
+    /// (`2026-12-02T18:55:26` or `02/Dec/2026:18:55:26 +0000`): lines
+    /// come many to the second.
+    second: Option<(u64, String)>,
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+impl Lines {
+    pub fn new(format: Format) -> Lines {
+        Lines { format, second: None }
+    }
+
+    /// Appends `e`'s line, with its newline.
+    pub fn write(&mut self, out: &mut String, e: &Entry) {
+        let since = e.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let note = e.note.as_ref();
+        let room = note.and_then(|n| n.room.as_ref()).map(|r| r.name());
+        let outcome = note.map_or("-", |n| n.outcome);
+        let (ticket, session) = match note.and_then(|n| n.visitor) {
+            Some(Visitor::Ticket(n)) => (Some(n), None),
+            Some(Visitor::Session(n)) => (None, Some(n)),
+            None => (None, None),
+        };
+        let upstream = note.and_then(|n| n.upstream);
+        let version = version(e.version);
+        let t = &e.texts;
+        match self.format {
+            Format::Text => {
+                out.push_str("time=");
+                self.rfc3339(out, since);
+                out.push_str(" client=");
+                ip(out, e.client);
+                out.push_str(" method=");
+                logfmt(out, e.method.as_str());
+                out.push_str(" path=");
+                logfmt(out, t.target());
+                out.push_str(" proto=");
+                out.push_str(version);
+                out.push_str(" status=");
+                num(out, u64::from(e.status));
+                out.push_str(" bytes=");
+                num(out, e.bytes);
+                out.push_str(" duration_ms=");
+                millis(out, e.duration);
+                if let Some(r) = room {
+                    out.push_str(" room=");
+                    logfmt(out, r);
+                }
+                out.push_str(" outcome=");
+                out.push_str(outcome);
+                if let Some(n) = ticket {
+                    out.push_str(" ticket=");
+                    num(out, n);
+                }
+                if let Some(n) = session {
+                    out.push_str(" session=");
+                    num(out, n);
+                }
+                if let Some(u) = upstream {
+                    out.push_str(" upstream_ms=");
+                    millis(out, u);
+                }
+                if e.cut {
+                    out.push_str(" cut=true");
+                }
+                if let Some(ua) = t.user_agent() {
+                    out.push_str(" user_agent=");
+                    logfmt(out, ua);
+                }
+                if let Some(r) = t.referer() {
+                    out.push_str(" referer=");
+                    logfmt(out, r);
+                }
+            }
+            Format::Json => {
+                out.push_str("{\"time\":\"");
+                self.rfc3339(out, since);
+                out.push_str("\",\"client\":\"");
+                ip(out, e.client);
+                out.push_str("\",\"method\":");
+                json_str(out, e.method.as_str());
+                out.push_str(",\"path\":");
+                json_str(out, t.target());
+                out.push_str(",\"proto\":\"");
+                out.push_str(version);
+                out.push_str("\",\"status\":");
+                num(out, u64::from(e.status));
+                out.push_str(",\"bytes\":");
+                num(out, e.bytes);
+                out.push_str(",\"duration_ms\":");
+                millis(out, e.duration);
+                out.push_str(",\"room\":");
+                json_opt(out, room);
+                out.push_str(",\"outcome\":\"");
+                out.push_str(outcome);
+                out.push_str("\",\"ticket\":");
+                json_num(out, ticket);
+                out.push_str(",\"session\":");
+                json_num(out, session);
+                out.push_str(",\"upstream_ms\":");
+                match upstream {
+                    Some(u) => millis(out, u),
+                    None => out.push_str("null"),
+                }
+                out.push_str(if e.cut { ",\"cut\":true" } else { ",\"cut\":false" });
+                out.push_str(",\"user_agent\":");
+                json_opt(out, t.user_agent());
+                out.push_str(",\"referer\":");
+                json_opt(out, t.referer());
+                out.push('}');
+            }
+            Format::Combined => {
+                // nginx: $remote_addr - $remote_user [$time_local]
+                // "$request" $status $body_bytes_sent "$http_referer"
+                // "$http_user_agent", with the time in UTC.
+                ip(out, e.client);
+                out.push_str(" - - [");
+                let s = since.as_secs();
+                out.push_str(self.second(s, clf_second));
+                out.push_str("] \"");
+                nginx_escaped(out, e.method.as_str());
+                out.push(' ');
+                nginx_escaped(out, t.target());
+                out.push(' ');
+                out.push_str(version);
+                out.push_str("\" ");
+                num(out, u64::from(e.status));
+                out.push(' ');
+                num(out, e.bytes);
+                out.push_str(" \"");
+                nginx_escaped(out, t.referer().unwrap_or("-"));
+                out.push_str("\" \"");
+                nginx_escaped(out, t.user_agent().unwrap_or("-"));
+                out.push('"');
+            }
+        }
+        out.push('\n');
+    }
+
+    /// `2026-12-02T18:55:26.123Z`.
+    fn rfc3339(&mut self, out: &mut String, since: Duration) {
+        out.push_str(self.second(since.as_secs(), rfc3339_second));
+        let ms = since.subsec_millis();
+        out.push('.');
+        out.push(char::from(b'0' + (ms / 100) as u8));
+        out.push(char::from(b'0' + (ms / 10 % 10) as u8));
+        out.push(char::from(b'0' + (ms % 10) as u8));
+        out.push('Z');
+    }
+
+    /// The text of second `s`, made by `make` when it changed.
+    fn second(&mut self, s: u64, make: fn(u64) -> String) -> &str {
+        if self.second.as_ref().is_none_or(|(at, _)| *at != s) {
+            self.second = Some((s, make(s)));
+        }
+        self.second.as_ref().map_or("", |(_, t)| t.as_str())
+    }
+}
+
+/// `2026-12-02T18:55:26`.
+fn rfc3339_second(s: u64) -> String {
+    let t = humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(s)).to_string();
+    t.trim_end_matches('Z').to_string()
+}
+
+/// nginx's `$time_local`, in UTC: `02/Dec/2026:18:55:26 +0000`.
+fn clf_second(s: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = rfc3339_second(s);
+    let part = |r: std::ops::Range<usize>| t.get(r).unwrap_or("00");
+    let month = part(5..7)
+        .parse::<usize>()
+        .map_or("Jan", |m| MONTHS[m.clamp(1, 12) - 1]);
+    format!("{}/{month}/{}:{} +0000", part(8..10), part(0..4), part(11..19))
+}
+
+fn num(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+/// Milliseconds with three decimals (microseconds), from integers.
+fn millis(out: &mut String, d: Duration) {
+    let us = d.as_micros();
+    out.push_str(itoa::Buffer::new().format(us / 1000));
+    let frac = (us % 1000) as u16;
+    out.push('.');
+    out.push(char::from(b'0' + (frac / 100) as u8));
+    out.push(char::from(b'0' + (frac / 10 % 10) as u8));
+    out.push(char::from(b'0' + (frac % 10) as u8));
+}
+
+fn ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(itoa::Buffer::new().format(o));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 fn version(v: Version) -> &'static str {
@@ -488,19 +706,6 @@ fn version(v: Version) -> &'static str {
         Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/1.1",
     }
-}
-
-/// `2026-12-02T18:55:26.123Z` as nginx's `$time_local` in UTC:
-/// `02/Dec/2026:18:55:26 +0000`.
-fn clf_time(rfc3339: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let part = |r: std::ops::Range<usize>| rfc3339.get(r).unwrap_or("00");
-    let month = part(5..7)
-        .parse::<usize>()
-        .map_or("Jan", |m| MONTHS[(m.clamp(1, 12)) - 1]);
-    format!("{}/{month}/{}:{} +0000", part(8..10), part(0..4), part(11..19))
 }
 
 /// A logfmt value: bare when it is plain, else quoted with `"` and `\`
@@ -558,9 +763,7 @@ fn json_opt(out: &mut String, v: Option<&str>) {
 
 fn json_num(out: &mut String, v: Option<u64>) {
     match v {
-        Some(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Some(n) => num(out, n),
         None => out.push_str("null"),
     }
 }
@@ -609,7 +812,7 @@ mod tests {
 
     fn line(format: Format, e: &Entry) -> String {
         let mut s = String::new();
-        write_entry(&mut s, format, e);
+        Lines::new(format).write(&mut s, e);
         s
     }
 

@@ -57,8 +57,10 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
         Ok(None) => return Box::pin(async move { bypass(&app, &rooms, req, peer).await }),
         Err(why) => {
             let json = prefers_json(req.headers());
-            let resp = noted(&app, malformed(&app, why.into(), json), || Note::outside("refused"));
-            return Box::pin(std::future::ready(resp));
+            let resp = malformed(&app, why.into(), json);
+            // Left from inside the answer's future, where the note is
+            // taken (access::noted), not here before it runs.
+            return Box::pin(async move { noted(&app, resp, || Note::outside("refused")) });
         }
     };
     drop(rooms);
@@ -104,12 +106,12 @@ fn malformed(app: &App, why: Malformed, json: bool) -> Response<Body> {
     )
 }
 
-/// `resp` with the access log's note (made only when there is a log).
+/// `resp`, with the access log's note left (made only when there is a log).
 fn noted(app: &App, resp: Response<Body>, note: impl FnOnce() -> Note) -> Response<Body> {
-    match app.access {
-        Some(_) => note().on(resp),
-        None => resp,
+    if app.access.is_some() {
+        note().leave();
     }
+    resp
 }
 
 /// Who a request came from, for the access log: the session it was given
@@ -435,12 +437,18 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
 /// when it answered.
 fn exchanged(resp: Result<Response<Body>, Response<Body>>, note: Option<Note>, upstream: Duration) -> Response<Body> {
     match (resp, note) {
-        (Ok(resp), Some(n)) => Note {
-            upstream: Some(upstream),
-            ..n
+        (Ok(resp), Some(n)) => {
+            Note {
+                upstream: Some(upstream),
+                ..n
+            }
+            .leave();
+            resp
         }
-        .on(resp),
-        (Err(resp), Some(n)) => n.on(resp),
+        (Err(resp), Some(n)) => {
+            n.leave();
+            resp
+        }
         (Ok(resp) | Err(resp), None) => resp,
     }
 }
@@ -625,10 +633,10 @@ async fn internal(app: &App, what: Internal, req: Request<Incoming>) -> Response
         }
     });
     let resp = internal_answer(app, what, &req, room, now).await;
-    match note {
-        Some(n) => n.on(resp),
-        None => resp,
+    if let Some(n) = note {
+        n.leave();
     }
+    resp
 }
 
 /// The answer of [`internal`].

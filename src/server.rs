@@ -27,7 +27,7 @@ use prometheus::IntCounter;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::access::AccessLog;
+use crate::access::{self, AccessLog};
 use crate::app::App;
 use crate::body::Body;
 use crate::config::ServerConfig;
@@ -242,11 +242,14 @@ pub async fn accept_loop<H, F>(
                                 (h(req, peer), true)
                             }
                         };
-                        let mut resp = fut.await;
-                        let entry = entry.map(|mut e| {
-                            e.answered(&mut resp);
-                            e
-                        });
+                        let (resp, entry) = match entry {
+                            None => (fut.await, None),
+                            Some(mut e) => {
+                                let (resp, note) = access::noted(fut).await;
+                                e.answered(resp.status(), note);
+                                (resp, Some(e))
+                            }
+                        };
                         Ok::<_, Infallible>(resp.map(|b| Tracked::new(b, request, http2, turn, entry)))
                     }
                 });

@@ -5,6 +5,11 @@
 #
 #   benches/harness/ab.sh A_BINARY B_BINARY [ROUNDS] [SECONDS]
 #
+# A_TOML and B_TOML, when set, are added to A's and B's configuration,
+# in place of its tables of the same names (the same binary twice with
+# two settings: B_TOML=$'[log]\naccess = "text"'). FILE in them is
+# replaced by a scratch directory for files they write.
+#
 # Same layout as compare.sh: wrk (-t1 -c64) on CPU 0, backend and proxy on
 # CPU 1, one worker. Each round starts both proxies afresh in turn, warms up
 # 1 s, runs wrk, and reads the proxy's CPU time from /proc. Prints req/s,
@@ -20,10 +25,16 @@ taskset -c 1 "$backend" --port 18080 --threads 1 >/dev/null 2>&1 &
 bpid=$!
 trap 'kill $bpid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 sed 's/18081/18082/' "$here/callgrind-admitted.toml" >"$tmp/ab.toml"
+for side in a b; do
+  extra=$([ $side = a ] && echo "${A_TOML:-}" || echo "${B_TOML:-}")
+  tables=$(grep -o '^\[[^]]*\]' <<<"$extra" | tr '\n' ' ' || true)
+  { awk -v t=" $tables" '/^\[/ { skip = index(t, " " $1 " ") > 0 } !skip' "$tmp/ab.toml"
+    echo "${extra//FILE/$tmp}"; } >"$tmp/ab-$side.toml"
+done
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
-one() { # binary -> "req/s cpu_us_per_req"
-  TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$1" --config "$tmp/ab.toml" >/dev/null 2>&1 &
+one() { # binary side -> "req/s cpu_us_per_req p99_us"
+  TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c 1 "$1" --config "$tmp/ab-$2.toml" >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:18082/ && break; sleep 0.1; done
   taskset -c 0 wrk -t1 -c64 -d1s -s "$here/session.lua" http://127.0.0.1:18082/ >/dev/null
@@ -40,7 +51,7 @@ one() { # binary -> "req/s cpu_us_per_req"
     END { printf "%.0f %.2f %.0f\n", rps, c * 1e6 / n, p99 }'
 }
 for r in $(seq "$rounds"); do
-  if [ $((r % 2)) = 1 ]; then ra=$(one "$a"); rb=$(one "$b"); else rb=$(one "$b"); ra=$(one "$a"); fi
+  if [ $((r % 2)) = 1 ]; then ra=$(one "$a" a); rb=$(one "$b" b); else rb=$(one "$b" b); ra=$(one "$a" a); fi
   echo "round $r: A $ra  B $rb"
 done | tee "$tmp/rounds"
 python3 - "$tmp/rounds" <<'PY'
