@@ -816,6 +816,47 @@ mod tests {
         s
     }
 
+    /// A destination that takes nothing (a pipe nobody reads) stalls
+    /// the writer: requests go on, the lines past the queue are dropped
+    /// and counted, and every line queued is written once it drains.
+    #[test]
+    fn a_writer_that_cannot_keep_up_drops_lines_and_counts_them() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("access.log");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        // Read and write: opening a pipe so never blocks, and this end
+        // reads nothing until the queue has overflowed.
+        let mut pipe = OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
+        let dropped = IntCounter::new("d", "d").unwrap();
+        let log = AccessLog::open(Format::Text, Destination::File(fifo), false, dropped.clone()).unwrap();
+        let req = Request::get("/register").body(()).unwrap();
+        let peer = SocketAddr::from(([192, 0, 2, 7], 5555));
+        let sent = 3 * QUEUE as u64;
+        for _ in 0..sent {
+            log.start(&req, peer).finish(true);
+        }
+        // Held at most: what the writer took before it stalled (all that
+        // was pending, at most a queue), and a full queue.
+        let lost = dropped.get();
+        assert!(lost >= sent - 2 * QUEUE as u64, "only {lost} of {sent} dropped");
+        let reader = std::thread::spawn(move || {
+            let (mut n, mut buf) = (0, vec![0; 1 << 16]);
+            while n < sent - lost {
+                let got = pipe.read(&mut buf).unwrap();
+                n += buf[..got].iter().filter(|b| **b == b'\n').count() as u64;
+            }
+            n
+        });
+        let written = reader.join().unwrap();
+        assert_eq!(written + lost, sent, "a queued line was lost");
+        assert_eq!(dropped.get(), lost, "nothing dropped once the writer caught up");
+    }
+
     #[test]
     fn text_quotes_what_would_break_a_pair() {
         let l = log();
