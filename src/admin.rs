@@ -157,7 +157,7 @@ async fn api(app: &App, rest: &str, req: Request<Incoming>) -> Response<Body> {
                 ([], &Method::GET) => json_response(StatusCode::OK, &RoomStats::of(&room, app.clock.now_ms())),
                 ([], &Method::PATCH) => match read_json(req).await {
                     Ok(v) => match parse_patch(&v) {
-                        Ok(p) => change(app, &room, |ov| p.apply(ov)).await,
+                        Ok(p) => change(app, &room, move |ov| p.apply(ov)).await,
                         Err(msg) => error(StatusCode::BAD_REQUEST, msg),
                     },
                     Err(r) => r,
@@ -193,15 +193,20 @@ async fn read_json(req: Request<Incoming>) -> Result<Value, Response<Body>> {
 struct Patch {
     capacity: Option<Option<u32>>,
     admit_per_minute: Option<Option<Option<u32>>>,
+    /// `Some(Some(""))`: no notice, whatever the file says.
+    notice: Option<Option<String>>,
 }
 
 impl Patch {
-    fn apply(&self, ov: &mut Overrides) {
+    fn apply(self, ov: &mut Overrides) {
         if let Some(c) = self.capacity {
             ov.capacity = c;
         }
         if let Some(r) = self.admit_per_minute {
             ov.admit_per_minute = r;
+        }
+        if let Some(n) = self.notice {
+            ov.notice = n;
         }
     }
 }
@@ -212,10 +217,10 @@ fn parse_patch(v: &Value) -> Result<Patch, String> {
     };
     if let Some(k) = obj
         .keys()
-        .find(|k| !matches!(k.as_str(), "capacity" | "admit_per_minute"))
+        .find(|k| !matches!(k.as_str(), "capacity" | "admit_per_minute" | "notice"))
     {
         return Err(format!(
-            "unknown key {k:?}: only \"capacity\" and \"admit_per_minute\" can change at run time"
+            "unknown key {k:?}: only \"capacity\", \"admit_per_minute\" and \"notice\" can change at run time"
         ));
     }
     let positive = |k: &str, v: &Value| -> Result<u32, String> {
@@ -242,12 +247,23 @@ fn parse_patch(v: &Value) -> Result<Patch, String> {
             positive("admit_per_minute", v).map_err(|e| format!("{e} (or \"unlimited\")"))?,
         ))),
     };
-    if capacity.is_none() && admit_per_minute.is_none() {
-        return Err("nothing to change: send \"capacity\" and/or \"admit_per_minute\"".into());
+    let notice = match obj.get("notice") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(
+            crate::config::notice(s)
+                .map_err(|e| format!("notice {e}"))?
+                .unwrap_or_default(),
+        )),
+        Some(_) => return Err("notice must be a string (\"\" for none), or null for the file's notice".into()),
+    };
+    if capacity.is_none() && admit_per_minute.is_none() && notice.is_none() {
+        return Err("nothing to change: send \"capacity\", \"admit_per_minute\" and/or \"notice\"".into());
     }
     Ok(Patch {
         capacity,
         admit_per_minute,
+        notice,
     })
 }
 
@@ -267,9 +283,13 @@ async fn change(app: &App, room: &Room, f: impl FnOnce(&mut Overrides)) -> Respo
         Ok(s) => s.overrides,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
-    let mut ov = current;
+    let mut ov = current.clone();
     f(&mut ov);
-    match app.store.set_overrides(room.name(), ov, now, &room.limits).await {
+    match app
+        .store
+        .set_overrides(room.name(), ov.clone(), now, &room.limits)
+        .await
+    {
         Ok(snap) => {
             room.publish(snap, 0, now);
             for change in override_changes(&current, &ov) {
@@ -309,6 +329,18 @@ fn override_changes(before: &Overrides, after: &Overrides) -> Vec<String> {
             rate(after.admit_per_minute)
         ));
     }
+    let notice = |n: &Option<String>| match n.as_deref() {
+        None => "file".to_string(),
+        Some("") => "none".to_string(),
+        Some(t) => format!("{t:?}"),
+    };
+    if before.notice != after.notice {
+        out.push(format!(
+            "notice: {} -> {}",
+            notice(&before.notice),
+            notice(&after.notice)
+        ));
+    }
     out
 }
 
@@ -323,6 +355,8 @@ pub struct RoomStats {
     pub capacity: u32,
     /// `null`: no limit.
     pub admit_per_minute: Option<u32>,
+    /// Shown to those in line: the override, else the file's; `null`: none.
+    pub notice: Option<String>,
     /// The file's values.
     pub configured: Configured,
     pub overrides: Overrides,
@@ -350,6 +384,7 @@ pub struct RoomStats {
 pub struct Configured {
     pub capacity: u32,
     pub admit_per_minute: Option<u32>,
+    pub notice: Option<String>,
 }
 
 impl RoomStats {
@@ -368,8 +403,10 @@ impl RoomStats {
             configured: Configured {
                 capacity: room.cfg.capacity,
                 admit_per_minute: room.cfg.admit_per_minute,
+                notice: room.cfg.notice.clone(),
             },
-            overrides: s.overrides,
+            notice: room.notice(&view).map(str::to_owned),
+            overrides: s.overrides.clone(),
             active: s.active,
             reserved: s.reserved,
             waiting,
@@ -396,20 +433,32 @@ mod tests {
             paused: true,
             capacity: Some(20),
             admit_per_minute: Some(None),
+            notice: Some("Back at \"10:15\"".into()),
         };
         assert_eq!(
             override_changes(&none, &all),
-            ["paused", "capacity: file -> 20", "admit_per_minute: file -> unlimited"]
+            [
+                "paused",
+                "capacity: file -> 20",
+                "admit_per_minute: file -> unlimited",
+                r#"notice: file -> "Back at \"10:15\"""#
+            ]
         );
         assert_eq!(
             override_changes(
                 &all,
                 &Overrides {
                     admit_per_minute: Some(Some(60)),
+                    notice: Some(String::new()),
                     ..Overrides::default()
                 }
             ),
-            ["resumed", "capacity: 20 -> file", "admit_per_minute: unlimited -> 60"]
+            [
+                "resumed",
+                "capacity: 20 -> file",
+                "admit_per_minute: unlimited -> 60",
+                r#"notice: "Back at \"10:15\"" -> none"#
+            ]
         );
         assert!(override_changes(&all, &all).is_empty());
     }

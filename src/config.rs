@@ -117,6 +117,7 @@ pub mod raw {
         pub claim_grace: Option<String>,
         pub checkin_window: Option<String>,
         pub queue: Option<String>,
+        pub notice: Option<String>,
     }
 }
 
@@ -410,6 +411,28 @@ pub struct RoomConfig {
     pub checkin_window: Duration,
     /// Queue discipline.
     pub queue: QueueMode,
+    /// Shown on the waiting page and in the status JSON: "back at 10:15".
+    pub notice: Option<String>,
+}
+
+/// The longest notice, in characters: a few sentences, not a page.
+pub const MAX_NOTICE_CHARS: usize = 500;
+
+/// A notice as it will be shown, from the file or the admin API: trimmed,
+/// `None` when nothing is left; an error for one too long or holding
+/// control characters (line breaks and tabs are kept).
+pub fn notice(text: &str) -> Result<Option<String>, String> {
+    let t = text.trim();
+    let n = t.chars().count();
+    if n > MAX_NOTICE_CHARS {
+        return Err(format!(
+            "is {n} characters long; a notice holds at most {MAX_NOTICE_CHARS}"
+        ));
+    }
+    if let Some(c) = t.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
+        return Err(format!("holds the control character {c:?}"));
+    }
+    Ok((!t.is_empty()).then(|| t.to_string()))
 }
 
 /// One problem found in a configuration file.
@@ -632,6 +655,7 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = {
                 ("claim_grace", Duration),
                 ("checkin_window", Duration),
                 ("queue", Text),
+                ("notice", Text),
             ],
         ),
     ]
@@ -1427,6 +1451,18 @@ impl Validator<'_> {
                 None
             }
         };
+        let notice = match r.notice.as_deref().map(notice) {
+            None => None,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                self.problem(
+                    &k("notice"),
+                    e,
+                    Some("a few sentences of plain text, like \"Back at 10:15.\"".into()),
+                );
+                None
+            }
+        };
         let name = name?;
         Some(RoomConfig {
             title: r.title.unwrap_or_else(|| name.clone()),
@@ -1438,6 +1474,7 @@ impl Validator<'_> {
             claim_grace,
             checkin_window,
             queue: queue?,
+            notice,
         })
     }
 
@@ -1643,6 +1680,35 @@ mod tests {
             parse("[server]\nupstream = \"http://127.0.0.1:1\"\n[log]\naccess = \"off\"\naccess_file = \"a.log\"\n")
                 .unwrap_err();
         assert!(e.problems.iter().any(|p| p.key == "log.access_file"), "{e}");
+    }
+
+    #[test]
+    fn a_room_notice_is_trimmed_and_bounded() {
+        let with = |notice: &str| parse(&format!("{GOOD}notice = {}\n", toml::Value::from(notice)));
+        let c = with("  Doors open at 10:00.\nBring your code.  ").unwrap();
+        assert_eq!(
+            c.rooms[0].notice.as_deref(),
+            Some("Doors open at 10:00.\nBring your code.")
+        );
+        assert_eq!(with("   ").unwrap().rooms[0].notice, None, "blank is none");
+        assert_eq!(parse(GOOD).unwrap().rooms[0].notice, None);
+        for (bad, want) in [
+            ("x".repeat(501), "at most 500"),
+            ("a\u{7}b".to_string(), "control character"),
+        ] {
+            let e = with(&bad).unwrap_err();
+            let p = e
+                .problems
+                .iter()
+                .find(|p| p.key == "room[0].notice")
+                .unwrap_or_else(|| panic!("{e}"));
+            assert!(p.message.contains(want), "{e}");
+        }
+        assert_eq!(
+            notice(&"é".repeat(500)).unwrap().map(|n| n.chars().count()),
+            Some(500),
+            "characters, not bytes"
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::metrics::{ClientErrorKind, Outcome, RoomMetrics};
 use crate::page::{self, Waiting};
 use crate::proxy::ProxyError;
 use crate::request::Malformed;
-use crate::room::{Room, Rooms};
+use crate::room::{Room, Rooms, View};
 use crate::store::{Arrival, Visit};
 use crate::token::{Kind, Token};
 
@@ -524,8 +524,10 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Plain<F>
 fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis) -> Response<Body> {
     room.metrics.request(Outcome::Queued);
     let live = app.live.load();
+    let view = room.view();
     let w = standing(
         room,
+        &view,
         &place,
         &room.cfg.title,
         live.config.page.site_name.as_deref(),
@@ -542,7 +544,7 @@ fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
 /// A waiting visitor's request that cannot wait (a form): 503, not sent.
 fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis) -> Response<Body> {
     room.metrics.request(Outcome::Rejected);
-    let poll = standing(room, &place, "", None, now).poll_after_seconds;
+    let poll = standing(room, &room.view(), &place, "", None, now).poll_after_seconds;
     let msg = "Your request was not sent to the site: you are in line, and the site takes visitors in turn. \
                Nothing was submitted. Keep your place by opening this address again.";
     let resp = app.message(
@@ -557,16 +559,24 @@ fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
 
 /// Where a visitor in line stands, as the page, the status and a refusal
 /// say it: the place, the estimated wait (none for a returner, or while
-/// admissions are paused, which it says instead) and when to ask again.
-fn standing<'a>(room: &'a Room, place: &Place, title: &'a str, site: Option<&'a str>, now: Millis) -> Waiting<'a> {
-    let view = room.view();
+/// admissions are paused, which it says instead), when to ask again, and
+/// the room's notice, as of `view`.
+fn standing<'a>(
+    room: &'a Room,
+    view: &'a View,
+    place: &Place,
+    title: &'a str,
+    site: Option<&'a str>,
+    now: Millis,
+) -> Waiting<'a> {
     let eta = if place.returner {
         None
     } else {
-        room.eta_seconds(&view, place.position - 1)
+        room.eta_seconds(view, place.position - 1)
     };
     let poll = room.poll_after(place.checked_in, eta);
-    let w = Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now);
+    let w = Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now)
+        .noticed(room.notice(view));
     if view.snapshot.overrides.paused {
         w.paused()
     } else {
@@ -713,10 +723,11 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
     loop {
         step = match step {
             Step::Wait(place) => {
+                let view = room.view();
                 let w = Waiting {
                     room_title: None,
                     site_name: None,
-                    ..standing(room, &place, "", None, now)
+                    ..standing(room, &view, &place, "", None, now)
                 };
                 let mut r = json_response(StatusCode::OK, w.to_json());
                 r.headers_mut()

@@ -42,6 +42,9 @@ pub struct Waiting<'a> {
     pub room_title: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site_name: Option<&'a str>,
+    /// The room's notice ([`crate::room::Room::notice`]); `null` for none,
+    /// so a page that showed one knows to take it down.
+    pub notice: Option<&'a str>,
     /// 1 = next in line.
     pub position: u64,
     /// A late returner waiting for the next free slot, ahead of the line.
@@ -72,6 +75,7 @@ impl<'a> Waiting<'a> {
             room,
             room_title: Some(room_title),
             site_name,
+            notice: None,
             position,
             returner,
             eta_seconds,
@@ -116,6 +120,11 @@ impl<'a> Waiting<'a> {
         if let Some(t) = self.site_name {
             out.push_str(r#","site_name":"#);
             text(&mut out, t);
+        }
+        out.push_str(r#","notice":"#);
+        match self.notice {
+            Some(t) => text(&mut out, t),
+            None => out.push_str("null"),
         }
         out.push_str(r#","position":"#);
         out.push_str(num.format(self.position));
@@ -214,7 +223,12 @@ pub fn admitted_json(room: &str) -> String {
 /// place.
 pub const PAUSED_TEXT: &str = "admissions are paused for now; you keep your place";
 
-impl Waiting<'_> {
+impl<'a> Waiting<'a> {
+    /// With the room's notice.
+    pub fn noticed(self, notice: Option<&'a str>) -> Self {
+        Waiting { notice, ..self }
+    }
+
     /// The answer while admissions are paused: no estimate, and why.
     pub fn paused(self) -> Self {
         Waiting {
@@ -272,6 +286,7 @@ struct PreparedKey {
     room: String,
     title: Option<String>,
     site: Option<String>,
+    notice: Option<String>,
     returner: bool,
 }
 
@@ -281,6 +296,7 @@ impl PreparedKey {
             room: w.room.to_owned(),
             title: w.room_title.map(str::to_owned),
             site: w.site_name.map(str::to_owned),
+            notice: w.notice.map(str::to_owned),
             returner: w.returner,
         }
     }
@@ -290,6 +306,7 @@ impl PreparedKey {
             && self.room == w.room
             && self.title.as_deref() == w.room_title
             && self.site.as_deref() == w.site_name
+            && self.notice.as_deref() == w.notice
     }
 }
 
@@ -328,7 +345,7 @@ const SLOTS: [Slot; 6] = [
 const MARK: char = '\u{F8FF}';
 
 /// Upper bound on prepared pages kept (rooms × 2 shapes, across reloads
-/// that change titles); past it the cache starts over.
+/// that change titles and notices); past it the cache starts over.
 const MAX_PREPARED: usize = 256;
 
 impl Pages {
@@ -392,7 +409,7 @@ impl Pages {
     fn prepare(&self, w: &Waiting<'_>) -> Option<Prepared> {
         // The operator's own text could hold the marker character; such a
         // page is rendered whole instead.
-        if [Some(w.room), w.room_title, w.site_name]
+        if [Some(w.room), w.room_title, w.site_name, w.notice]
             .into_iter()
             .flatten()
             .any(|t| t.contains(MARK))
@@ -564,6 +581,8 @@ mod tests {
                 );
                 w.room_title = title;
                 assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
+                w.notice = title;
+                assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
                 w.room_title = None;
                 w.site_name = None;
                 assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
@@ -574,15 +593,22 @@ mod tests {
     #[test]
     fn prepared_built_in_page_is_what_the_template_renders() {
         let p = Pages::new(None).unwrap();
-        let titles = [("Big <sale> & 'more'", None), ("t", Some("Shop / \"Tickets\""))];
-        for (title, site) in titles {
+        let titles = [
+            ("Big <sale> & 'more'", None, None),
+            (
+                "t",
+                Some("Shop / \"Tickets\""),
+                Some("Back at <b>10:15</b> & \"soon\".\nSorry."),
+            ),
+        ];
+        for (title, site, notice) in titles {
             for (pos, returner, eta, poll) in [
                 (1, false, None, 5),
                 (12_345, false, Some(7_384), 30),
                 (3, true, None, 2),
                 (99, false, Some(59), 7),
             ] {
-                let w = Waiting::new("reg-a", title, site, pos, returner, eta, poll, 1_700_000_123_456);
+                let w = Waiting::new("reg-a", title, site, pos, returner, eta, poll, 1_700_000_123_456).noticed(notice);
                 let prepared = p.prepared(&w).expect("the built-in page prepares");
                 assert_eq!(
                     prepared.fill(&w, 6),
@@ -591,6 +617,11 @@ mod tests {
                 );
             }
         }
+        // A new notice is a new page, not the last one's.
+        let w = |notice| Waiting::new("reg-a", "t", None, 2, false, None, 5, 0).noticed(notice);
+        assert!(p.waiting(&w(Some("Back at 10:15."))).contains("Back at 10:15."));
+        assert!(p.waiting(&w(Some("Back at 10:30."))).contains("Back at 10:30."));
+        assert!(!p.waiting(&w(None)).contains("Back at"));
         let odd = format!("Apple {MARK}4{MARK} day");
         let w = Waiting::new("reg", &odd, None, 2, false, Some(60), 5, 0);
         assert!(p.prepared(&w).is_none(), "a title holding the marker is never cut");

@@ -202,6 +202,7 @@ fn live_changes(old: &Config, new: &Config) -> Vec<String> {
         room!(claim_grace);
         room!(checkin_window);
         room!(queue);
+        room!(notice);
     }
     out
 }
@@ -337,8 +338,9 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             report.rooms_changed.push(room.name().to_string());
         }
         room.carry_from(prev);
-        let file_changed =
-            prev.cfg.capacity != room.cfg.capacity || prev.cfg.admit_per_minute != room.cfg.admit_per_minute;
+        let file_changed = prev.cfg.capacity != room.cfg.capacity
+            || prev.cfg.admit_per_minute != room.cfg.admit_per_minute
+            || prev.cfg.notice != room.cfg.notice;
         if !file_changed {
             app.refresh(room, now).await;
             continue;
@@ -354,7 +356,7 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
                 continue;
             }
         };
-        let before = ov;
+        let before = ov.clone();
         if prev.cfg.capacity != room.cfg.capacity && ov.capacity.take().is_some() {
             report.overrides_cleared.push(format!("{}.capacity", room.name()));
         }
@@ -362,6 +364,9 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             report
                 .overrides_cleared
                 .push(format!("{}.admit_per_minute", room.name()));
+        }
+        if prev.cfg.notice != room.cfg.notice && ov.notice.take().is_some() {
+            report.overrides_cleared.push(format!("{}.notice", room.name()));
         }
         if ov != before {
             match app.store.set_overrides(room.name(), ov, now, &room.limits).await {

@@ -173,6 +173,15 @@ impl Room {
         self.eta_seconds(view, waiting)
     }
 
+    /// The notice in force: an operator's (the admin API's; empty for
+    /// none), else the file's.
+    pub fn notice<'a>(&'a self, view: &'a View) -> Option<&'a str> {
+        match &view.snapshot.overrides.notice {
+            Some(n) => (!n.is_empty()).then_some(n.as_str()),
+            None => self.cfg.notice.as_deref(),
+        }
+    }
+
     /// The limits in force given a snapshot's operator overrides.
     pub fn effective(&self, snapshot: &Snapshot) -> Limits {
         snapshot.overrides.apply(&self.limits)
@@ -279,6 +288,7 @@ mod tests {
             claim_grace: defaults::claim_grace(),
             checkin_window: defaults::checkin_window(),
             queue: QueueMode::Fifo,
+            notice: None,
         }
     }
 

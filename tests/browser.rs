@@ -88,6 +88,11 @@ struct Dump {
 /// budget is spent, or `None` if the browser is still busy after
 /// [`BROWSER_TIMEOUT`] (a page that keeps refreshing never lets it finish).
 async fn browse(browser: &Path, url: &str, javascript: bool) -> Option<Dump> {
+    browse_in(browser, url, javascript, None, VIRTUAL_BUDGET_MS).await
+}
+
+/// [`browse`], in time zone `tz` when given, for `budget_ms` of virtual time.
+async fn browse_in(browser: &Path, url: &str, javascript: bool, tz: Option<&str>, budget_ms: u64) -> Option<Dump> {
     let profile = Profile::new(if javascript { "js" } else { "nojs" });
     if !javascript {
         // JavaScript off for every site, as a visitor would set it. (The
@@ -115,7 +120,10 @@ async fn browse(browser: &Path, url: &str, javascript: bool) -> Option<Dump> {
         "--disable-dev-shm-usage",
     ])
     .arg(format!("--user-data-dir={}", profile.0.display()))
-    .arg(format!("--virtual-time-budget={VIRTUAL_BUDGET_MS}"));
+    .arg(format!("--virtual-time-budget={budget_ms}"));
+    if let Some(tz) = tz {
+        cmd.env("TZ", tz);
+    }
     cmd.arg("--dump-dom")
         .arg(url)
         .stdin(Stdio::null())
@@ -286,4 +294,84 @@ async fn waiting_page_admits_the_visitor_without_javascript() {
         metric(&m, r#"vestibule_requests_total{outcome="claimed",room="reg"}"#),
         1.0
     );
+}
+
+/// (issue 17: a notice an operator posts reaches those already in line;
+/// the page showed the time in UTC until its first poll, local after.)
+/// The page, loaded with the file's notice, shows the notice the admin
+/// API posts after its first status poll; and before any poll, the time
+/// is the visitor's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_a_new_notice_and_the_visitor_s_own_time() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let h = Harness::start(
+        r#"
+        [[room]]
+        name = "reg"
+        paths = ["/register"]
+        capacity = 0
+        checkin_window = "1h"
+        notice = "Doors open at 10:00."
+        "#,
+    )
+    .await;
+    let url = h.url("/register");
+    let polls = async || {
+        metric(
+            &h.metrics().await,
+            r#"vestibule_requests_total{outcome="status",room="reg"}"#,
+        )
+    };
+
+    // Half a second: the first poll comes after 1.6 s at the earliest.
+    let zone = "Asia/Kathmandu";
+    let dump = browse_in(browser, &url, true, Some(zone), 500).await.unwrap();
+    assert_eq!(polls().await, 0.0, "no poll yet");
+    let dom = &dump.dom;
+    let time = dom
+        .split(r#"<time id="updated""#)
+        .nth(1)
+        .and_then(|t| t.split('>').nth(1))
+        .and_then(|t| t.split('<').next())
+        .unwrap_or_else(|| panic!("no time on the page\n{dom}"));
+    assert!(
+        !time.is_empty() && !time.contains("UTC"),
+        "{zone} time, not UTC: {time:?}"
+    );
+    assert!(dom.contains(r#"role="status">Doors open at 10:00.</p>"#), "{dom}");
+
+    let driver = async {
+        let mut posted = false;
+        loop {
+            h.tick().await;
+            if !posted && polls().await >= 1.0 {
+                let r = h
+                    .admin()
+                    .send(
+                        http::Method::PATCH,
+                        "/api/rooms/reg",
+                        &[("content-type", "application/json")],
+                        r#"{"notice": "Back at 10:15 <soon>."}"#.into(),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text());
+                posted = true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    // The room never admits: the page polls until the budget runs out.
+    let dump = tokio::select! {
+        d = browse_in(browser, &url, true, None, VIRTUAL_BUDGET_MS) => d,
+        () = driver => unreachable!(),
+    };
+    let dom = &dump.expect("the browser finished").dom;
+    assert!(polls().await >= 2.0, "polled after the notice changed\n{dom}");
+    assert!(
+        dom.contains(r#"<p class="notice" id="notice" role="status">Back at 10:15 &lt;soon&gt;.</p>"#),
+        "the poll brought the new notice, as text\n{dom}"
+    );
+    assert!(!dom.contains("Doors open"), "{dom}");
 }

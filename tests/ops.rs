@@ -769,3 +769,81 @@ async fn a_paused_room_says_so_to_those_in_line() {
     assert!(s["eta_seconds"].as_u64().is_some(), "an estimate again: {s}");
     assert!(!s["eta_text"].as_str().unwrap().contains("paused"), "{s}");
 }
+
+/// (issue 17: an operator could not post "we are fixing a problem, back at
+/// 10:15" without replacing the whole template.) The file's notice is on
+/// the page and in the status JSON; the admin API replaces it live (the
+/// page escapes it), hides it (`""`) or hands it back to the file
+/// (`null`); a pause shows it beside "admissions are paused"; a file that
+/// changes the notice wins over the API's.
+#[tokio::test]
+async fn an_operator_posts_a_notice_to_those_in_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |notice: &str| room_file(1, &format!("notice = \"{notice}\"\n"));
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &file("Doors open at 10:00.")).await;
+    assert!(h.visitor().get("/register").await.reached_upstream());
+    let v = h.visitor();
+    let page = v.get("/register").await;
+    assert!(page.text().contains("Doors open at 10:00."), "{}", page.text());
+    let status = async || v.get_json("/_vestibule/status").await.json();
+    assert_eq!(status().await["notice"], "Doors open at 10:00.");
+
+    let set = async |body: &str| {
+        let r = api(&h, Method::PATCH, "/api/rooms/registration", body).await;
+        assert_eq!(r.status, StatusCode::OK, "{body}: {}", r.text());
+        r.json()
+    };
+    let j = set(r#"{"notice": "  <b>Back</b> at 10:15 & \"soon\"  "}"#).await;
+    assert_eq!(j["notice"], "<b>Back</b> at 10:15 & \"soon\"", "trimmed: {j}");
+    assert_eq!(j["configured"]["notice"], "Doors open at 10:00.");
+    assert_eq!(status().await["notice"], "<b>Back</b> at 10:15 & \"soon\"");
+    let page = v.get("/register").await.text();
+    assert!(
+        page.contains("&lt;b&gt;Back&lt;&#x2f;b&gt; at 10:15 &amp; &quot;soon&quot;"),
+        "escaped on the page: {page}"
+    );
+    assert!(!page.contains("<b>Back"), "{page}");
+    assert!(!page.contains("Doors open"), "{page}");
+
+    api(&h, Method::POST, "/api/rooms/registration/pause", "").await;
+    let page = v.get("/register").await.text();
+    assert!(
+        page.contains("admissions are paused") && page.contains("at 10:15"),
+        "{page}"
+    );
+    api(&h, Method::POST, "/api/rooms/registration/resume", "").await;
+
+    set(r#"{"notice": ""}"#).await;
+    assert!(status().await["notice"].is_null());
+    let page = v.get("/register").await.text();
+    assert!(page.contains(r#"id="notice" role="status" hidden"#), "{page}");
+    assert!(!page.contains("Doors open") && !page.contains("10:15"), "{page}");
+    set(r#"{"notice": null}"#).await;
+    assert_eq!(status().await["notice"], "Doors open at 10:00.", "back to the file's");
+
+    for (body, want) in [
+        (r#"{"notice": 5}"#.to_string(), "notice must be a string"),
+        (format!(r#"{{"notice": "{}"}}"#, "x".repeat(501)), "at most 500"),
+        (r#"{"notice": "a\u0007b"}"#.to_string(), "control character"),
+    ] {
+        let r = api(&h, Method::PATCH, "/api/rooms/registration", &body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(r.json()["error"].as_str().unwrap().contains(want), "{}", r.text());
+    }
+
+    // The API's notice stands until the file changes the notice.
+    set(r#"{"notice": "Back at 10:15."}"#).await;
+    std::fs::write(
+        dir.path().join("vestibule.toml"),
+        with_upstream(&h, &file("Sold out, sorry.")),
+    )
+    .unwrap();
+    let rep = api(&h, Method::POST, "/api/reload", "").await.json();
+    assert_eq!(rep["overrides_cleared"], serde_json::json!(["registration.notice"]));
+    assert_eq!(
+        rep["changes"],
+        serde_json::json!([r#"room.registration.notice: "Doors open at 10:00." -> "Sold out, sorry.""#])
+    );
+    assert_eq!(status().await["notice"], "Sold out, sorry.");
+    assert!(v.get("/register").await.text().contains("Sold out, sorry."));
+}

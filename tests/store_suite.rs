@@ -245,7 +245,7 @@ async fn pause_and_overrides_apply_inside_every_decision() {
             paused: true,
             ..Overrides::default()
         };
-        let snap = s.set_overrides(R, paused, 0, &l).await.unwrap();
+        let snap = s.set_overrides(R, paused.clone(), 0, &l).await.unwrap();
         assert_eq!(snap.overrides, paused, "{kind}");
         let t = ticket(&*s, 0, &l).await;
         s.visit(R, t, 0, &l).await.unwrap();
@@ -257,15 +257,47 @@ async fn pause_and_overrides_apply_inside_every_decision() {
             admit_per_minute: Some(Some(60)),
             ..Overrides::default()
         };
-        assert_eq!(s.set_overrides(R, one, SEC, &l).await.unwrap().overrides, one, "{kind}");
+        assert_eq!(
+            s.set_overrides(R, one.clone(), SEC, &l).await.unwrap().overrides,
+            one,
+            "{kind}"
+        );
         assert_eq!(s.tick(R, 2 * SEC, &l).await.unwrap().admitted, 0, "{kind}: capacity 1");
         let unlimited = Overrides {
             admit_per_minute: Some(None),
             ..Overrides::default()
         };
-        let snap = s.set_overrides(R, unlimited, 2 * SEC, &l).await.unwrap();
+        let snap = s.set_overrides(R, unlimited.clone(), 2 * SEC, &l).await.unwrap();
         assert_eq!(snap.overrides, unlimited, "{kind}");
         assert_eq!(s.tick(R, 3 * SEC, &l).await.unwrap().admitted, 1, "{kind}");
+    })
+    .await;
+}
+
+/// A notice travels with the overrides and comes back as it was written:
+/// quotes, line breaks and non-ASCII, an empty one (no notice, whatever
+/// the file says) apart from none (the file's); it survives the ticks'
+/// snapshots and does not touch the other overrides.
+#[tokio::test]
+async fn a_notice_comes_back_as_it_was_written() {
+    each_store(async |s, kind| {
+        let l = lim(3);
+        for notice in [
+            Some("Back at 10:15 — \"soon\".\nSorry for the wait: 票 '=' ''".to_string()),
+            Some(String::new()),
+            Some("=".to_string()),
+            None,
+        ] {
+            let o = Overrides {
+                paused: true,
+                notice: notice.clone(),
+                ..Overrides::default()
+            };
+            let snap = s.set_overrides(R, o.clone(), 0, &l).await.unwrap();
+            assert_eq!(snap.overrides, o, "{kind}");
+            s.tick(R, SEC, &l).await.unwrap();
+            assert_eq!(s.snapshot(R, SEC, &l).await.unwrap().overrides.notice, notice, "{kind}");
+        }
     })
     .await;
 }
@@ -534,10 +566,11 @@ async fn wide_diff(srv: &RedisServer, seed: u64, steps: usize) -> Result<(), Str
                     paused: next(4) == 0,
                     capacity: [None, None, Some(0), Some(1), Some(4)][next(5) as usize],
                     admit_per_minute: [None, None, Some(None), Some(Some(30)), Some(Some(120))][next(5) as usize],
+                    notice: [None, None, Some(""), Some("Back soon.")][next(4) as usize].map(str::to_owned),
                 };
                 let (a, b) = same(
-                    mem.set_overrides(R, o, now, &l).await.unwrap(),
-                    red.set_overrides(R, o, now, &l).await.unwrap(),
+                    mem.set_overrides(R, o.clone(), now, &l).await.unwrap(),
+                    red.set_overrides(R, o.clone(), now, &l).await.unwrap(),
                 );
                 eq!(a, b, "overrides {o:?}");
             }

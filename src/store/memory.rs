@@ -265,7 +265,7 @@ impl RoomState {
             revoked: pairs(&self.revoked),
             marks: self.marks.iter().map(|(k, v)| (*k, *v)).collect(),
             issue_log: self.issue_log.iter().copied().collect(),
-            overrides: self.overrides,
+            overrides: self.overrides.clone(),
         }
     }
 
@@ -608,7 +608,7 @@ impl RoomState {
             cleared,
             marks,
             revoked: self.revoked.keys().copied().collect(),
-            overrides: self.overrides,
+            overrides: self.overrides.clone(),
             restored_ms: self.restored_ms,
         }
     }

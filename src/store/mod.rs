@@ -66,7 +66,7 @@ impl Limits {
 /// store, so every instance sharing it sees them, and they win over the
 /// file's values until the file changes that same value (see
 /// [`crate::reload::apply`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Overrides {
     /// Nobody new is admitted: new visitors queue, the pointer stays. Those
     /// already admitted (sessions and reserved slots) keep their places.
@@ -79,6 +79,10 @@ pub struct Overrides {
     /// absent when not overridden, `null` for no limit.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
     pub admit_per_minute: Option<Option<u32>>,
+    /// Replaces the room's notice on the waiting page; `Some("")` shows
+    /// none. Checked as the file's is ([`crate::config::notice`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 impl Overrides {

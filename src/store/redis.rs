@@ -234,6 +234,7 @@ fn snapshot(v: Value) -> Result<Snapshot, StoreError> {
             "u" => Some(None),
             n => n.parse().ok().map(Some),
         },
+        notice: text(field(&a, 12)?)?.strip_prefix('=').map(str::to_owned),
     };
     // 32-bit words from Redis, combined into the 64-bit words the snapshot
     // indexes, masked to (admitted, cleared].
@@ -374,6 +375,7 @@ impl Store for RedisStore {
                 Some(None) => "u".into(),
                 Some(Some(r)) => r.to_string(),
             },
+            o.notice.as_ref().map(|n| format!("={n}")).unwrap_or_default(),
         ];
         let mut a = items(self.call(room, "overrides", now, limits, &args).await?)?;
         snapshot(a.swap_remove(1))

@@ -127,6 +127,12 @@ local function cleared()
   return tonumber(r[1])
 end
 
+local function notice_override()
+  local n = redis.call('HGET', K_META, 'notice')
+  if n then return '=' .. n end
+  return ''
+end
+
 local function snapshot()
   local c = cleared()
   local words = {}
@@ -150,6 +156,9 @@ local function snapshot()
     I(redis.call('ZCARD', K_RESV)), I(redis.call('ZCARD', K_RET)), I(c),
     paused and '1' or '0', ov_cap, ov_rate,
     words, redis.call('ZRANGE', K_REVOKED, 0, -1),
+    -- The notice override: '' for none, '=' and the text for one (which
+    -- may be empty: no notice).
+    notice_override(),
   }
 end
 
@@ -312,6 +321,12 @@ elseif op == 'overrides' then
   redis.call('HSET', K_META, 'paused', paused and '1' or '0')
   if ov_cap == '' then redis.call('HDEL', K_META, 'cap') else redis.call('HSET', K_META, 'cap', ov_cap) end
   if ov_rate == '' then redis.call('HDEL', K_META, 'rate') else redis.call('HSET', K_META, 'rate', ov_rate) end
+  -- ARGV[14]: '' for no notice override, '=' and the text for one.
+  if ARGV[14] == '' then
+    redis.call('HDEL', K_META, 'notice')
+  else
+    redis.call('HSET', K_META, 'notice', string.sub(ARGV[14], 2))
+  end
   apply_overrides()
   return {'snapshot', snapshot()}
 end
