@@ -162,6 +162,8 @@ fn store(c: &mut Criterion) {
         claim_grace_ms: 60_000,
         checkin_window_ms: 15_000,
         tick_ms: 1_000,
+        mode: vestibule::config::RoomMode::Queue,
+        max_session_ms: 0,
     };
     let s = MemoryStore::new();
     let mut now = 1_800_000_000_000u64;

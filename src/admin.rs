@@ -43,6 +43,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::body::Body;
+use crate::config::RoomMode;
 use crate::http::respond;
 use crate::room::Room;
 use crate::server::{accept_loop, Bounds};
@@ -195,6 +196,7 @@ struct Patch {
     admit_per_minute: Option<Option<Option<u32>>>,
     /// `Some(Some(""))`: no notice, whatever the file says.
     notice: Option<Option<String>>,
+    mode: Option<Option<RoomMode>>,
 }
 
 impl Patch {
@@ -208,6 +210,9 @@ impl Patch {
         if let Some(n) = self.notice {
             ov.notice = n;
         }
+        if let Some(m) = self.mode {
+            ov.mode = m;
+        }
     }
 }
 
@@ -217,10 +222,11 @@ fn parse_patch(v: &Value) -> Result<Patch, String> {
     };
     if let Some(k) = obj
         .keys()
-        .find(|k| !matches!(k.as_str(), "capacity" | "admit_per_minute" | "notice"))
+        .find(|k| !matches!(k.as_str(), "capacity" | "admit_per_minute" | "notice" | "mode"))
     {
         return Err(format!(
-            "unknown key {k:?}: only \"capacity\", \"admit_per_minute\" and \"notice\" can change at run time"
+            "unknown key {k:?}: only \"mode\", \"capacity\", \"admit_per_minute\" and \"notice\" can change at \
+             run time"
         ));
     }
     let positive = |k: &str, v: &Value| -> Result<u32, String> {
@@ -257,13 +263,21 @@ fn parse_patch(v: &Value) -> Result<Patch, String> {
         )),
         Some(_) => return Err("notice must be a string (\"\" for none), or null for the file's notice".into()),
     };
-    if capacity.is_none() && admit_per_minute.is_none() && notice.is_none() {
-        return Err("nothing to change: send \"capacity\", \"admit_per_minute\" and/or \"notice\"".into());
+    let mode = match obj.get("mode") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => Some(Some(v.as_str().and_then(RoomMode::parse).ok_or_else(|| {
+            "mode must be \"queue\", \"passthrough\" or \"closed\", or null for the file's mode".to_string()
+        })?)),
+    };
+    if capacity.is_none() && admit_per_minute.is_none() && notice.is_none() && mode.is_none() {
+        return Err("nothing to change: send \"mode\", \"capacity\", \"admit_per_minute\" and/or \"notice\"".into());
     }
     Ok(Patch {
         capacity,
         admit_per_minute,
         notice,
+        mode,
     })
 }
 
@@ -309,6 +323,10 @@ fn override_changes(before: &Overrides, after: &Overrides) -> Vec<String> {
     if before.paused != after.paused {
         out.push(if after.paused { "paused" } else { "resumed" }.to_string());
     }
+    let mode = |m: Option<RoomMode>| m.map_or("file", RoomMode::as_str);
+    if before.mode != after.mode {
+        out.push(format!("mode: {} -> {}", mode(before.mode), mode(after.mode)));
+    }
     let capacity = |c: Option<u32>| c.map_or_else(|| "file".to_string(), |n| n.to_string());
     if before.capacity != after.capacity {
         out.push(format!(
@@ -350,6 +368,8 @@ pub struct RoomStats {
     pub name: String,
     pub title: String,
     pub paths: Vec<String>,
+    /// In force (the override, else the file's).
+    pub mode: RoomMode,
     pub paused: bool,
     /// In force (the override, else the file's value).
     pub capacity: u32,
@@ -382,6 +402,7 @@ pub struct RoomStats {
 /// A room's values in the file.
 #[derive(Debug, Serialize)]
 pub struct Configured {
+    pub mode: RoomMode,
     pub capacity: u32,
     pub admit_per_minute: Option<u32>,
     pub notice: Option<String>,
@@ -397,10 +418,12 @@ impl RoomStats {
             name: room.name().to_string(),
             title: room.cfg.title.clone(),
             paths: room.cfg.paths.clone(),
+            mode: eff.mode,
             paused: s.overrides.paused,
             capacity: eff.capacity,
             admit_per_minute: eff.admit_per_minute,
             configured: Configured {
+                mode: room.cfg.mode,
                 capacity: room.cfg.capacity,
                 admit_per_minute: room.cfg.admit_per_minute,
                 notice: room.cfg.notice.clone(),
@@ -434,11 +457,13 @@ mod tests {
             capacity: Some(20),
             admit_per_minute: Some(None),
             notice: Some("Back at \"10:15\"".into()),
+            mode: Some(RoomMode::Closed),
         };
         assert_eq!(
             override_changes(&none, &all),
             [
                 "paused",
+                "mode: file -> closed",
                 "capacity: file -> 20",
                 "admit_per_minute: file -> unlimited",
                 r#"notice: file -> "Back at \"10:15\"""#
@@ -455,6 +480,7 @@ mod tests {
             ),
             [
                 "resumed",
+                "mode: closed -> file",
                 "capacity: 20 -> file",
                 "admit_per_minute: unlimited -> 60",
                 r#"notice: "Back at \"10:15\"" -> none"#

@@ -14,12 +14,16 @@
 //! the store fails                          -> [`store_down`]: the failure policy
 //! ```
 //!
+//! That is the `queue` mode. In `passthrough` every request is forwarded,
+//! with no session, ticket or store call; in `closed` a session goes on
+//! as above, and everyone else gets the closed answer.
+//!
 //! Waiting is a page for `GET` and `HEAD`; any other method is refused
 //! (503) and never forwarded. The status endpoint walks the same rule and
 //! is never forwarded either.
 
 use crate::clock::Millis;
-use crate::config::FailurePolicy;
+use crate::config::{FailurePolicy, RoomMode};
 use crate::failover::LOCAL_BIT;
 use crate::metrics::Outcome;
 use crate::store::{Arrival, Limits, Snapshot, StoreError, Visit};
@@ -87,6 +91,9 @@ pub enum Step {
     /// The store cannot decide and the failure policy lets nothing through:
     /// wait a moment. A place already held is kept.
     Unavailable,
+    /// The room is closed: nobody new gets in, and a ticket waits for
+    /// nothing (it keeps its place, should the room open again).
+    Closed,
     /// Confirm or refresh the session in the store (`local`: in this
     /// process's share, admitted by the `local` failure policy); the
     /// answer goes to [`touched`].
@@ -175,6 +182,11 @@ pub enum Asked {
 
 /// The first step for a request in a room.
 pub fn first(f: &Facts) -> Step {
+    match mode(f) {
+        RoomMode::Passthrough => return Step::Forward(Forward::plain(Outcome::Passthrough)),
+        RoomMode::Closed if f.token.is_none_or(|t| t.kind != Kind::Session) => return Step::Closed,
+        RoomMode::Queue | RoomMode::Closed => {}
+    }
     let Some(t) = f.token else {
         return Step::Arrive;
     };
@@ -236,7 +248,7 @@ pub fn touched(f: &Facts, answer: Result<bool, &StoreError>) -> Step {
             created: None,
         }),
         // Idled out: the slot went to someone else. A new visitor now.
-        Ok(false) => Step::Arrive,
+        Ok(false) => arrive(f),
         // The cookie is ours and not expired: keep serving the visitor
         // rather than punish them for a store outage. A provisional one
         // only within the grace its slot is held for.
@@ -288,7 +300,7 @@ pub fn visited(f: &Facts, answer: Result<Visit, &StoreError>) -> Step {
             cookie: session,
             created: None,
         }),
-        Ok(Visit::Unknown) => Step::Arrive,
+        Ok(Visit::Unknown) => arrive(f),
         Err(_) => store_down(f, Asked::Visit),
     }
 }
@@ -373,6 +385,19 @@ fn local_share(f: &Facts) -> u64 {
     let capacity = u64::from(snap.overrides.apply(f.limits).capacity);
     let free = capacity.saturating_sub(snap.active + snap.reserved);
     crate::failover::share(free, f.store.instances)
+}
+
+/// The room's mode in force: an operator's, else the file's.
+fn mode(f: &Facts) -> RoomMode {
+    f.snapshot.overrides.mode.unwrap_or(f.limits.mode)
+}
+
+/// A new visitor: a place in line, unless the room is closed.
+fn arrive(f: &Facts) -> Step {
+    match mode(f) {
+        RoomMode::Closed => Step::Closed,
+        RoomMode::Queue | RoomMode::Passthrough => Step::Arrive,
+    }
 }
 
 /// Waiting at `place`, as the request can.

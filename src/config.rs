@@ -118,6 +118,8 @@ pub mod raw {
         pub checkin_window: Option<String>,
         pub queue: Option<String>,
         pub notice: Option<String>,
+        pub mode: Option<String>,
+        pub max_session: Option<String>,
     }
 }
 
@@ -383,6 +385,38 @@ impl AccessFormat {
     }
 }
 
+/// What a room does with visitors (`[[room]] mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomMode {
+    /// The gate: a line once the room is full.
+    #[default]
+    Queue,
+    /// The gate is off: everyone is forwarded and counted; nobody gets a
+    /// session or a ticket.
+    Passthrough,
+    /// Nobody new gets in: new visitors and those in line get the closed
+    /// answer; visitors with a session finish what they started.
+    Closed,
+}
+
+impl RoomMode {
+    pub const ALL: [RoomMode; 3] = [RoomMode::Queue, RoomMode::Passthrough, RoomMode::Closed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomMode::Queue => "queue",
+            RoomMode::Passthrough => "passthrough",
+            RoomMode::Closed => "closed",
+        }
+    }
+
+    /// The mode named `s`, as the file and the admin API write it.
+    pub fn parse(s: &str) -> Option<RoomMode> {
+        RoomMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
 /// Queue discipline of a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueMode {
@@ -411,6 +445,11 @@ pub struct RoomConfig {
     pub checkin_window: Duration,
     /// Queue discipline.
     pub queue: QueueMode,
+    /// What the room does with visitors; an operator may override it.
+    pub mode: RoomMode,
+    /// A session's hard length: it ends this long after admission, however
+    /// busy the visitor. `None`: no limit (idleness alone ends it).
+    pub max_session: Option<Duration>,
     /// Shown on the waiting page and in the status JSON: "back at 10:15".
     pub notice: Option<String>,
 }
@@ -656,6 +695,8 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = {
                 ("checkin_window", Duration),
                 ("queue", Text),
                 ("notice", Text),
+                ("mode", Text),
+                ("max_session", Duration),
             ],
         ),
     ]
@@ -1420,10 +1461,15 @@ impl Validator<'_> {
             r.checkin_window.as_deref(),
             defaults::checkin_window(),
         );
+        let max_session = r
+            .max_session
+            .as_deref()
+            .map(|s| self.duration(&k("max_session"), Some(s), Duration::MAX));
         for (key, d, min_ticks) in [
             ("session_ttl", session_ttl, 4),
             ("claim_grace", claim_grace, 3),
             ("checkin_window", checkin_window, 3),
+            ("max_session", max_session.unwrap_or(Duration::MAX), 4),
         ] {
             if d < tick * min_ticks {
                 self.problem(
@@ -1451,6 +1497,18 @@ impl Validator<'_> {
                 None
             }
         };
+        let mode = match r.mode.as_deref().map(|m| (m, RoomMode::parse(m))) {
+            None => Some(RoomMode::Queue),
+            Some((_, Some(m))) => Some(m),
+            Some((other, None)) => {
+                self.problem(
+                    &k("mode"),
+                    format!("unknown mode {other:?}"),
+                    Some("use \"queue\" (the default), \"passthrough\" or \"closed\"".into()),
+                );
+                None
+            }
+        };
         let notice = match r.notice.as_deref().map(notice) {
             None => None,
             Some(Ok(n)) => n,
@@ -1474,6 +1532,8 @@ impl Validator<'_> {
             claim_grace,
             checkin_window,
             queue: queue?,
+            mode: mode?,
+            max_session,
             notice,
         })
     }
@@ -1709,6 +1769,27 @@ mod tests {
             Some(500),
             "characters, not bytes"
         );
+    }
+
+    #[test]
+    fn max_session_is_optional_and_at_least_four_ticks() {
+        assert_eq!(parse(GOOD).unwrap().rooms[0].max_session, None);
+        let c = parse(&format!("{GOOD}max_session = \"30m\"\n")).unwrap();
+        assert_eq!(c.rooms[0].max_session, Some(Duration::from_secs(1800)));
+        for (bad, want) in [
+            ("\"2s\"", "shorter than 4 ticks"),
+            ("\"soon\"", "not a duration"),
+            ("30", ""),
+        ] {
+            let e = parse(&format!("{GOOD}max_session = {bad}\n")).unwrap_err();
+            let p = e
+                .problems
+                .iter()
+                .find(|p| p.key == "room[0].max_session")
+                .unwrap_or_else(|| panic!("{e}"));
+            assert!(p.message.contains(want), "{e}");
+            assert_eq!(e.problems.len(), 1, "one problem, said once: {e}");
+        }
     }
 
     #[test]

@@ -25,16 +25,18 @@ use crate::admission::{self, Asking, Created, Facts, Forward, Mint, Place, Step,
 use crate::app::App;
 use crate::body::Body;
 use crate::clock::Millis;
+use crate::config::RoomMode;
 use crate::cookie::cookies;
 use crate::failover::LOCAL_BIT;
 use crate::http::{is_local_path, json_response, prefers_json, query_param, respond};
-use crate::metrics::{ClientErrorKind, Outcome, RoomMetrics};
+use crate::metrics::{ClientErrorKind, EndedBy, Outcome, RoomMetrics};
 use crate::page::{self, Waiting};
 use crate::proxy::ProxyError;
 use crate::request::Malformed;
 use crate::room::{Room, Rooms, View};
 use crate::store::{Arrival, Visit};
 use crate::token::{Kind, Token};
+use crate::upstream::h1::SessionEnded;
 
 /// Handles one request on the public listener.
 ///
@@ -86,8 +88,16 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
         // Started here too: the request goes out of the picture before
         // hyper, which reads ahead on the connection before it first polls
         // this future, wants its read buffer back.
+        let session = token
+            .filter(|t| t.kind == Kind::Session && outcome == Outcome::Session)
+            .map(|t| t.number);
         let forwarding = forwarding(&app, req, peer, note);
-        return Box::pin(Plain { forwarding, app, room });
+        return Box::pin(Plain {
+            forwarding,
+            app,
+            room,
+            session,
+        });
     }
     Box::pin(async move { walk(&app, &room, token, asking, now, step, req, peer).await })
 }
@@ -138,7 +148,7 @@ async fn bypass(app: &App, rooms: &Rooms, req: Request<Incoming>, peer: SocketAd
     let cookies = confirm_on_bypass(app, rooms, req.headers()).await;
     let note = app.access.is_some().then(|| Note::outside(Outcome::Bypass.as_str()));
     forwarding(app, req, peer, note)
-        .finish(app, &app.bypass_metrics, cookies, None)
+        .finish(app, &app.bypass_metrics, cookies, None, None)
         .await
 }
 
@@ -156,7 +166,7 @@ async fn confirm_on_bypass(app: &App, rooms: &Rooms, headers: &HeaderMap) -> Vec
         let Some(t) = app.token(room, headers, now).filter(admission::confirms_on_bypass) else {
             continue;
         };
-        if let Ok(true) = app.store.touch(room.name(), t.number, now).await {
+        if let Ok(true) = app.store.touch(room.name(), t.number, now, &room.limits).await {
             set.push(mint(
                 app,
                 room,
@@ -206,7 +216,7 @@ async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now:
             let answer = if local {
                 Ok(app.local.touch(room.name(), t.number, room.limits.session_ttl_ms, now))
             } else {
-                app.store.touch(room.name(), t.number, now).await
+                app.store.touch(room.name(), t.number, now, &room.limits).await
             };
             if let Err(e) = &answer {
                 store_failed(app, room, e);
@@ -289,11 +299,16 @@ async fn walk(
     loop {
         step = match step {
             Step::Forward(fw) => {
-                let note = app.access.is_some().then(|| {
-                    let visitor = who(t, fw.cookie.as_ref(), fw.created);
-                    Note::room(room, fw.outcome.as_str(), visitor)
-                });
-                return forward(app, room, fw, req, peer, now, note).await;
+                let visitor = who(t, fw.cookie.as_ref(), fw.created);
+                let session = match visitor {
+                    Some(Visitor::Session(n)) if fw.outcome != Outcome::Passthrough => Some(n),
+                    _ => None,
+                };
+                let note = app
+                    .access
+                    .is_some()
+                    .then(|| Note::room(room, fw.outcome.as_str(), visitor));
+                return forward(app, room, fw, session, req, peer, now, note).await;
             }
             Step::Wait(place) => {
                 let resp = waiting(app, room, &req, place, now);
@@ -311,17 +326,57 @@ async fn walk(
                 let resp = store_unavailable(app, &req);
                 return noted(app, resp, || Note::room(room, "unavailable", who(t, None, None)));
             }
+            Step::Closed => {
+                let resp = closed(app, room, asking, prefers_json(req.headers()));
+                return noted(app, resp, || Note::room(room, "closed", who(t, None, None)));
+            }
             question => ask(app, room, t, asking, now, question).await,
         };
     }
 }
 
+/// How often a closed page looks again, should the room open.
+const CLOSED_POLL_SECONDS: u64 = 60;
+
+/// The answer of a closed room: the page (200 for a page, 403 for a form,
+/// which was not sent), or JSON `state: "closed"`, with the room's notice
+/// as the operator's word on why.
+fn closed(app: &App, room: &Room, asking: Asking, json: bool) -> Response<Body> {
+    room.metrics.request(Outcome::Closed);
+    let view = room.view();
+    let notice = room.notice(&view);
+    if json || asking == Asking::Status {
+        let mut r = json_response(
+            StatusCode::OK,
+            page::closed_json(room.name(), notice, CLOSED_POLL_SECONDS),
+        );
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return r;
+    }
+    let (status, retry) = match asking {
+        Asking::Page | Asking::Status => (StatusCode::OK, Some(CLOSED_POLL_SECONDS)),
+        Asking::Submit => (StatusCode::FORBIDDEN, None),
+    };
+    let title = format!("{} is closed", room.cfg.title);
+    let msg = match (notice, asking) {
+        (Some(n), Asking::Submit) => format!("{n} Nothing was sent."),
+        (Some(n), _) => n.to_string(),
+        (None, Asking::Submit) => "It is not open now. Nothing was sent.".to_string(),
+        (None, _) => "It is not open now.".to_string(),
+    };
+    app.message(status, &title, &msg, retry, false)
+}
+
 /// Forwards as the rule decided: counted, with its cookie, and any session
 /// it created accounted for when the upstream answers (see [`Forwarding::finish`]).
+/// `session` is the visitor's, for the origin to end.
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     app: &App,
     room: &Room,
     fw: Forward,
+    session: Option<u64>,
     req: Request<Incoming>,
     peer: SocketAddr,
     now: Millis,
@@ -330,7 +385,13 @@ async fn forward(
     room.metrics.request(fw.outcome);
     let cookies = fw.cookie.map(|c| mint(app, room, c, now)).into_iter().collect();
     forwarding(app, req, peer, note)
-        .finish(app, &room.metrics, cookies, fw.created.map(|c| (room, c)))
+        .finish(
+            app,
+            &room.metrics,
+            cookies,
+            fw.created.map(|c| (room, c)),
+            session.map(|n| (room, n)),
+        )
         .await
 }
 
@@ -397,6 +458,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
         m: &RoomMetrics,
         cookies: Vec<HeaderValue>,
         created: Option<(&Room, Created)>,
+        session: Option<(&Room, u64)>,
     ) -> Response<Body> {
         let Forwarding {
             sent,
@@ -409,13 +471,19 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
         let resp = match answer {
             Ok(mut resp) => {
                 m.upstream_duration.observe(upstream.as_secs_f64());
-                for c in cookies {
-                    resp.headers_mut().append(header::SET_COOKIE, c);
+                let ended = origin_ended(app, session, &mut resp);
+                if ended.is_none() {
+                    for c in cookies {
+                        resp.headers_mut().append(header::SET_COOKIE, c);
+                    }
                 }
                 match created {
                     Some((room, Created::Direct { .. })) => room.metrics.admitted_direct.inc(),
                     Some((room, Created::Claimed { since_ms, .. })) => count_claim(room, since_ms, app.clock.now_ms()),
                     None => {}
+                }
+                if let (Some((room, _)), Some(n)) = (session, ended) {
+                    end_session(app, room, n, app.clock.now_ms(), EndedBy::Origin).await;
                 }
                 Ok(resp)
             }
@@ -430,6 +498,41 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
             }
         };
         exchanged(resp, note, upstream)
+    }
+}
+
+/// Takes the origin's `Vestibule-Session: end` off an answer (the
+/// upstream client left it as [`SessionEnded`]). When it was there and the
+/// request came with a session, `(room, number)`, the answer clears the
+/// session's cookie, and the number is returned for [`end_session`].
+/// Anywhere else (a path in no room, a room in passthrough) it ends
+/// nothing.
+fn origin_ended(app: &App, session: Option<(&Room, u64)>, resp: &mut Response<Body>) -> Option<u64> {
+    resp.extensions_mut().remove::<SessionEnded>()?;
+    let (room, n) = session?;
+    resp.headers_mut()
+        .append(header::SET_COOKIE, crate::cookie::clear(room, app.cookie_secure()));
+    Some(n)
+}
+
+/// Ends session `n` in `room` at once: its slot is free for the next
+/// tick, and its cookie, published as revoked, stops working on every
+/// instance. Counted by what ended it.
+async fn end_session(app: &App, room: &Room, n: u64, now: Millis, by: EndedBy) {
+    let ended = if n & LOCAL_BIT != 0 {
+        app.local.release(room.name(), n);
+        true
+    } else {
+        match app.store.release(room.name(), n, now, &room.limits).await {
+            Ok(ended) => ended,
+            Err(e) => {
+                store_failed(app, room, &e);
+                false
+            }
+        }
+    };
+    if ended {
+        room.metrics.sessions_ended(by, 1);
     }
 }
 
@@ -497,6 +600,8 @@ pin_project_lite::pin_project! {
         forwarding: Forwarding<F>,
         app: Arc<App>,
         room: Arc<Room>,
+        // The session the request came with, for the origin to end.
+        session: Option<u64>,
     }
 }
 
@@ -510,8 +615,14 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Plain<F>
         let answer = ready!(f.sent.poll(cx));
         let upstream = f.started.elapsed();
         let resp = match answer {
-            Ok(resp) => {
+            Ok(mut resp) => {
                 m.upstream_duration.observe(upstream.as_secs_f64());
+                let session = this.session.map(|n| (&**this.room, n));
+                if let Some(n) = origin_ended(this.app, session, &mut resp) {
+                    // Polled, not awaited: the slot is let go of beside the answer.
+                    let (app, room, now) = (this.app.clone(), this.room.clone(), this.app.clock.now_ms());
+                    tokio::spawn(async move { end_session(&app, &room, n, now, EndedBy::Origin).await });
+                }
                 Ok(resp)
             }
             Err(e) => Err(exchange_failed(this.app, m, &e, *f.json)),
@@ -674,11 +785,7 @@ async fn internal_answer(
             let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
             if let Some(room) = room {
                 if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
-                    if t.number & LOCAL_BIT != 0 {
-                        app.local.release(room.name(), t.number);
-                    } else if let Err(e) = app.store.release(room.name(), t.number, now, &room.limits).await {
-                        store_failed(app, &room, &e);
-                    }
+                    end_session(app, &room, t.number, now, EndedBy::Leave).await;
                 }
                 resp.headers_mut()
                     .append(header::SET_COOKIE, crate::cookie::clear(&room, app.cookie_secure()));
@@ -713,6 +820,9 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
         r
     };
     let t = match app.token(room, req.headers(), now) {
+        None if room.mode(&room.view()) == RoomMode::Closed => {
+            return closed(app, room, Asking::Status, true);
+        }
         None => return not_known("no ticket for this room"),
         Some(t) if t.kind == Kind::Session => {
             return json_response(StatusCode::OK, page::admitted_json(room.name()));
@@ -743,6 +853,7 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
             }
             // The ticket is void: a page load would make a new visitor.
             Step::Arrive => return not_known("ticket not known"),
+            Step::Closed => return closed(app, room, Asking::Status, true),
             Step::Unavailable => return store_unavailable(app, req),
             Step::Refuse(_) => unreachable!("a status poll waits, it is not refused"),
             question => ask(app, room, Some(&t), Asking::Status, now, question).await,
@@ -787,7 +898,12 @@ mod tests {
         returned(|app: Arc<App>, req: Request<Incoming>| {
             let room = app.room("r").expect("room");
             let forwarding = forwarding(&app, req, SocketAddr::from(([127, 0, 0, 1], 1)), None);
-            Plain { forwarding, app, room }
+            Plain {
+                forwarding,
+                app,
+                room,
+                session: None,
+            }
         })
     }
 
@@ -813,7 +929,8 @@ mod tests {
         assert!(exchange() <= 1024, "the exchange's future is {} bytes", exchange());
         // The busiest path wraps the exchange in one level, `Plain`, not
         // an async block that would hold it twice. (Besides the exchange:
-        // the app, the room, when it started and the access log's note.)
+        // the app, the room, the session, when it started and the access
+        // log's note.)
         assert!(
             plain() <= exchange() + 128,
             "Plain is {} bytes around an exchange of {}",

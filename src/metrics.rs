@@ -11,6 +11,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::config::RoomMode;
+
 /// `room` label value for requests on paths that belong to no room.
 /// Room names start with a letter, so this cannot collide.
 pub const NO_ROOM: &str = "_none";
@@ -35,10 +37,14 @@ pub enum Outcome {
     /// Served by the store failure policy (`fail_open`, or `local`'s share)
     /// while the store was unreachable: proxied without the shared count.
     Degraded,
+    /// The room in `passthrough` mode: proxied, no session.
+    Passthrough,
+    /// The room in `closed` mode: answered with the closed page or JSON.
+    Closed,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Bypass,
         Outcome::Session,
         Outcome::Claimed,
@@ -47,6 +53,8 @@ impl Outcome {
         Outcome::Rejected,
         Outcome::Status,
         Outcome::Degraded,
+        Outcome::Passthrough,
+        Outcome::Closed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +67,35 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Status => "status",
             Outcome::Degraded => "degraded",
+            Outcome::Passthrough => "passthrough",
+            Outcome::Closed => "closed",
+        }
+    }
+}
+
+/// What ended a session before its visitor came back
+/// (`sessions_ended_total{by}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    /// The origin answered `Vestibule-Session: end`.
+    Origin,
+    /// The visitor went to `/_vestibule/leave`.
+    Leave,
+    /// Idle past `session_ttl` (or, never confirmed, past `claim_grace`).
+    Idle,
+    /// Ran its `max_session`.
+    MaxSession,
+}
+
+impl EndedBy {
+    pub const ALL: [EndedBy; 4] = [EndedBy::Origin, EndedBy::Leave, EndedBy::Idle, EndedBy::MaxSession];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndedBy::Origin => "origin",
+            EndedBy::Leave => "leave",
+            EndedBy::Idle => "idle",
+            EndedBy::MaxSession => "max_session",
         }
     }
 }
@@ -132,6 +169,8 @@ pub struct Metrics {
     queue_length: IntGaugeVec,
     capacity: IntGaugeVec,
     paused: IntGaugeVec,
+    mode: IntGaugeVec,
+    sessions_ended: IntCounterVec,
     tickets_issued: IntCounterVec,
     admitted: IntCounterVec,
     wait_seconds: HistogramVec,
@@ -191,7 +230,20 @@ impl Metrics {
                 "Maximum of active users in force (the file's value, or an operator's override).",
             ),
             paused: gauge("paused", "1 while an operator has paused admissions to the room."),
+            mode: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new("mode", "1 for the mode the room is in: queue, passthrough or closed."),
+                    &["room", "mode"],
+                )
+                .expect("valid metric"),
+            ),
             tickets_issued: counter("tickets_issued_total", "Tickets handed out.", &["room"]),
+            sessions_ended: counter(
+                "sessions_ended_total",
+                "Sessions ended, by what ended them: the origin, the visitor leaving, idleness or max_session.",
+                &["room", "by"],
+            ),
             admitted: counter(
                 "admitted_total",
                 "Visitors admitted, directly or from the line.",
@@ -283,7 +335,9 @@ impl Metrics {
             queue_length: self.queue_length.with_label_values(&[room]),
             capacity: self.capacity.with_label_values(&[room]),
             paused: self.paused.with_label_values(&[room]),
+            mode: RoomMode::ALL.map(|m| self.mode.with_label_values(&[room, m.as_str()])),
             tickets_issued: self.tickets_issued.with_label_values(&[room]),
+            sessions_ended: EndedBy::ALL.map(|b| self.sessions_ended.with_label_values(&[room, b.as_str()])),
             admitted_direct: self.admitted.with_label_values(&[room, "direct"]),
             admitted_queue: self.admitted.with_label_values(&[room, "queue"]),
             wait_seconds: self.wait_seconds.with_label_values(&[room]),
@@ -301,6 +355,9 @@ impl Metrics {
         let m = self.room(NO_ROOM);
         self.forget_room(NO_ROOM);
         let _ = self.tickets_issued.remove_label_values(&[NO_ROOM]);
+        for b in EndedBy::ALL {
+            let _ = self.sessions_ended.remove_label_values(&[NO_ROOM, b.as_str()]);
+        }
         let _ = self.wait_seconds.remove_label_values(&[NO_ROOM]);
         let _ = self.store_errors.remove_label_values(&[NO_ROOM]);
         for via in ["direct", "queue"] {
@@ -322,6 +379,9 @@ impl Metrics {
             &self.paused,
         ] {
             let _ = g.remove_label_values(&[room]);
+        }
+        for m in RoomMode::ALL {
+            let _ = self.mode.remove_label_values(&[room, m.as_str()]);
         }
     }
 
@@ -387,17 +447,32 @@ pub struct RoomMetrics {
     pub queue_length: IntGauge,
     pub capacity: IntGauge,
     pub paused: IntGauge,
+    /// One a mode, in [`RoomMode::ALL`]'s order: 1 for the one in force.
+    mode: [IntGauge; 3],
     pub tickets_issued: IntCounter,
+    sessions_ended: [IntCounter; EndedBy::ALL.len()],
     pub admitted_direct: IntCounter,
     pub admitted_queue: IntCounter,
     pub wait_seconds: Histogram,
-    requests: [IntCounter; 8],
+    requests: [IntCounter; Outcome::ALL.len()],
     pub upstream_duration: Histogram,
     upstream_errors: [IntCounter; 3],
     pub store_errors: IntCounter,
 }
 
 impl RoomMetrics {
+    /// Counts `n` sessions ended `by`.
+    pub fn sessions_ended(&self, by: EndedBy, n: u64) {
+        self.sessions_ended[by as usize].inc_by(n);
+    }
+
+    /// Shows `mode` as the one in force.
+    pub fn set_mode(&self, mode: RoomMode) {
+        for (m, g) in RoomMode::ALL.iter().zip(&self.mode) {
+            g.set(i64::from(*m == mode));
+        }
+    }
+
     pub fn request(&self, o: Outcome) {
         self.requests[o as usize].inc();
     }

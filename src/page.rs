@@ -218,6 +218,13 @@ pub fn admitted_json(room: &str) -> String {
         .to_string()
 }
 
+/// The status answer of a closed room: the operator's notice (or `null`),
+/// and when to look again, should it open.
+pub fn closed_json(room: &str, notice: Option<&str>, poll_after_seconds: u64) -> String {
+    serde_json::json!({ "state": "closed", "room": room, "notice": notice, "poll_after_seconds": poll_after_seconds })
+        .to_string()
+}
+
 /// What a waiting visitor reads instead of an estimate while an operator
 /// has paused admissions: the line is not moving, and nobody loses their
 /// place.

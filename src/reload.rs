@@ -134,6 +134,12 @@ impl Shown for crate::config::Upstream {
     }
 }
 
+impl Shown for crate::config::RoomMode {
+    fn shown(&self) -> String {
+        format!("{:?}", self.as_str())
+    }
+}
+
 impl Shown for crate::config::QueueMode {
     fn shown(&self) -> String {
         format!("{self:?}").to_lowercase()
@@ -202,6 +208,8 @@ fn live_changes(old: &Config, new: &Config) -> Vec<String> {
         room!(claim_grace);
         room!(checkin_window);
         room!(queue);
+        room!(mode);
+        room!(max_session);
         room!(notice);
     }
     out
@@ -340,7 +348,8 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
         room.carry_from(prev);
         let file_changed = prev.cfg.capacity != room.cfg.capacity
             || prev.cfg.admit_per_minute != room.cfg.admit_per_minute
-            || prev.cfg.notice != room.cfg.notice;
+            || prev.cfg.notice != room.cfg.notice
+            || prev.cfg.mode != room.cfg.mode;
         if !file_changed {
             app.refresh(room, now).await;
             continue;
@@ -364,6 +373,9 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             report
                 .overrides_cleared
                 .push(format!("{}.admit_per_minute", room.name()));
+        }
+        if prev.cfg.mode != room.cfg.mode && ov.mode.take().is_some() {
+            report.overrides_cleared.push(format!("{}.mode", room.name()));
         }
         if prev.cfg.notice != room.cfg.notice && ov.notice.take().is_some() {
             report.overrides_cleared.push(format!("{}.notice", room.name()));

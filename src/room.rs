@@ -112,6 +112,7 @@ impl Room {
         m.queue_length.set(snapshot.waiting() as i64);
         m.capacity.set(i64::from(self.effective(&snapshot).capacity));
         m.paused.set(i64::from(snapshot.overrides.paused));
+        m.set_mode(self.effective(&snapshot).mode);
         // The tick's pointer is the store's latest within a room state; a
         // store restarted empty starts it again from its own.
         self.pointer.store(snapshot.admitted, Ordering::Relaxed);
@@ -171,6 +172,11 @@ impl Room {
             return Some(0);
         }
         self.eta_seconds(view, waiting)
+    }
+
+    /// The mode in force: an operator's, else the file's.
+    pub fn mode(&self, view: &View) -> crate::config::RoomMode {
+        self.effective(&view.snapshot).mode
     }
 
     /// The notice in force: an operator's (the admin API's; empty for
@@ -288,6 +294,8 @@ mod tests {
             claim_grace: defaults::claim_grace(),
             checkin_window: defaults::checkin_window(),
             queue: QueueMode::Fifo,
+            mode: crate::config::RoomMode::Queue,
+            max_session: None,
             notice: None,
         }
     }

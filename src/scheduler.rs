@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::time::{interval, MissedTickBehavior};
 
 use crate::app::App;
+use crate::metrics::EndedBy;
 
 /// Ticks until `stop` flips. A tick in progress finishes first.
 pub async fn run(app: Arc<App>, period: Duration, mut stop: watch::Receiver<bool>) {
@@ -40,6 +41,8 @@ pub async fn tick(app: &App) {
                         "unclaimed reservations released"
                     );
                 }
+                room.metrics.sessions_ended(EndedBy::Idle, rep.expired_sessions);
+                room.metrics.sessions_ended(EndedBy::MaxSession, rep.outlived_sessions);
                 room.publish(rep.snapshot, rep.admitted, now);
             }
             Err(e) => {

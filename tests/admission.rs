@@ -563,3 +563,110 @@ async fn a_first_place_counts_nobody_let_straight_in() {
     h.tick().await;
     assert_eq!(check_in(&sixth).await, 1, "after the tick");
 }
+
+/// (issue 16) The origin gives a slot back: an answer carrying
+/// `Vestibule-Session: end` ends the visitor's session at once (their
+/// cookie is cleared, and kept anyway it lets nobody in), the header never
+/// reaches the client, and the next in line gets the slot at the next
+/// tick. Both ways a session is forwarded: the walk (a provisional
+/// session confirmed) and the fast path (a current session). The same
+/// header sent by a client does nothing.
+#[tokio::test]
+async fn the_origin_ends_a_session_with_a_header() {
+    let h = Harness::start(&room(1)).await;
+    h.tick().await;
+    let ended = async || {
+        metric(
+            &h.metrics().await,
+            r#"vestibule_sessions_ended_total{by="origin",room="reg"}"#,
+        )
+    };
+    for fast in [false, true] {
+        let a = h.visitor();
+        assert!(a.get("/register").await.reached_upstream(), "let straight in");
+        if fast {
+            // Confirmed: the next request is forwarded without a store
+            // call. (Else the next is walked: the session is confirmed in
+            // the store as it is forwarded.)
+            a.get("/register").await;
+        }
+        let b = h.visitor();
+        assert_eq!(b.get_json("/register").await.json()["position"], 1);
+        check_in(&b).await;
+
+        if fast {
+            let forged = a
+                .send(
+                    http::Method::GET,
+                    "/register",
+                    &[("vestibule-session", "end")],
+                    Default::default(),
+                )
+                .await;
+            assert!(forged.reached_upstream());
+            h.tick().await;
+            assert_eq!(h.snapshot("reg").active, 1, "a client's header ends nothing");
+        }
+        let kept = a.cookie("vst_reg").unwrap();
+
+        let done = a.get("/register/done?origin=end").await;
+        assert!(done.reached_upstream(), "the origin's answer itself is delivered");
+        assert_eq!(done.header("vestibule-session"), None, "never passed to the client");
+        assert!(a.cookie("vst_reg").is_none(), "the cookie is cleared");
+        support::eventually(5, "the session to end", async || {
+            ended().await == (1 + fast as u64) as f64
+        })
+        .await;
+        h.tick_after(SEC).await;
+        assert_eq!(state(&b).await, "admitted", "the slot went to the next in line");
+        a.set_cookie("vst_reg", &kept);
+        assert!(
+            !a.get("/register").await.reached_upstream(),
+            "a kept cookie lets nobody in"
+        );
+        // B leaves, for the next round.
+        b.get("/register").await;
+        b.get("/_vestibule/leave?room=reg").await;
+        a.forget_cookies();
+        h.tick_after(SEC).await;
+        h.tick_after(30 * SEC).await;
+    }
+    let m = h.metrics().await;
+    assert_eq!(
+        metric(&m, r#"vestibule_sessions_ended_total{by="leave",room="reg"}"#),
+        2.0
+    );
+}
+
+/// (issue 16) `max_session`: a session ends that long after admission,
+/// however busy its visitor, and the next in line gets the slot; the old
+/// cookie lets nobody in, and the end is counted.
+#[tokio::test]
+async fn a_session_ends_at_max_session_however_busy() {
+    let h = Harness::start(&room(1).replace(
+        "session_ttl = \"60s\"",
+        "session_ttl = \"60s\"\n        max_session = \"30s\"",
+    ))
+    .await;
+    h.tick().await;
+    let a = h.visitor();
+    assert!(a.get("/register").await.reached_upstream());
+    let b = h.visitor();
+    b.get("/register").await;
+    check_in(&b).await;
+    for _ in 0..5 {
+        h.tick_after(5 * SEC).await;
+        assert!(a.get("/register").await.reached_upstream(), "busy within max_session");
+    }
+    let kept = a.cookie("vst_reg").unwrap();
+    h.tick_after(5 * SEC).await;
+    assert_eq!(state(&b).await, "admitted", "30 s after A began, the slot is B's");
+    a.set_cookie("vst_reg", &kept);
+    assert!(!a.get("/register").await.reached_upstream(), "A's session is over");
+    assert!(b.get("/register").await.reached_upstream());
+    let m = h.metrics().await;
+    assert_eq!(
+        metric(&m, r#"vestibule_sessions_ended_total{by="max_session",room="reg"}"#),
+        1.0
+    );
+}

@@ -847,3 +847,111 @@ async fn an_operator_posts_a_notice_to_those_in_line() {
     assert_eq!(status().await["notice"], "Sold out, sorry.");
     assert!(v.get("/register").await.text().contains("Sold out, sorry."));
 }
+
+/// (issue 16, room modes.) `closed` from the file: a new visitor gets the
+/// closed page or JSON, a form is refused and never sent, the visitor
+/// inside finishes what they started, the one in line sees the closed
+/// page and keeps their place; an operator's `queue` reopens it, and the
+/// line moves in its order. `passthrough` forwards everyone with no cookie
+/// and counts them. Each change is said in the API's words, and a file
+/// that changes the mode wins over the API's.
+#[tokio::test]
+async fn a_room_can_be_closed_or_passed_through_and_opened_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |mode: &str| room_file(1, &format!("mode = \"{mode}\"\nnotice = \"Sold out, sorry.\"\n"));
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &file("queue")).await;
+    let inside = h.visitor();
+    assert!(inside.get("/register").await.reached_upstream());
+    let in_line = h.visitor();
+    assert_eq!(in_line.get_json("/register").await.json()["position"], 1);
+    in_line.get_json("/_vestibule/status").await;
+    let hits = h.upstream.hits("/register");
+
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &file("closed"))).unwrap();
+    let rep = api(&h, Method::POST, "/api/reload", "").await.json();
+    assert_eq!(
+        rep["changes"],
+        serde_json::json!([r#"room.registration.mode: "queue" -> "closed""#])
+    );
+    let j = room_json(&h, None).await;
+    assert_eq!(
+        (j["mode"].as_str(), j["configured"]["mode"].as_str()),
+        (Some("closed"), Some("closed"))
+    );
+
+    let newcomer = h.visitor();
+    let page = newcomer.get("/register").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text().contains("registration is closed") && page.text().contains("Sold out, sorry."),
+        "{}",
+        page.text()
+    );
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert!(newcomer.cookie("vst_registration").is_none(), "no ticket for nothing");
+    let j = newcomer.get_json("/register").await.json();
+    assert_eq!(
+        j,
+        serde_json::json!({"state": "closed", "room": "registration", "notice": "Sold out, sorry.", "poll_after_seconds": 60})
+    );
+    assert_eq!(newcomer.get_json("/_vestibule/status").await.json()["state"], "closed");
+    let form = newcomer.post("/register", "name=x").await;
+    assert_eq!(form.status, StatusCode::FORBIDDEN);
+    assert!(form.text().contains("Nothing was sent"), "{}", form.text());
+    assert!(in_line.get("/register").await.text().contains("registration is closed"));
+    assert_eq!(in_line.get_json("/_vestibule/status").await.json()["state"], "closed");
+    h.tick_after(Duration::from_secs(1)).await;
+    assert_eq!(h.snapshot("registration").admitted, 1, "nobody new in");
+    assert!(
+        inside.post("/register", "step=2").await.reached_upstream(),
+        "the one inside finishes"
+    );
+    assert_eq!(h.upstream.hits("/register"), hits + 1);
+    let m = h.metrics().await;
+    assert_eq!(metric(&m, r#"vestibule_mode{mode="closed",room="registration"}"#), 1.0);
+    assert_eq!(metric(&m, r#"vestibule_mode{mode="queue",room="registration"}"#), 0.0);
+    assert!(metric(&m, r#"vestibule_requests_total{outcome="closed",room="registration"}"#) >= 6.0);
+
+    // An operator opens it: the one in line is next, ahead of newcomers.
+    let r = api(&h, Method::PATCH, "/api/rooms/registration", r#"{"mode": "queue"}"#).await;
+    assert_eq!(r.json()["mode"], "queue", "{}", r.text());
+    assert_eq!(in_line.get_json("/_vestibule/status").await.json()["position"], 1);
+    assert_eq!(newcomer.get_json("/register").await.json()["position"], 2);
+
+    // Passthrough: everyone straight through, no cookie, counted.
+    api(
+        &h,
+        Method::PATCH,
+        "/api/rooms/registration",
+        r#"{"mode": "passthrough"}"#,
+    )
+    .await;
+    let anyone = h.visitor();
+    for _ in 0..3 {
+        assert!(anyone.get("/register").await.reached_upstream());
+    }
+    assert!(anyone.post("/register", "name=y").await.reached_upstream());
+    assert!(anyone.cookie("vst_registration").is_none());
+    assert!(
+        newcomer.get("/register").await.reached_upstream(),
+        "a ticket holder too"
+    );
+    let m = h.metrics().await;
+    assert_eq!(
+        metric(
+            &m,
+            r#"vestibule_requests_total{outcome="passthrough",room="registration"}"#
+        ),
+        5.0
+    );
+    assert_eq!(h.snapshot("registration").active, 1, "nobody got a session");
+
+    let r = api(&h, Method::PATCH, "/api/rooms/registration", r#"{"mode": "open"}"#).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("mode must be"), "{}", r.text());
+    // The file changes the mode: it wins over the API's.
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &file("queue"))).unwrap();
+    let rep = api(&h, Method::POST, "/api/reload", "").await.json();
+    assert_eq!(rep["overrides_cleared"], serde_json::json!(["registration.mode"]));
+    assert_eq!(room_json(&h, None).await["mode"], "queue");
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::redis_server::{self, RedisServer};
+use vestibule::config::RoomMode;
 use vestibule::store::memory::MemoryStore;
 use vestibule::store::redis::RedisStore;
 use vestibule::store::{Arrival, Limits, Overrides, Snapshot, Store, Visit};
@@ -25,6 +26,8 @@ fn lim(capacity: u32) -> Limits {
         claim_grace_ms: 10 * SEC,
         checkin_window_ms: 6 * SEC,
         tick_ms: SEC,
+        mode: RoomMode::Queue,
+        max_session_ms: 0,
     }
 }
 
@@ -223,12 +226,12 @@ async fn provisional_sessions_expire_after_the_grace_unless_confirmed() {
         let l = lim(2);
         s.arrive(R, 0, &l).await.unwrap();
         s.arrive(R, 0, &l).await.unwrap();
-        assert!(s.touch(R, 1, SEC).await.unwrap(), "{kind}");
+        assert!(s.touch(R, 1, SEC, &l).await.unwrap(), "{kind}");
         let rep = s.tick(R, l.claim_grace_ms + SEC, &l).await.unwrap();
         assert_eq!((rep.expired_sessions, rep.snapshot.active), (1, 1), "{kind}");
-        assert!(!s.touch(R, 2, 12 * SEC).await.unwrap(), "{kind}: gone");
+        assert!(!s.touch(R, 2, 12 * SEC, &l).await.unwrap(), "{kind}: gone");
         // The confirmed one lasts the session TTL from its last touch.
-        assert!(s.touch(R, 1, 30 * SEC).await.unwrap(), "{kind}");
+        assert!(s.touch(R, 1, 30 * SEC, &l).await.unwrap(), "{kind}");
         assert_eq!(s.tick(R, 89 * SEC, &l).await.unwrap().snapshot.active, 1, "{kind}");
         assert_eq!(s.tick(R, 91 * SEC, &l).await.unwrap().snapshot.active, 0, "{kind}");
         assert!(!s.release(R, 1, 92 * SEC, &l).await.unwrap(), "{kind}");
@@ -250,7 +253,7 @@ async fn pause_and_overrides_apply_inside_every_decision() {
         let t = ticket(&*s, 0, &l).await;
         s.visit(R, t, 0, &l).await.unwrap();
         assert_eq!(s.tick(R, SEC, &l).await.unwrap().admitted, 0, "{kind}: paused");
-        assert!(s.touch(R, 1, SEC).await.unwrap(), "{kind}: sessions continue");
+        assert!(s.touch(R, 1, SEC, &l).await.unwrap(), "{kind}: sessions continue");
         // Capacity 1 while resumed: the one inside fills it.
         let one = Overrides {
             capacity: Some(1),
@@ -270,6 +273,126 @@ async fn pause_and_overrides_apply_inside_every_decision() {
         let snap = s.set_overrides(R, unlimited.clone(), 2 * SEC, &l).await.unwrap();
         assert_eq!(snap.overrides, unlimited, "{kind}");
         assert_eq!(s.tick(R, 3 * SEC, &l).await.unwrap().admitted, 1, "{kind}");
+    })
+    .await;
+}
+
+/// Only a room in `queue` mode admits anyone: `closed` and `passthrough`,
+/// from the file or an operator, admit nobody new, directly, from the
+/// line or as a returner; a session goes on; back in `queue`, the line
+/// moves again in its order.
+#[tokio::test]
+async fn only_a_room_in_queue_mode_admits_anyone() {
+    each_store(async |s, kind| {
+        let queue = lim(2);
+        let closed = Limits {
+            mode: RoomMode::Closed,
+            ..lim(2)
+        };
+        assert!(matches!(
+            s.arrive(R, 0, &queue).await.unwrap(),
+            Arrival::Direct { number: 1 }
+        ));
+        for l in [
+            &closed,
+            &Limits {
+                mode: RoomMode::Passthrough,
+                ..lim(2)
+            },
+        ] {
+            assert!(
+                matches!(s.arrive(R, 0, l).await.unwrap(), Arrival::Queued { .. }),
+                "{kind}: no direct admission in {:?}",
+                l.mode
+            );
+        }
+        for t in [2, 3] {
+            s.visit(R, t, 0, &closed).await.unwrap();
+        }
+        assert_eq!(
+            s.tick(R, SEC, &closed).await.unwrap().admitted,
+            0,
+            "{kind}: the line stands"
+        );
+        assert!(s.touch(R, 1, SEC, &closed).await.unwrap(), "{kind}: a session goes on");
+        // An operator's closed wins over the file's queue...
+        let close = Overrides {
+            mode: Some(RoomMode::Closed),
+            ..Overrides::default()
+        };
+        let snap = s.set_overrides(R, close.clone(), SEC, &queue).await.unwrap();
+        assert_eq!(snap.overrides, close, "{kind}");
+        assert_eq!(
+            s.tick(R, 2 * SEC, &queue).await.unwrap().admitted,
+            0,
+            "{kind}: closed by an operator"
+        );
+        // ...and its queue over the file's closed: the line moves, in order.
+        let open = Overrides {
+            mode: Some(RoomMode::Queue),
+            ..Overrides::default()
+        };
+        s.set_overrides(R, open, 2 * SEC, &closed).await.unwrap();
+        assert_eq!(
+            s.tick(R, 3 * SEC, &closed).await.unwrap().admitted,
+            1,
+            "{kind}: one slot free"
+        );
+        assert_eq!(s.snapshot(R, 3 * SEC, &closed).await.unwrap().admitted, 2, "{kind}");
+    })
+    .await;
+}
+
+/// `max_session`: a session ends that long after it began, however busy:
+/// a touch or a visit past it finds it gone (and ends it), and the tick
+/// ends the ones nobody asked about, freeing their slots for the line in
+/// the same tick. Their numbers are published as revoked.
+#[tokio::test]
+async fn a_session_ends_at_max_session_however_busy() {
+    each_store(async |s, kind| {
+        let l = Limits {
+            max_session_ms: 10 * SEC,
+            session_ttl_ms: 60 * SEC,
+            ..lim(1)
+        };
+        assert!(matches!(
+            s.arrive(R, 0, &l).await.unwrap(),
+            Arrival::Direct { number: 1 }
+        ));
+        let t = ticket(&*s, SEC, &l).await;
+        s.visit(R, t, SEC, &l).await.unwrap();
+        assert!(s.touch(R, 1, 5 * SEC, &l).await.unwrap(), "{kind}");
+        assert!(
+            s.touch(R, 1, 10 * SEC - 1, &l).await.unwrap(),
+            "{kind}: busy, and not over yet"
+        );
+        assert!(
+            !s.touch(R, 1, 10 * SEC, &l).await.unwrap(),
+            "{kind}: over, however busy"
+        );
+        assert!(s.snapshot(R, 10 * SEC, &l).await.unwrap().is_revoked(1), "{kind}");
+        let rep = s.tick(R, 11 * SEC, &l).await.unwrap();
+        assert_eq!(
+            (rep.admitted, rep.outlived_sessions),
+            (1, 0),
+            "{kind}: the slot went on"
+        );
+        assert_eq!(s.visit(R, t, 12 * SEC, &l).await.unwrap(), Visit::Claimed, "{kind}");
+        // Nobody asks about ticket t's session: the tick ends it.
+        assert_eq!(
+            s.tick(R, 21 * SEC, &l).await.unwrap().outlived_sessions,
+            0,
+            "{kind}: 9 s in"
+        );
+        let rep = s.tick(R, 22 * SEC, &l).await.unwrap();
+        assert_eq!(rep.outlived_sessions, 1, "{kind}");
+        assert_eq!(rep.snapshot.active, 0, "{kind}");
+        assert!(rep.snapshot.is_revoked(t), "{kind}");
+        assert_eq!(
+            s.visit(R, t, 23 * SEC, &l).await.unwrap(),
+            Visit::Unknown,
+            "{kind}: no second seat"
+        );
     })
     .await;
 }
@@ -400,8 +523,8 @@ async fn redis_answers_exactly_like_memory_on_random_operations() {
                 6 => {
                     let t = next(40);
                     assert_eq!(
-                        mem.touch(R, t, now).await.unwrap(),
-                        red.touch(R, t, now).await.unwrap(),
+                        mem.touch(R, t, now, &l).await.unwrap(),
+                        red.touch(R, t, now, &l).await.unwrap(),
                         "{ctx}"
                     );
                 }
@@ -507,6 +630,9 @@ async fn wide_diff(srv: &RedisServer, seed: u64, steps: usize) -> Result<(), Str
         claim_grace_ms: [3 * SEC, 10 * SEC, 1500][next(3) as usize],
         checkin_window_ms: [2 * SEC, 6 * SEC, 900][next(3) as usize],
         tick_ms: ticks[next(ticks.len() as u64) as usize],
+        // Mostly queue; a closed file is opened by an operator's queue.
+        mode: [RoomMode::Queue, RoomMode::Queue, RoomMode::Queue, RoomMode::Closed][next(4) as usize],
+        max_session_ms: [0, 0, 15 * SEC, 40 * SEC][next(4) as usize],
     };
     let mut now: u64 = 1_700_000_000_000 + next(100_000);
     let mut last_period = None;
@@ -547,8 +673,8 @@ async fn wide_diff(srv: &RedisServer, seed: u64, steps: usize) -> Result<(), Str
                 let s = mem.snapshot(R, now, &l).await.unwrap();
                 let t = next(s.issued + 2);
                 eq!(
-                    mem.touch(R, t, now).await.unwrap(),
-                    red.touch(R, t, now).await.unwrap(),
+                    mem.touch(R, t, now, &l).await.unwrap(),
+                    red.touch(R, t, now, &l).await.unwrap(),
                     "touch {t}"
                 );
             }
@@ -567,6 +693,14 @@ async fn wide_diff(srv: &RedisServer, seed: u64, steps: usize) -> Result<(), Str
                     capacity: [None, None, Some(0), Some(1), Some(4)][next(5) as usize],
                     admit_per_minute: [None, None, Some(None), Some(Some(30)), Some(Some(120))][next(5) as usize],
                     notice: [None, None, Some(""), Some("Back soon.")][next(4) as usize].map(str::to_owned),
+                    mode: [
+                        None,
+                        None,
+                        None,
+                        Some(RoomMode::Queue),
+                        Some(RoomMode::Closed),
+                        Some(RoomMode::Passthrough),
+                    ][next(6) as usize],
                 };
                 let (a, b) = same(
                     mem.set_overrides(R, o.clone(), now, &l).await.unwrap(),
@@ -734,6 +868,7 @@ async fn rooms_at(srv: &RedisServer, prefix: &str, base: u64) -> (MemoryStore, R
         issued: base,
         admitted: base,
         floor: base + 1_000_000,
+        session_starts: Vec::new(),
         sessions: vec![],
         reservations: vec![],
         returners: vec![],

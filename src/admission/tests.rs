@@ -19,6 +19,8 @@ fn limits(capacity: u32) -> Limits {
         claim_grace_ms: GRACE,
         checkin_window_ms: 30_000,
         tick_ms: 1_000,
+        mode: RoomMode::Queue,
+        max_session_ms: 0,
     }
 }
 
@@ -651,5 +653,75 @@ fn every_walk_ends_within_three_store_answers() {
     assert_eq!(
         local_admitted(Some(1)),
         forward(Outcome::Degraded, refreshed(1, true), None)
+    );
+}
+
+/// The room modes: `passthrough` forwards everything with no store call
+/// and no cookie; `closed` lets a session go on and answers everyone else
+/// with the closed page, a session that idled out included. An operator's
+/// mode wins over the file's, either way.
+#[test]
+fn modes() {
+    let file = |mode| Limits { mode, ..limits(10) };
+    let with_override = |mode| Snapshot {
+        overrides: Overrides {
+            mode: Some(mode),
+            ..Overrides::default()
+        },
+        ..snapshot()
+    };
+    let plain = snapshot();
+    let passthrough = forward(Outcome::Passthrough, None, None);
+    let tokens = [
+        None,
+        Some(ticket(25, true)),
+        Some(ticket(25, false)),
+        Some(session(3, true, 0)),
+        Some(session(3, true, TTL)),
+    ];
+    for asking in [Asking::Page, Asking::Submit, Asking::Status] {
+        for t in &tokens {
+            for (lim, snap) in [
+                (file(RoomMode::Passthrough), &plain),
+                (file(RoomMode::Queue), &with_override(RoomMode::Passthrough)),
+            ] {
+                let f = facts(t.as_ref(), snap, &lim, UP, asking);
+                assert_eq!(first(&f), passthrough, "passthrough: {t:?} {asking:?}");
+            }
+            let closed = [
+                (file(RoomMode::Closed), plain.clone()),
+                (file(RoomMode::Queue), with_override(RoomMode::Closed)),
+            ];
+            for (lim, snap) in &closed {
+                let f = facts(t.as_ref(), snap, lim, UP, asking);
+                let want = match t {
+                    Some(s) if s.kind == Kind::Session && s.stamp_ms == NOW => forward(Outcome::Session, None, None),
+                    Some(s) if s.kind == Kind::Session => Step::Touch { local: false },
+                    _ => Step::Closed,
+                };
+                assert_eq!(first(&f), want, "closed: {t:?} {asking:?}");
+            }
+        }
+        // An operator's queue reopens a room the file closes.
+        let lim = file(RoomMode::Closed);
+        let open = with_override(RoomMode::Queue);
+        assert_eq!(first(&facts(None, &open, &lim, UP, asking)), Step::Arrive);
+    }
+    // Closed: a session that idled out, or a ticket the store no longer
+    // knows, is a new visitor, and a new visitor gets the closed answer.
+    let lim = file(RoomMode::Closed);
+    let (s, t) = (session(3, true, TTL), ticket(25, true));
+    let snap = snapshot();
+    assert_eq!(
+        touched(&facts(Some(&s), &snap, &lim, UP, Asking::Page), Ok(true)),
+        forward(Outcome::Session, refreshed(3, true), None)
+    );
+    assert_eq!(
+        touched(&facts(Some(&s), &snap, &lim, UP, Asking::Page), Ok(false)),
+        Step::Closed
+    );
+    assert_eq!(
+        visited(&facts(Some(&t), &snap, &lim, UP, Asking::Page), Ok(Visit::Unknown)),
+        Step::Closed
     );
 }

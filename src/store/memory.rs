@@ -51,6 +51,10 @@ pub struct RoomDump {
     pub floor: u64,
     /// (number, last seen, confirmed)
     pub sessions: Vec<(u64, Millis, bool)>,
+    /// (number, began) for `max_session`. A copy without them (written
+    /// before it existed) starts every session's length at the restore.
+    #[serde(default)]
+    pub session_starts: Vec<(u64, Millis)>,
     /// (ticket, deadline) for each map.
     pub reservations: Vec<(u64, Millis)>,
     pub returners: Vec<(u64, Millis)>,
@@ -170,6 +174,8 @@ impl Bucket {
 #[derive(Debug, Clone, Copy)]
 struct Session {
     last_seen: Millis,
+    /// When it began: it ends `max_session` after, busy or not.
+    started: Millis,
     /// Came back with the cookie at least once (or was admitted from the
     /// line, which proves it). Provisional sessions expire after the claim
     /// grace period instead of the session TTL.
@@ -253,12 +259,15 @@ impl RoomState {
             .map(|(n, s)| (*n, s.last_seen, s.confirmed))
             .collect();
         sessions.sort_unstable();
+        let mut session_starts: Vec<_> = self.sessions.iter().map(|(n, s)| (*n, s.started)).collect();
+        session_starts.sort_unstable();
         RoomDump {
             epoch: self.epoch,
             issued: self.issued,
             admitted: self.admitted,
             floor,
             sessions,
+            session_starts,
             reservations: pairs(&self.reservations),
             returners: pairs(&self.returners),
             lapsed: pairs(&self.lapsed),
@@ -273,10 +282,21 @@ impl RoomState {
         let mut r = RoomState::new(d.epoch, now);
         r.issued = d.issued;
         r.admitted = d.admitted.min(d.issued);
+        let starts: HashMap<u64, Millis> = d.session_starts.into_iter().collect();
         r.sessions = d
             .sessions
             .into_iter()
-            .map(|(n, last_seen, confirmed)| (n, Session { last_seen, confirmed }))
+            .map(|(n, last_seen, confirmed)| {
+                let started = starts.get(&n).copied().unwrap_or(now);
+                (
+                    n,
+                    Session {
+                        last_seen,
+                        started,
+                        confirmed,
+                    },
+                )
+            })
             .collect();
         r.reservations = d.reservations.into_iter().collect();
         r.returners = d.returners.into_iter().collect();
@@ -394,7 +414,7 @@ impl RoomState {
         let lim = &self.overrides.apply(lim);
         self.watch_floor();
         let nobody_waiting = self.issued == self.admitted && self.returners.is_empty();
-        let open = !self.overrides.paused;
+        let open = self.overrides.admitting(lim);
         if open && nobody_waiting && self.has_free_slot(lim) && self.budget(now, lim) >= 1 {
             self.spend(lim, 1);
             self.issued += 1;
@@ -403,6 +423,7 @@ impl RoomState {
                 self.issued,
                 Session {
                     last_seen: now,
+                    started: now,
                     confirmed: false,
                 },
             );
@@ -424,6 +445,9 @@ impl RoomState {
             self.mark(t);
             return Visit::Waiting { pointer: self.admitted };
         }
+        if self.outlived(t, now, lim) {
+            return Visit::Unknown;
+        }
         if let Some(session) = self.sessions.get_mut(&t) {
             session.last_seen = now;
             session.confirmed = true;
@@ -441,7 +465,7 @@ impl RoomState {
         // The first returner in ticket order takes a free slot at once; the
         // others wait for the tick, which serves returners before the line.
         let first = self.returners.keys().next().copied();
-        let open = !self.overrides.paused;
+        let open = self.overrides.admitting(lim);
         if open && self.has_free_slot(lim) && first.is_none_or(|f| f == t) && self.budget(now, lim) >= 1 {
             self.spend(lim, 1);
             self.returners.remove(&t);
@@ -459,12 +483,31 @@ impl RoomState {
             t,
             Session {
                 last_seen: now,
+                started: now,
                 confirmed: true,
             },
         );
     }
 
-    fn touch(&mut self, session: u64, now: Millis) -> bool {
+    /// Whether session `n` has run its `max_session` by `now`: it is then
+    /// ended (revoked, as by [`RoomState::release`]) and the caller treats
+    /// it as gone.
+    fn outlived(&mut self, n: u64, now: Millis, lim: &Limits) -> bool {
+        let over = lim.max_session_ms > 0
+            && self
+                .sessions
+                .get(&n)
+                .is_some_and(|s| s.started.saturating_add(lim.max_session_ms) <= now);
+        if over {
+            self.release(n, now, lim);
+        }
+        over
+    }
+
+    fn touch(&mut self, session: u64, now: Millis, lim: &Limits) -> bool {
+        if self.outlived(session, now, lim) {
+            return false;
+        }
         if let Some(s) = self.sessions.get_mut(&session) {
             s.last_seen = now;
             s.confirmed = true;
@@ -503,6 +546,15 @@ impl RoomState {
             s.last_seen.saturating_add(ttl) > now
         });
         let expired_sessions = (before - self.sessions.len()) as u64;
+        let outlived: Vec<u64> = if lim.max_session_ms > 0 {
+            let ends = |s: &Session| s.started.saturating_add(lim.max_session_ms) <= now;
+            self.sessions.iter().filter(|(_, s)| ends(s)).map(|(n, _)| *n).collect()
+        } else {
+            Vec::new()
+        };
+        for n in &outlived {
+            self.release(*n, now, lim);
+        }
         // Lapsed reservations and returners that stopped polling may still
         // come back for a session TTL.
         let until = now.saturating_add(lim.session_ttl_ms);
@@ -522,7 +574,7 @@ impl RoomState {
         let cleared = self.cleared(now, lim.checkin_window_ms);
 
         let free = u64::from(lim.capacity).saturating_sub(self.used());
-        let mut allow = if self.overrides.paused {
+        let mut allow = if !self.overrides.admitting(lim) {
             0
         } else {
             free.min(self.budget(now, lim))
@@ -567,6 +619,7 @@ impl RoomState {
 
         TickReport {
             expired_sessions,
+            outlived_sessions: outlived.len() as u64,
             expired_reservations,
             admitted,
             advanced: true,
@@ -630,9 +683,9 @@ impl Store for MemoryStore {
         Ok(self.with(room, now, |r| r.visit(ticket, now, limits)))
     }
 
-    async fn touch(&self, room: &str, session: u64, now: Millis) -> Result<bool, StoreError> {
+    async fn touch(&self, room: &str, session: u64, now: Millis, limits: &Limits) -> Result<bool, StoreError> {
         self.changed();
-        Ok(self.with(room, now, |r| r.touch(session, now)))
+        Ok(self.with(room, now, |r| r.touch(session, now, limits)))
     }
 
     async fn release(&self, room: &str, session: u64, now: Millis, limits: &Limits) -> Result<bool, StoreError> {
@@ -685,6 +738,8 @@ mod tests {
             claim_grace_ms: 10 * SEC,
             checkin_window_ms: 5 * SEC,
             tick_ms: SEC,
+            mode: crate::config::RoomMode::Queue,
+            max_session_ms: 0,
         }
     }
 
@@ -782,9 +837,9 @@ mod tests {
         let l = lim(2);
         assert_eq!(r.arrive(0, &l), Arrival::Direct { number: 1 });
         assert_eq!(r.arrive(0, &l), Arrival::Direct { number: 2 });
-        assert!(r.touch(1, SEC)); // visitor 1 came back with the cookie
-                                  // Visitor 2 never did (a client that drops cookies): its slot goes
-                                  // after the grace period, not the session TTL.
+        assert!(r.touch(1, SEC, &l)); // visitor 1 came back with the cookie
+                                      // Visitor 2 never did (a client that drops cookies): its slot goes
+                                      // after the grace period, not the session TTL.
         assert_eq!(r.tick(10 * SEC, &l).expired_sessions, 1);
         assert!(r.sessions.contains_key(&1));
         assert_eq!(r.tick(60 * SEC, &l).expired_sessions, 0);
@@ -1028,7 +1083,7 @@ mod tests {
         for _ in 0..6 {
             r.arrive(0, &l);
         }
-        r.touch(1, 0);
+        r.touch(1, 0, &l);
         for t in 3..=5 {
             r.visit(t, 0, &l);
         }
@@ -1118,15 +1173,35 @@ mod tests {
     }
 
     #[test]
+    fn a_restored_session_keeps_when_it_began() {
+        let mut r = RoomState::new(1, 0);
+        let l = Limits {
+            max_session_ms: 10 * SEC,
+            ..lim(2)
+        };
+        r.arrive(0, &l);
+        r.arrive(4 * SEC, &l);
+        let mut dump = r.dump();
+        let mut back = RoomState::restore(dump.clone(), true, 5 * SEC);
+        assert!(!back.touch(1, 10 * SEC, &l), "began at 0: over at 10 s");
+        assert!(back.touch(2, 10 * SEC, &l), "began at 4 s");
+        // A copy written before starts were kept: they begin at the restore.
+        dump.session_starts.clear();
+        let mut old = RoomState::restore(dump, true, 5 * SEC);
+        assert!(old.touch(1, 14 * SEC, &l));
+        assert!(!old.touch(1, 15 * SEC, &l));
+    }
+
+    #[test]
     fn a_session_cookie_claims_its_own_reservation() {
         let mut r = RoomState::new(1, 0);
         let l = lim(1);
         r.arrive(0, &l);
         r.reservations.insert(1, 10 * SEC); // restored from a copy taken before the claim
         r.sessions.clear();
-        assert!(r.touch(1, SEC));
+        assert!(r.touch(1, SEC, &l));
         assert!(r.reservations.is_empty() && r.sessions[&1].confirmed);
-        assert!(!r.touch(2, SEC));
+        assert!(!r.touch(2, SEC, &l));
     }
 
     #[test]
@@ -1145,7 +1220,7 @@ mod tests {
         r.visit(3, 0, &l);
         assert_eq!(r.tick(SEC, &l).admitted, 0, "the line does not move");
         assert_eq!(r.visit(2, SEC, &l), Visit::Returner { ahead: 0 }, "returners wait too");
-        assert!(r.touch(1, SEC), "sessions continue");
+        assert!(r.touch(1, SEC, &l), "sessions continue");
         r.overrides.paused = false;
         assert_eq!(r.tick(2 * SEC, &l).admitted, 2);
     }

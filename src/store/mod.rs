@@ -33,7 +33,7 @@ pub mod redis;
 use async_trait::async_trait;
 
 use crate::clock::Millis;
-use crate::config::RoomConfig;
+use crate::config::{RoomConfig, RoomMode};
 
 /// The room settings a store decision depends on. Passed on every call, so a
 /// configuration change applies at the next call without touching the store.
@@ -46,6 +46,10 @@ pub struct Limits {
     pub checkin_window_ms: u64,
     /// The scheduler period: the rate budget holds one tick's worth.
     pub tick_ms: u64,
+    /// The file's mode. Only a room in `queue` mode admits anyone.
+    pub mode: RoomMode,
+    /// A session ends this long after it began, busy or not; 0: never.
+    pub max_session_ms: u64,
 }
 
 impl Limits {
@@ -58,6 +62,8 @@ impl Limits {
             claim_grace_ms: ms(r.claim_grace),
             checkin_window_ms: ms(r.checkin_window),
             tick_ms: ms(tick),
+            mode: r.mode,
+            max_session_ms: r.max_session.map_or(0, ms),
         }
     }
 }
@@ -79,6 +85,9 @@ pub struct Overrides {
     /// absent when not overridden, `null` for no limit.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
     pub admit_per_minute: Option<Option<u32>>,
+    /// Replaces the file's mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<RoomMode>,
     /// Replaces the room's notice on the waiting page; `Some("")` shows
     /// none. Checked as the file's is ([`crate::config::notice`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,8 +100,16 @@ impl Overrides {
         Limits {
             capacity: self.capacity.unwrap_or(lim.capacity),
             admit_per_minute: self.admit_per_minute.unwrap_or(lim.admit_per_minute),
+            mode: self.mode.unwrap_or(lim.mode),
             ..*lim
         }
+    }
+
+    /// Whether anyone new may be admitted under `lim` (the file's limits):
+    /// not while paused, nor in a mode other than `queue`. Those already
+    /// admitted keep their places either way.
+    pub fn admitting(&self, lim: &Limits) -> bool {
+        !self.paused && self.mode.unwrap_or(lim.mode) == RoomMode::Queue
     }
 
     /// True when nothing is overridden.
@@ -151,6 +168,8 @@ pub enum Visit {
 pub struct TickReport {
     /// Sessions idle past their TTL, removed.
     pub expired_sessions: u64,
+    /// Sessions that ran their `max_session`, ended.
+    pub outlived_sessions: u64,
     /// Reservations not claimed within the grace period, released.
     pub expired_reservations: u64,
     /// Slots handed out this tick (line and returners).
@@ -263,8 +282,9 @@ pub trait Store: Send + Sync + 'static {
     async fn visit(&self, room: &str, ticket: u64, now: Millis, limits: &Limits) -> Result<Visit, StoreError>;
 
     /// Refreshes a session's last-seen time and confirms a provisional one;
-    /// false if it no longer exists.
-    async fn touch(&self, room: &str, session: u64, now: Millis) -> Result<bool, StoreError>;
+    /// false if it no longer exists, or has run its `max_session` (it is
+    /// then ended).
+    async fn touch(&self, room: &str, session: u64, now: Millis, limits: &Limits) -> Result<bool, StoreError>;
 
     /// Ends a session now, freeing its slot, and revokes it for the time its
     /// cookie could still pass a cached check; false if it did not exist.

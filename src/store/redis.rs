@@ -46,12 +46,13 @@ use redis::Value;
 
 use super::{Arrival, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
 use crate::clock::Millis;
+use crate::config::RoomMode;
 
 const SCRIPT: &str = include_str!("room.lua");
 /// A room untouched this long is dropped by Redis.
 const IDLE_EXPIRY_MS: u64 = 7 * 24 * 3600 * 1000;
-const KEY_SUFFIXES: [&str; 11] = [
-    "meta", "sess", "prov", "resv", "ret", "retdl", "lapsed", "revoked", "mwords", "mbits", "log",
+const KEY_SUFFIXES: [&str; 12] = [
+    "meta", "sess", "prov", "resv", "ret", "retdl", "lapsed", "revoked", "mwords", "mbits", "log", "start",
 ];
 
 /// A connection to one Redis (or a replica set's primary) or to a Redis
@@ -145,7 +146,7 @@ impl RedisStore {
         Ok(())
     }
 
-    fn keys(&self, room: &str) -> [String; 11] {
+    fn keys(&self, room: &str) -> [String; KEY_SUFFIXES.len()] {
         KEY_SUFFIXES.map(|s| format!("{{{}:{room}}}:{s}", self.prefix))
     }
 
@@ -170,7 +171,9 @@ impl RedisStore {
             .arg(lim.checkin_window_ms)
             .arg(lim.tick_ms.max(1))
             .arg(rand::random::<u32>())
-            .arg(IDLE_EXPIRY_MS);
+            .arg(IDLE_EXPIRY_MS)
+            .arg(mode_code(Some(lim.mode)))
+            .arg(lim.max_session_ms);
         for a in args {
             inv.arg(a);
         }
@@ -184,6 +187,16 @@ impl RedisStore {
             Ok(r) => r.map_err(unavailable),
             Err(_) => Err(unavailable(format!("no answer within {:?}", self.timeout))),
         }
+    }
+}
+
+/// A mode as the script reads it: `q`, `p`, `c`; `''` for none (no override).
+fn mode_code(m: Option<RoomMode>) -> &'static str {
+    match m {
+        None => "",
+        Some(RoomMode::Queue) => "q",
+        Some(RoomMode::Passthrough) => "p",
+        Some(RoomMode::Closed) => "c",
     }
 }
 
@@ -235,6 +248,12 @@ fn snapshot(v: Value) -> Result<Snapshot, StoreError> {
             n => n.parse().ok().map(Some),
         },
         notice: text(field(&a, 12)?)?.strip_prefix('=').map(str::to_owned),
+        mode: match text(field(&a, 13)?)?.as_str() {
+            "q" => Some(RoomMode::Queue),
+            "p" => Some(RoomMode::Passthrough),
+            "c" => Some(RoomMode::Closed),
+            _ => None,
+        },
     };
     // 32-bit words from Redis, combined into the 64-bit words the snapshot
     // indexes, masked to (admitted, cleared].
@@ -312,17 +331,8 @@ impl Store for RedisStore {
         })
     }
 
-    async fn touch(&self, room: &str, session: u64, now: Millis) -> Result<bool, StoreError> {
-        // The limits do not matter to a touch; any valid set will do.
-        let lim = Limits {
-            capacity: 0,
-            admit_per_minute: None,
-            session_ttl_ms: 1,
-            claim_grace_ms: 1,
-            checkin_window_ms: 1,
-            tick_ms: 1,
-        };
-        Ok(int(&self.call(room, "touch", now, &lim, &[session.to_string()]).await?)? == 1)
+    async fn touch(&self, room: &str, session: u64, now: Millis, limits: &Limits) -> Result<bool, StoreError> {
+        Ok(int(&self.call(room, "touch", now, limits, &[session.to_string()]).await?)? == 1)
     }
 
     async fn release(&self, room: &str, session: u64, now: Millis, limits: &Limits) -> Result<bool, StoreError> {
@@ -341,8 +351,9 @@ impl Store for RedisStore {
                 expired_sessions: uint(field(&a, 1)?)?,
                 expired_reservations: uint(field(&a, 2)?)?,
                 admitted: uint(field(&a, 3)?)?,
+                outlived_sessions: uint(field(&a, 4)?)?,
                 advanced: true,
-                snapshot: snapshot(a.swap_remove(4))?,
+                snapshot: snapshot(a.swap_remove(5))?,
             }
         };
         self.epochs.insert(room.to_string(), rep.snapshot.epoch);
@@ -376,6 +387,7 @@ impl Store for RedisStore {
                 Some(Some(r)) => r.to_string(),
             },
             o.notice.as_ref().map(|n| format!("={n}")).unwrap_or_default(),
+            mode_code(o.mode).to_string(),
         ];
         let mut a = items(self.call(room, "overrides", now, limits, &args).await?)?;
         snapshot(a.swap_remove(1))

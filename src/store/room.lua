@@ -4,7 +4,7 @@
 -- reference implementation; the same test suite runs against both).
 --
 -- KEYS (all share the room's hash tag, so one Redis Cluster slot):
---   1 meta     HASH  epoch issued admitted pstart paused cap rate btok blast
+--   1 meta     HASH  epoch issued admitted pstart paused cap rate btok blast notice mode
 --   2 sess     ZSET  confirmed sessions, score = last seen
 --   3 prov     ZSET  provisional sessions (direct, not yet back), score = last seen
 --   4 resv     ZSET  reserved slots, score = claim deadline
@@ -15,13 +15,17 @@
 --   9 mwords   ZSET  indexes of non-empty check-in words, score = index
 --  10 mbits    HASH  word index -> 32 check-in bits (as a signed integer)
 --  11 log      ZSET  issued count, score = first time it was seen
+--  12 start    ZSET  live sessions, score = when each began (max_session)
 -- ARGV: op, now, capacity, rate (-1 = none), session ttl, claim grace,
---   check-in window, tick, epoch for a new room, idle expiry, then op args.
+--   check-in window, tick, epoch for a new room, idle expiry, the file's
+--   mode (q queue, p passthrough, c closed), max session (0 = none), then
+--   op args.
 -- Numbers travel as decimal strings: Lua numbers are doubles, exact for
 -- times in ms and ticket numbers below 2^53.
 
 local K_META, K_SESS, K_PROV, K_RESV, K_RET, K_RETDL, K_LAPSED, K_REVOKED, K_MWORDS, K_MBITS, K_LOG =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local K_START = KEYS[12]
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
 local cfg_cap = tonumber(ARGV[3])
@@ -31,28 +35,60 @@ local grace = tonumber(ARGV[6])
 local window = tonumber(ARGV[7])
 local tick_ms = tonumber(ARGV[8])
 local idle = tonumber(ARGV[10])
+local cfg_mode = ARGV[11]
+local max_session = tonumber(ARGV[12])
 
 local function I(x) return string.format('%d', x) end
 
 if redis.call('HSETNX', K_META, 'epoch', ARGV[9]) == 1 then
   redis.call('HSET', K_META, 'issued', '0', 'admitted', '0')
 end
-local m = redis.call('HMGET', K_META, 'epoch', 'issued', 'admitted', 'paused', 'cap', 'rate', 'btok', 'blast')
+local m = redis.call('HMGET', K_META, 'epoch', 'issued', 'admitted', 'paused', 'cap', 'rate', 'btok', 'blast', 'mode')
 local epoch = tonumber(m[1])
 local issued = tonumber(m[2]) or 0
 local admitted = tonumber(m[3]) or 0
 local paused = m[4] == '1'
 local ov_cap = m[5] or ''
 local ov_rate = m[6] or ''
+local ov_mode = m[9] or ''
 
--- Operator overrides replace the configured values.
-local cap, rate
+-- Operator overrides replace the configured values. Only a room in queue
+-- mode, not paused, admits anyone (admitting).
+local cap, rate, admitting
 local function apply_overrides()
   cap = tonumber(ov_cap) or cfg_cap
   rate = cfg_rate
+  local mode = cfg_mode
+  if ov_mode ~= '' then mode = ov_mode end
+  admitting = (not paused) and mode == 'q'
   if ov_rate == 'u' then rate = -1 elseif ov_rate ~= '' then rate = tonumber(ov_rate) end
 end
 apply_overrides()
+
+-- A session begins: the start of its max_session (kept if it had one).
+local function began(s)
+  redis.call('ZADD', K_START, 'NX', I(now), s)
+end
+
+-- Ends session s as a release does; the number of entries it had (0: none).
+local function end_session(s)
+  local n = redis.call('ZREM', K_SESS, s) + redis.call('ZREM', K_PROV, s)
+  redis.call('ZREM', K_START, s)
+  if n > 0 then
+    -- A cookie refreshed just before this passes cached checks for half a TTL.
+    redis.call('ZADD', K_REVOKED, I(now + math.floor(ttl / 2) + 1), s)
+  end
+  return n
+end
+
+-- Whether session s has run its max_session: it is then ended.
+local function outlived(s)
+  if max_session <= 0 then return false end
+  local b = redis.call('ZSCORE', K_START, s)
+  if (not b) or tonumber(b) + max_session > now then return false end
+  end_session(s)
+  return true
+end
 
 local function used()
   return redis.call('ZCARD', K_SESS) + redis.call('ZCARD', K_PROV) + redis.call('ZCARD', K_RESV)
@@ -159,17 +195,19 @@ local function snapshot()
     -- The notice override: '' for none, '=' and the text for one (which
     -- may be empty: no notice).
     notice_override(),
+    ov_mode,
   }
 end
 
 if op == 'arrive' then
   local nobody_waiting = issued == admitted and redis.call('ZCARD', K_RET) == 0
-  if (not paused) and nobody_waiting and used() < cap and budget() >= 1 then
+  if admitting and nobody_waiting and used() < cap and budget() >= 1 then
     spend(1)
     issued = issued + 1
     admitted = issued
     redis.call('HSET', K_META, 'issued', I(issued), 'admitted', I(admitted))
     redis.call('ZADD', K_PROV, I(now), I(issued))
+    began(I(issued))
     return {'direct', I(issued), I(epoch)}
   end
   issued = issued + 1
@@ -177,19 +215,22 @@ if op == 'arrive' then
   return {'queued', I(issued), I(admitted), I(epoch)}
 
 elseif op == 'visit' then
-  local t = tonumber(ARGV[11])
+  local t = tonumber(ARGV[13])
   if t == 0 or t > issued then return {'unknown', I(epoch)} end
   if t > admitted then
     mark(t)
     return {'waiting', I(admitted), I(epoch)}
   end
   local ts = I(t)
+  if outlived(ts) then return {'unknown', I(epoch)} end
   if redis.call('ZSCORE', K_SESS, ts) or redis.call('ZREM', K_PROV, ts) == 1 then
     redis.call('ZADD', K_SESS, I(now), ts)
+    began(ts)
     return {'already', I(epoch)}
   end
   if redis.call('ZREM', K_RESV, ts) == 1 then
     redis.call('ZADD', K_SESS, I(now), ts)
+    began(ts)
     return {'claimed', I(epoch)}
   end
   -- Only a ticket whose reservation lapsed may come back late.
@@ -197,11 +238,12 @@ elseif op == 'visit' then
     return {'unknown', I(epoch)}
   end
   local first = redis.call('ZRANGE', K_RET, 0, 0)[1]
-  if (not paused) and used() < cap and (first == nil or first == ts) and budget() >= 1 then
+  if admitting and used() < cap and (first == nil or first == ts) and budget() >= 1 then
     spend(1)
     redis.call('ZREM', K_RET, ts)
     redis.call('HDEL', K_RETDL, ts)
     redis.call('ZADD', K_SESS, I(now), ts)
+    began(ts)
     return {'claimed', I(epoch)}
   end
   redis.call('ZADD', K_RET, ts, ts)
@@ -209,24 +251,20 @@ elseif op == 'visit' then
   return {'returner', I(redis.call('ZCOUNT', K_RET, '-inf', '(' .. ts)), I(epoch)}
 
 elseif op == 'touch' then
-  local s = ARGV[11]
+  local s = ARGV[13]
+  if outlived(s) then return 0 end
   -- A session cookie for a number still reserved claims the reservation:
   -- the holder of the cookie is the holder of the ticket.
   if redis.call('ZSCORE', K_SESS, s) or redis.call('ZREM', K_PROV, s) == 1
       or redis.call('ZREM', K_RESV, s) == 1 then
     redis.call('ZADD', K_SESS, I(now), s)
+    began(s)
     return 1
   end
   return 0
 
 elseif op == 'release' then
-  local s = ARGV[11]
-  local n = redis.call('ZREM', K_SESS, s) + redis.call('ZREM', K_PROV, s)
-  if n > 0 then
-    -- A cookie refreshed just before this passes cached checks for half a TTL.
-    redis.call('ZADD', K_REVOKED, I(now + math.floor(ttl / 2) + 1), s)
-    return 1
-  end
+  if end_session(ARGV[13]) > 0 then return 1 end
   return 0
 
 elseif op == 'tick' then
@@ -241,8 +279,22 @@ elseif op == 'tick' then
   end
   redis.call('HSET', K_META, 'pstart', I(start))
 
-  local expired_sessions = redis.call('ZREMRANGEBYSCORE', K_SESS, '-inf', I(now - ttl))
-    + redis.call('ZREMRANGEBYSCORE', K_PROV, '-inf', I(now - math.min(grace, ttl)))
+  local expired_sessions = 0
+  for _, idle_out in ipairs({{K_SESS, now - ttl}, {K_PROV, now - math.min(grace, ttl)}}) do
+    local gone = redis.call('ZRANGEBYSCORE', idle_out[1], '-inf', I(idle_out[2]))
+    for i = 1, #gone, 1000 do
+      local chunk = {unpack(gone, i, math.min(i + 999, #gone))}
+      redis.call('ZREM', idle_out[1], unpack(chunk))
+      redis.call('ZREM', K_START, unpack(chunk))
+    end
+    expired_sessions = expired_sessions + #gone
+  end
+  local outlived_sessions = 0
+  if max_session > 0 then
+    for _, s in ipairs(redis.call('ZRANGEBYSCORE', K_START, '-inf', I(now - max_session))) do
+      if end_session(s) > 0 then outlived_sessions = outlived_sessions + 1 end
+    end
+  end
   local until_ = I(now + ttl)
   local expired_resv = 0
   for _, t in ipairs(redis.call('ZRANGEBYSCORE', K_RESV, '-inf', I(now))) do
@@ -273,7 +325,7 @@ elseif op == 'tick' then
   local free = cap - used()
   if free < 0 then free = 0 end
   local allow = 0
-  if not paused then allow = math.min(free, budget()) end
+  if admitting then allow = math.min(free, budget()) end
   local n = 0
   local deadline = I(now + grace)
   -- Returners are behind the pointer already: they go first.
@@ -309,24 +361,26 @@ elseif op == 'tick' then
   redis.call('HSET', K_META, 'admitted', I(admitted))
   -- A room nobody uses for this long disappears on its own.
   for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], I(idle)) end
-  return {'ticked', I(expired_sessions), I(expired_resv), I(n), snapshot()}
+  return {'ticked', I(expired_sessions), I(expired_resv), I(n), I(outlived_sessions), snapshot()}
 
 elseif op == 'snapshot' then
   return {'snapshot', snapshot()}
 
 elseif op == 'overrides' then
-  paused = ARGV[11] == '1'
-  ov_cap = ARGV[12]
-  ov_rate = ARGV[13]
+  paused = ARGV[13] == '1'
+  ov_cap = ARGV[14]
+  ov_rate = ARGV[15]
   redis.call('HSET', K_META, 'paused', paused and '1' or '0')
   if ov_cap == '' then redis.call('HDEL', K_META, 'cap') else redis.call('HSET', K_META, 'cap', ov_cap) end
   if ov_rate == '' then redis.call('HDEL', K_META, 'rate') else redis.call('HSET', K_META, 'rate', ov_rate) end
-  -- ARGV[14]: '' for no notice override, '=' and the text for one.
-  if ARGV[14] == '' then
+  -- ARGV[16]: '' for no notice override, '=' and the text for one.
+  if ARGV[16] == '' then
     redis.call('HDEL', K_META, 'notice')
   else
-    redis.call('HSET', K_META, 'notice', string.sub(ARGV[14], 2))
+    redis.call('HSET', K_META, 'notice', string.sub(ARGV[16], 2))
   end
+  ov_mode = ARGV[17]
+  if ov_mode == '' then redis.call('HDEL', K_META, 'mode') else redis.call('HSET', K_META, 'mode', ov_mode) end
   apply_overrides()
   return {'snapshot', snapshot()}
 end

@@ -43,6 +43,15 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
+/// The origin's word on the visitor's session: `Vestibule-Session: end`
+/// ends it. Addressed to vestibule, never passed on to the client.
+pub static VESTIBULE_SESSION: HeaderName = HeaderName::from_static("vestibule-session");
+
+/// Left in an answer's extensions when the origin said
+/// `Vestibule-Session: end` (the header itself is taken out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionEnded;
+
 /// Whether `n` describes the connection rather than the message.
 pub fn is_hop_by_hop(n: &HeaderName) -> bool {
     HOP_BY_HOP.contains(n)
@@ -263,6 +272,8 @@ pub struct ResponseHead {
     chunked: Option<bool>,
     /// `Connection: close`.
     close: bool,
+    /// The origin said `Vestibule-Session: end`.
+    pub ends_session: bool,
 }
 
 /// Parses the response head at the start of `buf` and takes it off, with
@@ -321,6 +332,7 @@ pub fn parse_response_head(buf: &mut BytesMut, fields: usize) -> io::Result<Opti
         length_repeated: false,
         chunked: None,
         close: false,
+        ends_session: false,
     };
     // A 101 answer keeps all its headers, as before the pool parsed its
     // own: the client needs `Connection` and `Upgrade` to switch.
@@ -332,6 +344,10 @@ pub fn parse_response_head(buf: &mut BytesMut, fields: usize) -> io::Result<Opti
         let value = HeaderValue::from_maybe_shared(head.slice(v0 as usize..v1 as usize))
             .map_err(|_| invalid("invalid header value in response"))?;
         parsed.note_framing(&name, value.as_bytes())?;
+        if name == VESTIBULE_SESSION {
+            parsed.ends_session |= value.as_bytes().trim_ascii().eq_ignore_ascii_case(b"end");
+            continue;
+        }
         if strip && is_hop_by_hop(&name) {
             named |= name == header::CONNECTION && connection_named(value.as_bytes()).next().is_some();
             continue;
@@ -724,6 +740,19 @@ mod tests {
         assert_eq!(head.chunked, Some(true), "noted for the framing before it went");
         let head = head_of("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
         assert_eq!(head.headers.len(), 2, "the client needs them to switch");
+    }
+
+    #[test]
+    fn the_origin_s_word_on_the_session_is_taken_out() {
+        for (value, ends) in [("end", true), (" END ", true), ("keep", false), ("endless", false)] {
+            let head = head_of(&format!(
+                "HTTP/1.1 200 OK\r\nVestibule-Session: {value}\r\nContent-Type: text/plain\r\n\r\n"
+            ));
+            assert_eq!(head.ends_session, ends, "{value:?}");
+            let names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
+            assert_eq!(names, ["content-type"], "never passed on");
+        }
+        assert!(!head_of("HTTP/1.1 200 OK\r\n\r\n").ends_session);
     }
 
     #[test]

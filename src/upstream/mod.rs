@@ -568,6 +568,9 @@ impl Pool {
             *resp.status_mut() = answer.status;
             *resp.version_mut() = answer.version;
             *resp.headers_mut() = answer.headers;
+            if answer.ends_session {
+                resp.extensions_mut().insert(h1::SessionEnded);
+            }
             Ok(resp)
         }
     }

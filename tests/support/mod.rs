@@ -193,12 +193,16 @@ async fn upstream_handler(
                 "host_count": req.headers().get_all("host").iter().count(),
                 "headers": headers,
             });
-            Response::builder()
+            let mut r = Response::builder()
                 .header("content-type", "application/json")
                 .header("connection", "keep-alive, x-hop")
-                .header("x-hop", "should not pass")
-                .body(full(body.to_string()))
-                .unwrap()
+                .header("x-hop", "should not pass");
+            // `?origin=end`: the origin ends the visitor's session, as a
+            // site does when a registration completes.
+            if query == "origin=end" {
+                r = r.header("vestibule-session", "End");
+            }
+            r.body(full(body.to_string())).unwrap()
         }
     }
 }
@@ -533,9 +537,9 @@ impl Store for CountingStore {
         self.calls.visit.fetch_add(1, Ordering::SeqCst);
         self.inner.visit(room, t, now, l).await
     }
-    async fn touch(&self, room: &str, s: u64, now: u64) -> Result<bool, StoreError> {
+    async fn touch(&self, room: &str, s: u64, now: u64, l: &Limits) -> Result<bool, StoreError> {
         self.calls.touch.fetch_add(1, Ordering::SeqCst);
-        self.inner.touch(room, s, now).await
+        self.inner.touch(room, s, now, l).await
     }
     async fn release(&self, room: &str, s: u64, now: u64, l: &Limits) -> Result<bool, StoreError> {
         self.calls.release.fetch_add(1, Ordering::SeqCst);
