@@ -393,6 +393,38 @@ fn forwarded_client(h: &HeaderMap) -> Option<IpAddr> {
     addr.parse().ok()
 }
 
+/// An entry whose request has no answer yet. Dropped before it gets one
+/// (the client went away while the upstream thought, or the connection was
+/// closed at shutdown), it is logged all the same, as nginx does: status
+/// 499, `cut`.
+pub struct Unanswered(Option<Box<Entry>>);
+
+/// nginx's status for a request whose client closed the connection before
+/// an answer was sent.
+const NO_ANSWER: u16 = 499;
+
+impl Unanswered {
+    pub fn new(e: Box<Entry>) -> Unanswered {
+        Unanswered(Some(e))
+    }
+
+    /// The answer came: the entry, with its status and the gate's note.
+    pub fn answered(mut self, status: http::StatusCode, note: Option<Note>) -> Box<Entry> {
+        let mut e = self.0.take().expect("an entry is answered once");
+        e.answered(status, note);
+        e
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(mut e) = self.0.take() {
+            e.status = NO_ANSWER;
+            e.finish(false);
+        }
+    }
+}
+
 enum Sink {
     Stdout,
     File(PathBuf, File),

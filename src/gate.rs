@@ -338,26 +338,24 @@ async fn walk(
 /// How often a closed page looks again, should the room open.
 const CLOSED_POLL_SECONDS: u64 = 60;
 
-/// The answer of a closed room: the page (200 for a page, 403 for a form,
-/// which was not sent), or JSON `state: "closed"`, with the room's notice
-/// as the operator's word on why.
+/// The answer of a closed room: the page, or JSON `state: "closed"`, with
+/// the room's notice as the operator's word on why; 200 for a page, 403
+/// for a form (which was not sent), whichever the client reads.
 fn closed(app: &App, room: &Room, asking: Asking, json: bool) -> Response<Body> {
     room.metrics.request(Outcome::Closed);
     let view = room.view();
     let notice = room.notice(&view);
-    if json || asking == Asking::Status {
-        let mut r = json_response(
-            StatusCode::OK,
-            page::closed_json(room.name(), notice, CLOSED_POLL_SECONDS),
-        );
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return r;
-    }
     let (status, retry) = match asking {
         Asking::Page | Asking::Status => (StatusCode::OK, Some(CLOSED_POLL_SECONDS)),
         Asking::Submit => (StatusCode::FORBIDDEN, None),
     };
+    if json || asking == Asking::Status {
+        let body = page::closed_json(room.name(), notice, CLOSED_POLL_SECONDS);
+        let mut r = json_response(status, body);
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return r;
+    }
     let title = format!("{} is closed", room.cfg.title);
     let msg = match (notice, asking) {
         (Some(n), Asking::Submit) => format!("{n} Nothing was sent."),

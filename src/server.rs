@@ -244,9 +244,10 @@ pub async fn accept_loop<H, F>(
                         };
                         let (resp, entry) = match entry {
                             None => (fut.await, None),
-                            Some(mut e) => {
+                            Some(e) => {
+                                let e = access::Unanswered::new(e);
                                 let (resp, note) = access::noted(fut).await;
-                                e.answered(resp.status(), note);
+                                let e = e.answered(resp.status(), note);
                                 (resp, Some(e))
                             }
                         };

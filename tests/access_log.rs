@@ -320,6 +320,33 @@ async fn a_response_cut_short_says_so() {
     assert!(line.bytes < 10 * 1024 * 1024, "{line:?}");
 }
 
+/// A client that gives up while the upstream thinks gets its line all the
+/// same, as in nginx: status 499, cut.
+#[tokio::test]
+async fn a_client_that_gives_up_before_the_answer_gets_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("access.log");
+    let rooms = format!(
+        "{ROOM}\n[log]\naccess = \"json\"\naccess_file = \"{}\"\n",
+        file.display()
+    );
+    let h = Harness::start_with(&rooms, "").await;
+    let mut s = tokio::net::TcpStream::connect(h.running.addr()).await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    s.write_all(b"GET /slow?ms=1500 HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.running.shutdown().await;
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = parse_json(text.lines().next().unwrap_or_else(|| panic!("no line:\n{text}")));
+    assert_eq!(line.path, "/slow?ms=1500", "{line:?}");
+    assert_eq!(line.status, 499, "{line:?}");
+    assert_eq!(line.more["cut"], "true", "{line:?}");
+}
+
 /// The binary with `config`'s text, its stdout and stderr piped.
 fn start(dir: &Path, config: &str) -> std::process::Child {
     let path = dir.join("vestibule.toml");

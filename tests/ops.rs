@@ -898,6 +898,16 @@ async fn a_room_can_be_closed_or_passed_through_and_opened_again() {
     let form = newcomer.post("/register", "name=x").await;
     assert_eq!(form.status, StatusCode::FORBIDDEN);
     assert!(form.text().contains("Nothing was sent"), "{}", form.text());
+    let form = newcomer
+        .send(
+            Method::POST,
+            "/register",
+            &[("accept", "application/json")],
+            "name=x".into(),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::FORBIDDEN, "JSON or not: {}", form.text());
+    assert_eq!(form.json()["state"], "closed");
     assert!(in_line.get("/register").await.text().contains("registration is closed"));
     assert_eq!(in_line.get_json("/_vestibule/status").await.json()["state"], "closed");
     h.tick_after(Duration::from_secs(1)).await;
@@ -954,4 +964,39 @@ async fn a_room_can_be_closed_or_passed_through_and_opened_again() {
     let rep = api(&h, Method::POST, "/api/reload", "").await.json();
     assert_eq!(rep["overrides_cleared"], serde_json::json!(["registration.mode"]));
     assert_eq!(room_json(&h, None).await["mode"], "queue");
+}
+
+/// (Found by review.) Closing the room for longer than the claim grace
+/// and the session TTL cost the front of the line its place: the slot
+/// reserved for them lapsed while they could not claim it. Closed, the
+/// line's claims are held until it opens.
+#[tokio::test]
+async fn closing_the_room_keeps_the_front_of_the_line_in_place() {
+    let h = Harness::start(
+        "[[room]]\nname = \"registration\"\npaths = [\"/register\"]\ncapacity = 1\nsession_ttl = \"60s\"\n\
+         claim_grace = \"20s\"\ncheckin_window = \"10s\"\n",
+    )
+    .await;
+    h.tick().await;
+    let inside = h.visitor();
+    assert!(inside.get("/register").await.reached_upstream());
+    let first = h.visitor();
+    assert_eq!(first.get_json("/register").await.json()["position"], 1);
+    first.get_json("/_vestibule/status").await;
+    let second = h.visitor();
+    assert_eq!(second.get_json("/register").await.json()["position"], 2);
+    second.get_json("/_vestibule/status").await;
+    inside.get("/_vestibule/leave?room=registration").await;
+    h.tick_after(Duration::from_secs(1)).await;
+    assert_eq!(h.snapshot("registration").reserved, 1, "first's turn came");
+    let r = api(&h, Method::PATCH, "/api/rooms/registration", r#"{"mode": "closed"}"#).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(first.get_json("/_vestibule/status").await.json()["state"], "closed");
+    for _ in 0..10 {
+        h.tick_after(Duration::from_secs(30)).await;
+    }
+    api(&h, Method::PATCH, "/api/rooms/registration", r#"{"mode": "queue"}"#).await;
+    h.tick_after(Duration::from_secs(1)).await;
+    assert_eq!(first.get_json("/_vestibule/status").await.json()["state"], "admitted");
+    assert_eq!(second.get_json("/_vestibule/status").await.json()["position"], 1);
 }

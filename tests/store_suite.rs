@@ -397,6 +397,48 @@ async fn a_session_ends_at_max_session_however_busy() {
     .await;
 }
 
+/// Closed, the line keeps its claims: a slot reserved before the close,
+/// and a returner's claim, are held however long it stays closed, and run
+/// from the opening.
+#[tokio::test]
+async fn a_closed_room_holds_the_claims_of_its_line() {
+    each_store(async |s, kind| {
+        let open = lim(1);
+        let closed = Limits {
+            mode: RoomMode::Closed,
+            ..lim(1)
+        };
+        assert!(matches!(
+            s.arrive(R, 0, &open).await.unwrap(),
+            Arrival::Direct { number: 1 }
+        ));
+        let t = ticket(&*s, 0, &open).await;
+        s.visit(R, t, 0, &open).await.unwrap();
+        assert!(s.release(R, 1, 0, &open).await.unwrap());
+        s.tick(R, SEC, &open).await.unwrap();
+        assert_eq!(
+            s.snapshot(R, SEC, &open).await.unwrap().reserved,
+            1,
+            "{kind}: t's turn came"
+        );
+        // Closed for ten minutes: claim_grace is 10 s, the TTL a minute.
+        let mut now = SEC;
+        for _ in 0..20 {
+            now += 30 * SEC;
+            s.tick(R, now, &closed).await.unwrap();
+        }
+        let snap = s.snapshot(R, now, &closed).await.unwrap();
+        assert_eq!((snap.reserved, snap.active), (1, 0), "{kind}: still held");
+        s.tick(R, now + SEC, &open).await.unwrap();
+        assert_eq!(
+            s.visit(R, t, now + 2 * SEC, &open).await.unwrap(),
+            Visit::Claimed,
+            "{kind}"
+        );
+    })
+    .await;
+}
+
 /// A notice travels with the overrides and comes back as it was written:
 /// quotes, line breaks and non-ASCII, an empty one (no notice, whatever
 /// the file says) apart from none (the file's); it survives the ticks'

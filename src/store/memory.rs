@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Arrival, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
 use crate::clock::Millis;
+use crate::config::RoomMode;
 
 /// Ticket numbers a saved copy reserves beyond `issued` at least (see
 /// [`RoomDump::floor`]).
@@ -558,6 +559,18 @@ impl RoomState {
         // Lapsed reservations and returners that stopped polling may still
         // come back for a session TTL.
         let until = now.saturating_add(lim.session_ttl_ms);
+        if lim.mode == RoomMode::Closed {
+            // Closed, the line keeps its places: the slots reserved for
+            // those whose turn had come, and the returners' and lapsed
+            // tickets' claims, are held until it opens, and run from then.
+            let grace = now.saturating_add(lim.claim_grace_ms);
+            for d in self.reservations.values_mut().chain(self.returners.values_mut()) {
+                *d = (*d).max(grace);
+            }
+            for d in self.lapsed.values_mut() {
+                *d = (*d).max(until);
+            }
+        }
         let mut expired_reservations = 0;
         for map in [&mut self.reservations, &mut self.returners] {
             let gone: Vec<u64> = map.iter().filter(|(_, d)| **d <= now).map(|(t, _)| *t).collect();

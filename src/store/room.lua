@@ -54,13 +54,14 @@ local ov_mode = m[9] or ''
 
 -- Operator overrides replace the configured values. Only a room in queue
 -- mode, not paused, admits anyone (admitting).
-local cap, rate, admitting
+local cap, rate, admitting, closed
 local function apply_overrides()
   cap = tonumber(ov_cap) or cfg_cap
   rate = cfg_rate
   local mode = cfg_mode
   if ov_mode ~= '' then mode = ov_mode end
   admitting = (not paused) and mode == 'q'
+  closed = mode == 'c'
   if ov_rate == 'u' then rate = -1 elseif ov_rate ~= '' then rate = tonumber(ov_rate) end
 end
 apply_overrides()
@@ -296,6 +297,21 @@ elseif op == 'tick' then
     end
   end
   local until_ = I(now + ttl)
+  if closed then
+    -- Closed, the line keeps its places: reserved slots, returners' and
+    -- lapsed tickets' claims are held until it opens, and run from then.
+    local hold = I(now + grace)
+    for _, t in ipairs(redis.call('ZRANGEBYSCORE', K_RESV, '-inf', '(' .. hold)) do
+      redis.call('ZADD', K_RESV, hold, t)
+    end
+    for _, t in ipairs(redis.call('ZRANGE', K_RET, 0, -1)) do
+      local d = tonumber(redis.call('HGET', K_RETDL, t))
+      if d == nil or d < now + grace then redis.call('HSET', K_RETDL, t, hold) end
+    end
+    for _, t in ipairs(redis.call('ZRANGEBYSCORE', K_LAPSED, '-inf', '(' .. until_)) do
+      redis.call('ZADD', K_LAPSED, until_, t)
+    end
+  end
   local expired_resv = 0
   for _, t in ipairs(redis.call('ZRANGEBYSCORE', K_RESV, '-inf', I(now))) do
     redis.call('ZREM', K_RESV, t)

@@ -583,7 +583,11 @@ impl Decoder {
                                     .map_err(|_| invalid("invalid trailer name in response"))?;
                                 let value = HeaderValue::from_bytes(f.value)
                                     .map_err(|_| invalid("invalid trailer value in response"))?;
-                                trailers.append(name, value);
+                                // Addressed to vestibule, and too late to act
+                                // on in a trailer: never passed on.
+                                if name != VESTIBULE_SESSION {
+                                    trailers.append(name, value);
+                                }
                             }
                             buf.advance(used);
                             *self = Decoder::Chunked(Chunk::Done);
@@ -753,6 +757,12 @@ mod tests {
             assert_eq!(names, ["content-type"], "never passed on");
         }
         assert!(!head_of("HTTP/1.1 200 OK\r\n\r\n").ends_session);
+        // Nor in a trailer, where it is too late to act on.
+        let wire = b"2\r\nok\r\n0\r\nVestibule-Session: end\r\nx-sum: 1\r\n\r\n";
+        let (body, trailers, _) = decode_all(Decoder::Chunked(Chunk::Size), wire, 5).unwrap();
+        assert_eq!(body, b"ok");
+        let trailers = trailers.unwrap();
+        assert_eq!(trailers.keys().map(|n| n.as_str()).collect::<Vec<_>>(), ["x-sum"]);
     }
 
     #[test]
