@@ -89,7 +89,7 @@ fn gate(c: &mut Criterion) {
     c.bench_function("gate/new visitor (route + arrive + sign ticket)", |b| {
         let full = Limits {
             capacity: 0,
-            ..room.limits
+            ..room.limits(NOW)
         };
         b.iter(|| {
             let r = rooms.route(black_box("/r1")).ok().flatten().expect("room");
@@ -123,7 +123,7 @@ fn scheduler(c: &mut Criterion) {
     let app = rt.block_on(App::new(&config(100), clock.clone(), keys)).expect("app");
     for room in app.rooms().iter() {
         for _ in 0..1_100 {
-            let _ = rt.block_on(app.store().arrive(room.name(), NOW, &room.limits));
+            let _ = rt.block_on(app.store().arrive(room.name(), NOW, &room.limits(NOW)));
         }
     }
     c.bench_function("scheduler/tick, 100 rooms x 1000 sessions + 100 waiting", |b| {

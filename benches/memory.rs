@@ -60,7 +60,10 @@ fn main() {
     let mut issued = 0u64;
     for target in [100_000 / scale, 1_000_000 / scale] {
         while issued < target {
-            match rt.block_on(a.store().arrive("r", NOW, &room.limits)).expect("arrive") {
+            match rt
+                .block_on(a.store().arrive("r", NOW, &room.limits(NOW)))
+                .expect("arrive")
+            {
                 Arrival::Queued { .. } => issued += 1,
                 Arrival::Direct { .. } => unreachable!("capacity 0"),
             }
@@ -69,7 +72,8 @@ fn main() {
         row(format!("{issued} tickets issued, never back"), base);
     }
     for t in 1..=issued {
-        rt.block_on(a.store().visit("r", t, NOW, &room.limits)).expect("visit");
+        rt.block_on(a.store().visit("r", t, NOW, &room.limits(NOW)))
+            .expect("visit");
     }
     clock.advance(std::time::Duration::from_secs(1));
     rt.block_on(vestibule::scheduler::tick(&a));
@@ -82,7 +86,8 @@ fn main() {
     let b = app(sessions, &rt, &clock);
     let room = b.room("r").expect("room");
     for _ in 0..sessions {
-        rt.block_on(b.store().arrive("r", NOW, &room.limits)).expect("arrive");
+        rt.block_on(b.store().arrive("r", NOW, &room.limits(NOW)))
+            .expect("arrive");
     }
     rt.block_on(vestibule::scheduler::tick(&b));
     let now = rss_kib();

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench surge                       # the broadcast scenario (about 2 minutes)
 //! cargo bench --bench surge -- --rate 1000 --arrive-for 20 --capacity 300 --flow 10
+//! cargo bench --bench surge -- --opens-after 20   # an announced event: its pre-queue, then the doors
 //! ```
 //!
 //! It starts a backend (in this process) that counts concurrent distinct
@@ -20,6 +21,11 @@
 //! ticket was admitted), wait p50/p90/p99 of those admitted, the error of
 //! the estimated wait shown at arrival against the actual wait, requests
 //! per second through the proxy, and the proxy's CPU time and peak RSS.
+//!
+//! With `--opens-after S` the room has an event whose line opens with the
+//! run and whose doors open S seconds in: it also reports who arrived
+//! before the opening and how many of them got in, anyone admitted before
+//! it (which fails the run), and the proxy's CPU and RSS at the opening.
 //!
 //! `VESTIBULE_BIN=path` runs that binary instead of the one cargo built.
 //!
@@ -65,6 +71,9 @@ struct Scenario {
     connections: usize,
     /// Proxy worker threads.
     workers: usize,
+    /// An announced event: the line opens with the run and the doors this
+    /// many seconds later (`--opens-after`); `None`: no event.
+    opens_after: Option<u64>,
 }
 
 impl Scenario {
@@ -79,6 +88,7 @@ impl Scenario {
             drain: 60,
             connections: 256,
             workers: 1,
+            opens_after: None,
         }
     }
 
@@ -92,6 +102,7 @@ impl Scenario {
             drain: 12,
             connections: 16,
             workers: 1,
+            opens_after: None,
         }
     }
 
@@ -112,6 +123,7 @@ impl Scenario {
                 "--drain" => s.drain = val() as u64,
                 "--connections" => s.connections = val() as usize,
                 "--workers" => s.workers = val() as usize,
+                "--opens-after" => s.opens_after = Some(val() as u64),
                 "--bench" => {}
                 _ => usage(a),
             }
@@ -123,7 +135,7 @@ impl Scenario {
 fn usage(arg: &str) -> ! {
     eprintln!(
         "surge: bad argument {arg:?}\nusage: cargo bench --bench surge -- [--rate N] [--arrive-for S] \
-         [--capacity N] [--flow S] [--drain S] [--connections N] [--workers N]"
+         [--capacity N] [--flow S] [--drain S] [--connections N] [--workers N] [--opens-after S]"
     );
     std::process::exit(2)
 }
@@ -329,7 +341,7 @@ impl Sim {
             if r.json["state"] == "admitted" {
                 break true;
             }
-            if r.json["state"] == "queued" {
+            if r.json["state"] == "queued" || r.json["state"] == "prequeue" {
                 if rec.ticket.is_none() {
                     rec.eta = r.json["eta_seconds"].as_f64();
                 }
@@ -397,9 +409,14 @@ fn free_port() -> u16 {
 }
 
 /// The proxy process: `vestibule --config ...`.
-fn start_proxy(dir: &std::path::Path, backend: SocketAddr, s: &Scenario) -> (Child, SocketAddr) {
+fn start_proxy(
+    dir: &std::path::Path,
+    backend: SocketAddr,
+    s: &Scenario,
+    opens_at: Option<std::time::SystemTime>,
+) -> (Child, SocketAddr) {
     let port = free_port();
-    let cfg = format!(
+    let mut cfg = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{backend}\"\n\
          workers = {}\ntick = \"1s\"\n\n[[room]]\nname = \"{ROOM}\"\npaths = [\"/register\"]\ncapacity = {}\n\
          session_ttl = \"{}s\"\nclaim_grace = \"30s\"\ncheckin_window = \"15s\"\n",
@@ -407,6 +424,15 @@ fn start_proxy(dir: &std::path::Path, backend: SocketAddr, s: &Scenario) -> (Chi
         s.capacity,
         session_ttl(s)
     );
+    if let Some(t) = opens_at {
+        // The line opens now; the doors at `t`.
+        let rfc = |t| humantime::format_rfc3339_seconds(t).to_string();
+        cfg.push_str(&format!(
+            "[[room.event]]\nname = \"surge\"\nprequeue_from = \"{}\"\nopens_at = \"{}\"\nafter = \"queue\"\n",
+            rfc(std::time::SystemTime::now() - Duration::from_secs(1)),
+            rfc(t)
+        ));
+    }
     let path = dir.join("surge.toml");
     std::fs::write(&path, cfg).expect("write config");
     // VESTIBULE_BIN runs another build (scripts/build-pgo trains an
@@ -496,7 +522,13 @@ async fn run(s: Scenario, smoke: bool) -> bool {
     let dir = tempfile::tempdir().expect("tempdir");
     let backend = Arc::new(Backend::default());
     let backend_addr = serve_backend(backend.clone()).await;
-    let (mut proxy, proxy_addr) = start_proxy(dir.path(), backend_addr, &s);
+    let opens = s.opens_after.map(|o| {
+        (
+            std::time::SystemTime::now() + Duration::from_secs(o),
+            Instant::now() + Duration::from_secs(o),
+        )
+    });
+    let (mut proxy, proxy_addr) = start_proxy(dir.path(), backend_addr, &s, opens.map(|o| o.0));
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     let client = Client::builder(TokioExecutor::new())
@@ -529,6 +561,22 @@ async fn run(s: Scenario, smoke: bool) -> bool {
         records: Mutex::new(Vec::new()),
     });
     let (cpu0, _) = proc_usage(proxy.id());
+    // The proxy's CPU and RSS every 250 ms: what the opening second costs.
+    let samples: Arc<Mutex<Vec<(f64, f64, u64)>>> = Arc::default();
+    let sampler = {
+        let (samples, pid) = (samples.clone(), proxy.id());
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                iv.tick().await;
+                let (cpu, rss) = proc_usage(pid);
+                samples
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((start.elapsed().as_secs_f64(), cpu, rss));
+            }
+        })
+    };
 
     // Arrivals, evenly spaced, in 10 ms batches.
     let mut uid = 0u64;
@@ -555,6 +603,7 @@ async fn run(s: Scenario, smoke: bool) -> bool {
     }
     while tasks.join_next().await.is_some() {}
     pruner.abort();
+    sampler.abort();
     let elapsed = start.elapsed().as_secs_f64();
     let (cpu1, rss_kib) = proc_usage(proxy.id());
     let exit = stop_proxy(&mut proxy);
@@ -655,6 +704,42 @@ async fn run(s: Scenario, smoke: bool) -> bool {
     );
     println!("| proxy peak RSS | {:.1} MiB |", rss_kib as f64 / 1024.0);
     println!("| wall time | {elapsed:.0} s |");
+    let mut early = 0;
+    if let Some((_, at)) = opens {
+        let opening = at.saturating_duration_since(start).as_secs_f64();
+        let before: Vec<&Record> = records.iter().filter(|r| r.arrived < opening).collect();
+        early = records
+            .iter()
+            .filter(|r| r.admitted.is_some_and(|a| a < opening))
+            .count();
+        let admitted_of = before.iter().filter(|r| r.admitted.is_some()).count();
+        let samples = samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // CPU a second over [from, from + 1), from the samples around it.
+        let cpu_at = |from: f64| {
+            let at = |t: f64| {
+                samples
+                    .iter()
+                    .find(|s| s.0 >= t)
+                    .or(samples.last())
+                    .map_or(0.0, |s| s.1)
+            };
+            at(from + 1.0) - at(from)
+        };
+        let rss_at = samples.iter().find(|s| s.0 >= opening).map_or(0, |s| s.2);
+        let busiest = (0..elapsed as u64).map(|t| cpu_at(t as f64)).fold(0.0, f64::max);
+        println!(
+            "| pre-queue: arrived before the opening ({opening:.0} s) / admitted | {} / {admitted_of} |",
+            before.len()
+        );
+        println!("| admitted before the doors opened | {early} |");
+        println!(
+            "| proxy CPU in the opening second / in the second before / busiest second | {:.2} s / {:.2} s / {:.2} s |",
+            cpu_at(opening),
+            cpu_at(opening - 1.0),
+            busiest
+        );
+        println!("| proxy RSS at the opening | {:.1} MiB |", rss_at as f64 / 1024.0);
+    }
 
     // Besides the cap and the order: a proxy that died, admitted nobody,
     // or dropped connections would pass those two by doing nothing.
@@ -668,6 +753,9 @@ async fn run(s: Scenario, smoke: bool) -> bool {
     }
     if admitted.is_empty() {
         failed.push("nobody was admitted".to_string());
+    }
+    if early > 0 {
+        failed.push(format!("{early} admitted before the doors opened"));
     }
     if errors * 100 > reqs.max(1) {
         failed.push(format!("{errors} client errors in {reqs} requests"));

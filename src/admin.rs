@@ -293,7 +293,7 @@ async fn change(app: &App, room: &Room, f: impl FnOnce(&mut Overrides)) -> Respo
     let now = app.clock.now_ms();
     // Read the current overrides from the store, not the cached view:
     // another instance may have changed them since the last tick.
-    let current = match app.store.snapshot(room.name(), now, &room.limits).await {
+    let current = match app.store.snapshot(room.name(), now, &room.limits(now)).await {
         Ok(s) => s.overrides,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
@@ -301,7 +301,7 @@ async fn change(app: &App, room: &Room, f: impl FnOnce(&mut Overrides)) -> Respo
     f(&mut ov);
     match app
         .store
-        .set_overrides(room.name(), ov.clone(), now, &room.limits)
+        .set_overrides(room.name(), ov.clone(), now, &room.limits(now))
         .await
     {
         Ok(snap) => {
@@ -368,8 +368,11 @@ pub struct RoomStats {
     pub name: String,
     pub title: String,
     pub paths: Vec<String>,
-    /// In force (the override, else the file's).
+    /// In force (the override, else the file's, as its schedule has it).
     pub mode: RoomMode,
+    /// The event running or in its pre-queue, else the next one, else the
+    /// last one (over); `null` for a room without events.
+    pub event: Option<EventStats>,
     pub paused: bool,
     /// In force (the override, else the file's value).
     pub capacity: u32,
@@ -399,6 +402,42 @@ pub struct RoomStats {
     pub updated_ms_ago: u64,
 }
 
+/// One of a room's events, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct EventStats {
+    pub name: String,
+    /// `upcoming`, `prequeue`, `open` or `over`.
+    pub phase: &'static str,
+    pub prequeue_from: Option<crate::page::IsoTime>,
+    pub opens_at: crate::page::IsoTime,
+    pub closes_at: Option<crate::page::IsoTime>,
+    /// Seconds until the doors open (0 once open).
+    pub opens_in_seconds: u64,
+}
+
+impl EventStats {
+    fn of(room: &Room, now: crate::clock::Millis) -> Option<EventStats> {
+        use crate::schedule::Phase;
+        let (e, phase) = match room.phase(now) {
+            Phase::Prequeue(e) => (e, "prequeue"),
+            Phase::Open(e) => (e, "open"),
+            Phase::Before | Phase::After(_) => match crate::schedule::next_at(&room.cfg.events, now) {
+                Some(e) => (e, "upcoming"),
+                None => (room.cfg.events.last()?, "over"),
+            },
+        };
+        let at = crate::page::IsoTime::at;
+        Some(EventStats {
+            name: e.name.clone(),
+            phase,
+            prequeue_from: e.prequeue_from.map(at),
+            opens_at: at(e.opens_at),
+            closes_at: e.closes_at.map(at),
+            opens_in_seconds: e.opens_at.saturating_sub(now).div_ceil(1000),
+        })
+    }
+}
+
 /// A room's values in the file.
 #[derive(Debug, Serialize)]
 pub struct Configured {
@@ -412,13 +451,14 @@ impl RoomStats {
     pub fn of(room: &Room, now: crate::clock::Millis) -> RoomStats {
         let view = room.view();
         let s = &view.snapshot;
-        let eff = room.effective(s);
+        let eff = room.effective(s, now);
         let waiting = s.waiting();
         RoomStats {
             name: room.name().to_string(),
             title: room.cfg.title.clone(),
             paths: room.cfg.paths.clone(),
             mode: eff.mode,
+            event: EventStats::of(room, now),
             paused: s.overrides.paused,
             capacity: eff.capacity,
             admit_per_minute: eff.admit_per_minute,

@@ -14,9 +14,10 @@
 //! the store fails                          -> [`store_down`]: the failure policy
 //! ```
 //!
-//! That is the `queue` mode. In `passthrough` every request is forwarded,
-//! with no session, ticket or store call; in `closed` a session goes on
-//! as above, and everyone else gets the closed answer.
+//! That is the `queue` mode, and an event's `prequeue`, where the store
+//! admits nobody. In `passthrough` every request is forwarded, with no
+//! session, ticket or store call; in `closed` a session goes on as above,
+//! and everyone else gets the closed answer.
 //!
 //! Waiting is a page for `GET` and `HEAD`; any other method is refused
 //! (503) and never forwarded. The status endpoint walks the same rule and
@@ -185,7 +186,9 @@ pub fn first(f: &Facts) -> Step {
     match mode(f) {
         RoomMode::Passthrough => return Step::Forward(Forward::plain(Outcome::Passthrough)),
         RoomMode::Closed if f.token.is_none_or(|t| t.kind != Kind::Session) => return Step::Closed,
-        RoomMode::Queue | RoomMode::Closed => {}
+        // A pre-queue is the line with nobody admitted: the store hands
+        // out tickets only.
+        RoomMode::Queue | RoomMode::Closed | RoomMode::Prequeue => {}
     }
     let Some(t) = f.token else {
         return Step::Arrive;
@@ -376,10 +379,10 @@ pub fn store_down(f: &Facts, asked: Asked) -> Step {
 
 /// This instance's share of the slots that were free when the store was
 /// last seen; none while anyone waits, who must not be overtaken, or while
-/// the room is paused.
+/// the room admits nobody (paused, or an event's pre-queue).
 fn local_share(f: &Facts) -> u64 {
     let snap = f.snapshot;
-    if snap.overrides.paused || snap.waiting() > 0 {
+    if !snap.overrides.admitting(f.limits) || snap.waiting() > 0 {
         return 0;
     }
     let capacity = u64::from(snap.overrides.apply(f.limits).capacity);
@@ -396,7 +399,7 @@ fn mode(f: &Facts) -> RoomMode {
 fn arrive(f: &Facts) -> Step {
     match mode(f) {
         RoomMode::Closed => Step::Closed,
-        RoomMode::Queue | RoomMode::Passthrough => Step::Arrive,
+        RoomMode::Queue | RoomMode::Passthrough | RoomMode::Prequeue => Step::Arrive,
     }
 }
 

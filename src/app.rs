@@ -194,7 +194,7 @@ impl App {
         for room in app.rooms.load().iter() {
             let snap = app
                 .store
-                .snapshot(room.name(), now, &room.limits)
+                .snapshot(room.name(), now, &room.limits(now))
                 .await
                 .map_err(|e| StartError::Store(e.to_string()))?;
             room.publish(snap, 0, now);
@@ -211,7 +211,7 @@ impl App {
     /// gauges and waiting pages follow a change at once rather than at the
     /// next tick.
     pub async fn refresh(&self, room: &Room, now: Millis) {
-        match self.store.snapshot(room.name(), now, &room.limits).await {
+        match self.store.snapshot(room.name(), now, &room.limits(now)).await {
             Ok(snap) => room.publish(snap, 0, now),
             Err(e) => {
                 room.metrics.store_errors.inc();

@@ -13,6 +13,8 @@ use std::time::Duration;
 use http::uri::{Authority, Scheme};
 use http::Uri;
 
+pub use crate::schedule::{Event, RoomMode};
+
 /// Default location of the configuration file.
 pub const DEFAULT_PATH: &str = "config/vestibule.toml";
 
@@ -120,6 +122,24 @@ pub mod raw {
         pub notice: Option<String>,
         pub mode: Option<String>,
         pub max_session: Option<String>,
+        #[serde(default)]
+        pub event: Vec<Event>,
+    }
+
+    /// One `[[room.event]]`. Times are text (`"2026-12-10T20:00:00+01:00"`)
+    /// or TOML's own offset date-times, written without quotes.
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Event {
+        pub name: Option<String>,
+        pub prequeue_from: Option<toml::Value>,
+        pub opens_at: Option<toml::Value>,
+        pub closes_at: Option<toml::Value>,
+        pub shuffle: Option<bool>,
+        pub capacity: Option<i64>,
+        pub admit_per_minute: Option<i64>,
+        pub max_session: Option<String>,
+        pub after: Option<String>,
     }
 }
 
@@ -385,38 +405,6 @@ impl AccessFormat {
     }
 }
 
-/// What a room does with visitors (`[[room]] mode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RoomMode {
-    /// The gate: a line once the room is full.
-    #[default]
-    Queue,
-    /// The gate is off: everyone is forwarded and counted; nobody gets a
-    /// session or a ticket.
-    Passthrough,
-    /// Nobody new gets in: new visitors and those in line get the closed
-    /// answer; visitors with a session finish what they started.
-    Closed,
-}
-
-impl RoomMode {
-    pub const ALL: [RoomMode; 3] = [RoomMode::Queue, RoomMode::Passthrough, RoomMode::Closed];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoomMode::Queue => "queue",
-            RoomMode::Passthrough => "passthrough",
-            RoomMode::Closed => "closed",
-        }
-    }
-
-    /// The mode named `s`, as the file and the admin API write it.
-    pub fn parse(s: &str) -> Option<RoomMode> {
-        RoomMode::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-}
-
 /// Queue discipline of a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueMode {
@@ -450,6 +438,8 @@ pub struct RoomConfig {
     /// A session's hard length: it ends this long after admission, however
     /// busy the visitor. `None`: no limit (idleness alone ends it).
     pub max_session: Option<Duration>,
+    /// Announced events, in time order (see [`crate::schedule`]).
+    pub events: Vec<Event>,
     /// Shown on the waiting page and in the status JSON: "back at 10:15".
     pub notice: Option<String>,
 }
@@ -589,12 +579,17 @@ enum Kind {
     Flag,
     /// A list of texts: `paths`.
     Texts,
+    /// A time with its offset, in quotes or as TOML writes one.
+    Time,
+    /// `[[room.event]]` tables, each screened with [`EVENT_KEYS`].
+    Events,
 }
 
 impl Kind {
     fn accepts(self, v: &toml::Value) -> bool {
         use toml::Value as V;
         match (self, v) {
+            (Kind::Time, V::String(_) | V::Datetime(_)) | (Kind::Events, V::Array(_)) => true,
             (Kind::Text | Kind::Duration, V::String(_))
             | (Kind::Number, V::Integer(_))
             | (Kind::Flag, V::Boolean(_)) => true,
@@ -612,6 +607,8 @@ impl Kind {
             Kind::Size => "a whole number of 0 or more",
             Kind::Flag => "true or false",
             Kind::Texts => "a list of texts in quotes",
+            Kind::Time => "a time with its offset",
+            Kind::Events => "[[room.event]] tables",
         }
     }
 
@@ -630,6 +627,8 @@ impl Kind {
             (Kind::Flag, _) => format!("{leaf} = true or {leaf} = false, without quotes"),
             (Kind::Texts, _) => format!("{leaf} = [\"/register\"]"),
             (Kind::Text, _) => format!("in quotes: {leaf} = \"...\""),
+            (Kind::Time, _) => format!("a time with its offset: {leaf} = \"2026-12-10T20:00:00+01:00\""),
+            (Kind::Events, _) => "one [[room.event]] table per event".to_string(),
         }
     }
 }
@@ -697,8 +696,25 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = {
                 ("notice", Text),
                 ("mode", Text),
                 ("max_session", Duration),
+                ("event", Events),
             ],
         ),
+    ]
+};
+
+/// The keys of a `[[room.event]]` table.
+const EVENT_KEYS: &[(&str, Kind)] = {
+    use Kind::*;
+    &[
+        ("name", Text),
+        ("prequeue_from", Time),
+        ("opens_at", Time),
+        ("closes_at", Time),
+        ("shuffle", Flag),
+        ("capacity", Number),
+        ("admit_per_minute", Number),
+        ("max_session", Duration),
+        ("after", Text),
     ]
 };
 
@@ -769,6 +785,25 @@ fn screen_table(
             None => {
                 out.push((key, unknown(k, &names), did_you_mean(k, &names)));
                 false
+            }
+            Some((_, Kind::Events)) if Kind::Events.accepts(v) => {
+                if let toml::Value::Array(events) = v {
+                    for (j, e) in events.iter_mut().enumerate() {
+                        let at = format!("{key}[{j}]");
+                        match e {
+                            toml::Value::Table(t) => screen_table(&at, t, EVENT_KEYS, out),
+                            other => {
+                                out.push((
+                                    at,
+                                    format!("expected a [[room.event]] table, found {}", found(other)),
+                                    None,
+                                ));
+                                *other = toml::Value::Table(toml::Table::new());
+                            }
+                        }
+                    }
+                }
+                true
             }
             Some((_, kind)) if kind.accepts(v) => true,
             Some((_, kind)) => {
@@ -867,6 +902,9 @@ const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// only inside the right table: the n-th `[[room]]`, or `[server]`.
 fn locate(text: &str, key: &str) -> Option<usize> {
     let (table, leaf) = key.rsplit_once('.')?;
+    if let Some((room, event)) = table.split_once(".event[") {
+        return locate_event(text, room, event.trim_end_matches(']').parse().ok()?, leaf);
+    }
     let (name, index) = match table.split_once('[') {
         Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()?),
         None => (table, 0),
@@ -889,6 +927,37 @@ fn locate(text: &str, key: &str) -> Option<usize> {
                     return Some(i + 1);
                 }
             }
+        }
+    }
+    None
+}
+
+/// [`locate`] for `room[i].event[j].leaf`: the `j`th `[[room.event]]`
+/// after the `i`th `[[room]]`.
+fn locate_event(text: &str, room: &str, j: usize, leaf: &str) -> Option<usize> {
+    let i: usize = room.strip_prefix("room[")?.trim_end_matches(']').parse().ok()?;
+    let (mut rooms, mut events, mut inside) = (0, 0, false);
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            let header = l.trim_matches(|c| c == '[' || c == ']').trim();
+            if header == "room" {
+                rooms += 1;
+                events = 0;
+                inside = false;
+            } else if header == "room.event" {
+                events += 1;
+                inside = rooms == i + 1 && events == j + 1;
+            } else {
+                inside = false;
+            }
+            continue;
+        }
+        if inside
+            && l.strip_prefix(leaf)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return Some(n + 1);
         }
     }
     None
@@ -1534,8 +1603,116 @@ impl Validator<'_> {
             queue: queue?,
             mode: mode?,
             max_session,
+            events: self.events(i, r.event, tick)?,
             notice,
         })
+    }
+
+    /// A room's `[[room.event]]` tables, validated; `None` if any is wrong.
+    fn events(&mut self, i: usize, raw: Vec<raw::Event>, tick: Duration) -> Option<Vec<Event>> {
+        let mut events = Vec::new();
+        let before = self.problems.len();
+        for (j, e) in raw.into_iter().enumerate() {
+            let k = |f: &str| format!("room[{i}].event[{j}].{f}");
+            let name = match e.name {
+                Some(n) if !n.trim().is_empty() && n.len() <= 64 && !n.chars().any(char::is_control) => n,
+                Some(_) => {
+                    self.problem(&k("name"), "must be a short name, like \"episode-3\"", None);
+                    String::new()
+                }
+                None => {
+                    self.problem(&k("name"), "is required", Some("name = \"episode-3\"".into()));
+                    String::new()
+                }
+            };
+            let mut time = |key: &str, v: Option<toml::Value>| -> Option<crate::clock::Millis> {
+                let text = match v? {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                match crate::schedule::parse_time(&text) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        self.problem(
+                            &k(key),
+                            e,
+                            Some(
+                                "RFC 3339 with the offset of the place it happens, like \"2026-12-10T20:00:00+01:00\""
+                                    .into(),
+                            ),
+                        );
+                        None
+                    }
+                }
+            };
+            let prequeue_from = time("prequeue_from", e.prequeue_from);
+            let closes_at = time("closes_at", e.closes_at);
+            let opens_at = match e.opens_at {
+                None => {
+                    self.problem(&k("opens_at"), "is required: when admissions start", None);
+                    None
+                }
+                v => time("opens_at", v),
+            };
+            if e.shuffle == Some(true) {
+                self.problem(
+                    &k("shuffle"),
+                    "the fair draw at the opening is not built yet",
+                    Some("remove it: the pre-queue is admitted in arrival order".into()),
+                );
+            }
+            let positive = |v: Option<i64>| v.map(|n| u32::try_from(n).ok().filter(|n| *n >= 1));
+            let capacity = positive(e.capacity);
+            if capacity == Some(None) {
+                self.problem(&k("capacity"), "is out of range", Some("use 1 or more".into()));
+            }
+            let admit_per_minute = positive(e.admit_per_minute);
+            if admit_per_minute == Some(None) {
+                self.problem(&k("admit_per_minute"), "is out of range", Some("use 1 or more".into()));
+            }
+            let max_session = e
+                .max_session
+                .as_deref()
+                .map(|s| self.duration(&k("max_session"), Some(s), Duration::MAX));
+            if max_session.is_some_and(|d| d < tick * 4) {
+                self.problem(&k("max_session"), "is shorter than 4 ticks", Some("raise it".into()));
+            }
+            let after = match e.after.as_deref().map(|a| (a, RoomMode::parse(a))) {
+                None => Some(RoomMode::Closed),
+                Some((_, Some(m))) => Some(m),
+                Some((other, None)) => {
+                    self.problem(
+                        &k("after"),
+                        format!("unknown mode {other:?}"),
+                        Some("use \"closed\" (the default), \"queue\" or \"passthrough\"".into()),
+                    );
+                    None
+                }
+            };
+            if let (Some(opens_at), Some(after)) = (opens_at, after) {
+                events.push(Event {
+                    name,
+                    prequeue_from,
+                    opens_at,
+                    closes_at,
+                    capacity: capacity.flatten(),
+                    admit_per_minute: admit_per_minute.flatten(),
+                    max_session,
+                    after,
+                });
+            }
+        }
+        if self.problems.len() > before {
+            return None;
+        }
+        for (j, key, message) in crate::schedule::problems(&events) {
+            self.problem(
+                &format!("room[{i}].event[{j}].{key}"),
+                message,
+                Some("events go in time order, each over before the next begins".into()),
+            );
+        }
+        (self.problems.len() == before).then_some(events)
     }
 
     fn cross_room(&mut self, rooms: &[RoomConfig]) {
@@ -1790,6 +1967,46 @@ mod tests {
             assert!(p.message.contains(want), "{e}");
             assert_eq!(e.problems.len(), 1, "one problem, said once: {e}");
         }
+    }
+
+    #[test]
+    fn events_parse_with_their_offsets_and_every_problem_is_named() {
+        let ok = format!(
+            "{GOOD}[[room.event]]\nname = \"e1\"\nprequeue_from = \"2026-12-10T19:45:00+01:00\"\n\
+             opens_at = 2026-12-10T20:00:00+01:00\ncloses_at = \"2026-12-10T23:00:00+01:00\"\ncapacity = 2000\n\
+             max_session = \"15m\"\nafter = \"queue\"\n[[room.event]]\nname = \"e2\"\nopens_at = \"2026-12-11T20:00:00Z\"\n"
+        );
+        let c = parse(&ok).unwrap();
+        let e = &c.rooms[0].events;
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].opens_at, 1_796_929_200_000, "TOML's own date-time, offset applied");
+        assert_eq!(e[0].prequeue_from, Some(e[0].opens_at - 15 * 60_000));
+        assert_eq!((e[0].capacity, e[0].after), (Some(2000), RoomMode::Queue));
+        assert_eq!(e[1].after, RoomMode::Closed, "closed once over, unless told");
+        let bad = format!(
+            "{GOOD}[[room.event]]\nname = \"e1\"\nopens_on = \"2026-12-10T20:00:00Z\"\nopens_at = \"2026-12-10T20:00:00\"\n\
+             shuffle = true\nafter = \"open\"\ncapacity = 0\n"
+        );
+        let err = parse(&bad).unwrap_err();
+        let keys: Vec<(&str, Option<usize>)> = err.problems.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        for (k, line) in [
+            ("room[0].event[0].opens_on", Some(13)),
+            ("room[0].event[0].opens_at", Some(14)),
+            ("room[0].event[0].shuffle", Some(15)),
+            ("room[0].event[0].after", Some(16)),
+            ("room[0].event[0].capacity", Some(17)),
+        ] {
+            assert!(keys.contains(&(k, line)), "{k} at {line:?} in {err}");
+        }
+        let overlap = format!(
+            "{GOOD}[[room.event]]\nname = \"a\"\nopens_at = \"2026-12-10T20:00:00Z\"\n\
+             [[room.event]]\nname = \"b\"\nopens_at = \"2026-12-10T21:00:00Z\"\n"
+        );
+        let err = parse(&overlap).unwrap_err();
+        assert!(
+            err.problems.iter().any(|p| p.key == "room[0].event[0].closes_at"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub fn ticket(keys: &Keys, room: &Room, t: &Token, now: Millis, secure: bool) ->
 /// a direct admission until the visitor comes back with the cookie. It
 /// carries the room state (epoch) the view holds now.
 pub fn session(keys: &Keys, room: &Room, number: u64, now: Millis, confirmed: bool, secure: bool) -> HeaderValue {
-    let ttl = room.limits.session_ttl_ms;
+    let ttl = room.limits(now).session_ttl_ms;
     let t = Token {
         kind: Kind::Session,
         checked_in: confirmed,

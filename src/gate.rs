@@ -166,7 +166,7 @@ async fn confirm_on_bypass(app: &App, rooms: &Rooms, headers: &HeaderMap) -> Vec
         let Some(t) = app.token(room, headers, now).filter(admission::confirms_on_bypass) else {
             continue;
         };
-        if let Ok(true) = app.store.touch(room.name(), t.number, now, &room.limits).await {
+        if let Ok(true) = app.store.touch(room.name(), t.number, now, &room.limits(now)).await {
             set.push(mint(
                 app,
                 room,
@@ -196,7 +196,7 @@ fn decide<R>(
         token,
         pointer: room.pointer(&view),
         snapshot: &view.snapshot,
-        limits: &room.limits,
+        limits: &room.limits(now),
         store: StoreState {
             policy: app.health.policy(),
             up: app.health.is_up(),
@@ -214,9 +214,11 @@ async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now:
         Step::Touch { local } => {
             let t = token.expect("a touch is asked for a session cookie");
             let answer = if local {
-                Ok(app.local.touch(room.name(), t.number, room.limits.session_ttl_ms, now))
+                Ok(app
+                    .local
+                    .touch(room.name(), t.number, room.limits(now).session_ttl_ms, now))
             } else {
-                app.store.touch(room.name(), t.number, now, &room.limits).await
+                app.store.touch(room.name(), t.number, now, &room.limits(now)).await
             };
             if let Err(e) = &answer {
                 store_failed(app, room, e);
@@ -227,7 +229,7 @@ async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now:
         }
         Step::Visit => {
             let t = token.expect("a visit is asked for a ticket");
-            let answer = app.store.visit(room.name(), t.number, now, &room.limits).await;
+            let answer = app.store.visit(room.name(), t.number, now, &room.limits(now)).await;
             answered(app, room, &answer, now).await;
             if let Ok(Visit::Waiting { pointer }) = answer {
                 room.saw_pointer(pointer);
@@ -237,7 +239,7 @@ async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now:
             })
         }
         Step::Arrive => {
-            let answer = app.store.arrive(room.name(), now, &room.limits).await;
+            let answer = app.store.arrive(room.name(), now, &room.limits(now)).await;
             answered(app, room, &answer, now).await;
             match answer {
                 Ok(Arrival::Queued { pointer, .. }) => {
@@ -255,7 +257,10 @@ async fn ask(app: &App, room: &Room, token: Option<&Token>, asking: Asking, now:
             })
         }
         Step::Local { share } => {
-            admission::local_admitted(app.local.admit(room.name(), share, room.limits.session_ttl_ms, now))
+            admission::local_admitted(
+                app.local
+                    .admit(room.name(), share, room.limits(now).session_ttl_ms, now),
+            )
         }
         end => end,
     }
@@ -488,7 +493,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
             Err(e) => {
                 if let Some((room, c)) = created {
                     let now = app.clock.now_ms();
-                    if let Err(e) = app.store.release(room.name(), c.number(), now, &room.limits).await {
+                    if let Err(e) = app.store.release(room.name(), c.number(), now, &room.limits(now)).await {
                         tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
                     }
                 }
@@ -521,7 +526,7 @@ async fn end_session(app: &App, room: &Room, n: u64, now: Millis, by: EndedBy) {
         app.local.release(room.name(), n);
         true
     } else {
-        match app.store.release(room.name(), n, now, &room.limits).await {
+        match app.store.release(room.name(), n, now, &room.limits(now)).await {
             Ok(ended) => ended,
             Err(e) => {
                 store_failed(app, room, &e);
@@ -686,6 +691,10 @@ fn standing<'a>(
     let poll = room.poll_after(place.checked_in, eta);
     let w = Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now)
         .noticed(room.notice(view));
+    // In an event's pre-queue (unless an operator opened the room).
+    if let (crate::schedule::Phase::Prequeue(e), RoomMode::Prequeue) = (room.phase(now), room.mode(view, now)) {
+        return w.before_opening(e.opens_at, now);
+    }
     if view.snapshot.overrides.paused {
         w.paused()
     } else {
@@ -818,7 +827,7 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
         r
     };
     let t = match app.token(room, req.headers(), now) {
-        None if room.mode(&room.view()) == RoomMode::Closed => {
+        None if room.mode(&room.view(), now) == RoomMode::Closed => {
             return closed(app, room, Asking::Status, true);
         }
         None => return not_known("no ticket for this room"),

@@ -31,6 +31,7 @@
 //! | [`persist`] | the memory store's state file: restart without loss |
 //! | [`failover`] | the store's health and the `local` failure policy's sessions |
 //! | [`config`] | the TOML file, validation with every problem reported |
+//! | [`schedule`] | a room's announced events: the room's mode and limits at a given moment |
 //! | [`token`] | signing and verifying tickets and sessions (HMAC-SHA256, key rotation) |
 //! | [`cookie`] | vestibule's cookies: found among the site's, minted |
 //! | [`room`] | routing paths to rooms, the per-room view, the measured admission rate |
@@ -70,6 +71,7 @@ pub mod proxy;
 pub mod reload;
 pub mod request;
 pub mod room;
+pub mod schedule;
 pub mod scheduler;
 pub mod secrets;
 pub mod server;

@@ -121,6 +121,15 @@ fn check(path: &std::path::Path) -> ExitCode {
                 },
                 cfg.server.upstream
             );
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            for r in cfg.rooms.iter().filter(|r| !r.events.is_empty()) {
+                println!("room {} events:", r.name);
+                for line in vestibule::schedule::describe(&r.events, now) {
+                    println!("  {line}");
+                }
+            }
             if matches!(cfg.store, config::StoreConfig::Memory) && cfg.persistence.state_file.is_none() {
                 eprintln!(
                     "warning: no [store] state_file: a restart of this process loses every place in line \

@@ -233,7 +233,10 @@ impl Metrics {
             mode: reg(
                 &r,
                 IntGaugeVec::new(
-                    Opts::new("mode", "1 for the mode the room is in: queue, passthrough or closed."),
+                    Opts::new(
+                        "mode",
+                        "1 for the mode the room is in: queue, passthrough, closed, or an event's prequeue.",
+                    ),
                     &["room", "mode"],
                 )
                 .expect("valid metric"),
@@ -448,7 +451,7 @@ pub struct RoomMetrics {
     pub capacity: IntGauge,
     pub paused: IntGauge,
     /// One a mode, in [`RoomMode::ALL`]'s order: 1 for the one in force.
-    mode: [IntGauge; 3],
+    mode: [IntGauge; RoomMode::ALL.len()],
     pub tickets_issued: IntCounter,
     sessions_ended: [IntCounter; EndedBy::ALL.len()],
     pub admitted_direct: IntCounter,

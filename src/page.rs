@@ -35,7 +35,8 @@ pub enum PageError {
 /// JSON answer and handed to the template as its context.
 #[derive(Debug, Clone, Serialize)]
 pub struct Waiting<'a> {
-    /// Always "queued" here; "admitted" answers come from [`admitted_json`].
+    /// "queued", or "prequeue" before an event's doors open; "admitted"
+    /// answers come from [`admitted_json`].
     pub state: &'static str,
     pub room: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +56,11 @@ pub struct Waiting<'a> {
     /// When to ask again (the page adds jitter).
     pub poll_after_seconds: u64,
     pub updated_iso: IsoTime,
+    /// In a pre-queue: when the doors open, and in how long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<IsoTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_in_seconds: Option<u64>,
 }
 
 impl<'a> Waiting<'a> {
@@ -82,6 +88,8 @@ impl<'a> Waiting<'a> {
             eta_text: eta_text(eta_seconds, returner),
             poll_after_seconds,
             updated_iso: IsoTime::at(now),
+            opens_at: None,
+            opens_in_seconds: None,
         }
     }
 
@@ -144,6 +152,14 @@ impl<'a> Waiting<'a> {
         out.push_str(num.format(self.poll_after_seconds));
         out.push_str(r#","updated_iso":"#);
         raw(&mut out, self.updated_iso.as_str());
+        if let Some(t) = &self.opens_at {
+            out.push_str(r#","opens_at":"#);
+            raw(&mut out, t.as_str());
+        }
+        if let Some(s) = self.opens_in_seconds {
+            out.push_str(r#","opens_in_seconds":"#);
+            out.push_str(num.format(s));
+        }
         out.push('}');
         out
     }
@@ -236,6 +252,21 @@ impl<'a> Waiting<'a> {
         Waiting { notice, ..self }
     }
 
+    /// In an event's pre-queue, whose doors open at `opens_at`: the state
+    /// says so, and the estimate counts from the opening.
+    pub fn before_opening(self, opens_at: Millis, now: Millis) -> Self {
+        let opens_in = opens_at.saturating_sub(now).div_ceil(1000);
+        let eta_seconds = self.eta_seconds.map(|e| e + opens_in);
+        Waiting {
+            state: "prequeue",
+            eta_seconds,
+            eta_text: eta_text(eta_seconds, self.returner),
+            opens_at: Some(IsoTime::at(opens_at)),
+            opens_in_seconds: Some(opens_in),
+            ..self
+        }
+    }
+
     /// The answer while admissions are paused: no estimate, and why.
     pub fn paused(self) -> Self {
         Waiting {
@@ -295,6 +326,7 @@ struct PreparedKey {
     site: Option<String>,
     notice: Option<String>,
     returner: bool,
+    opens_at: Option<String>,
 }
 
 impl PreparedKey {
@@ -305,6 +337,7 @@ impl PreparedKey {
             site: w.site_name.map(str::to_owned),
             notice: w.notice.map(str::to_owned),
             returner: w.returner,
+            opens_at: w.opens_at.map(|t| t.as_str().to_owned()),
         }
     }
 
@@ -314,6 +347,7 @@ impl PreparedKey {
             && self.title.as_deref() == w.room_title
             && self.site.as_deref() == w.site_name
             && self.notice.as_deref() == w.notice
+            && self.opens_at.as_deref() == w.opens_at.as_ref().map(IsoTime::as_str)
     }
 }
 
@@ -415,7 +449,12 @@ impl Pages {
     /// per-visitor value and cuts the output at the markers.
     fn prepare(&self, w: &Waiting<'_>) -> Option<Prepared> {
         // The operator's own text could hold the marker character; such a
-        // page is rendered whole instead.
+        // page is rendered whole instead. So is a pre-queue's, whose
+        // countdown changes by the second (nobody is admitted then: the
+        // proxy has the time).
+        if w.opens_at.is_some() {
+            return None;
+        }
         if [Some(w.room), w.room_title, w.site_name, w.notice]
             .into_iter()
             .flatten()
@@ -452,6 +491,8 @@ impl Pages {
             updated_text => w.updated_iso.clock_text(),
             status_url => format!("/_vestibule/status?room={}", w.room),
             refresh_seconds => refresh,
+            opens_text => w.opens_at.map(|t| t.clock_text()),
+            opens_in_text => w.opens_in_seconds.map(|s| eta_text(Some(s), false)),
             ..minijinja::Value::from_serialize(w)
         };
         self.env
@@ -590,6 +631,8 @@ mod tests {
                 assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
                 w.notice = title;
                 assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
+                let before = w.clone().before_opening(1_700_000_900_000, 1_700_000_000_999);
+                assert_eq!(before.to_json(), serde_json::to_string(&before).unwrap());
                 w.room_title = None;
                 w.site_name = None;
                 assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
@@ -624,6 +667,17 @@ mod tests {
                 );
             }
         }
+        // A pre-queue's page is rendered whole, with its countdown, and is
+        // not taken for the line's.
+        let line = Waiting::new("reg-a", "t", None, 2, false, Some(60), 5, 0);
+        assert!(p.waiting(&line).contains("about 1 minute") && !p.waiting(&line).contains("doors open"));
+        let before = line.clone().before_opening(12 * 60_000, 0);
+        let page = p.waiting(&before);
+        assert!(
+            page.contains("The doors open at") && page.contains("about 12 minutes"),
+            "{page}"
+        );
+        assert!(!p.waiting(&line).contains("doors open"));
         // A new notice is a new page, not the last one's.
         let w = |notice| Waiting::new("reg-a", "t", None, 2, false, None, 5, 0).noticed(notice);
         assert!(p.waiting(&w(Some("Back at 10:15."))).contains("Back at 10:15."));

@@ -140,6 +140,19 @@ impl Shown for crate::config::RoomMode {
     }
 }
 
+impl Shown for Vec<crate::schedule::Event> {
+    fn shown(&self) -> String {
+        let one = |e: &crate::schedule::Event| {
+            let mut s = format!("{} opens {}", e.name, crate::schedule::clock_text(e.opens_at));
+            if let Some(c) = e.closes_at {
+                s.push_str(&format!(" closes {}", crate::schedule::clock_text(c)));
+            }
+            s
+        };
+        format!("[{}]", self.iter().map(one).collect::<Vec<_>>().join("; "))
+    }
+}
+
 impl Shown for crate::config::QueueMode {
     fn shown(&self) -> String {
         format!("{self:?}").to_lowercase()
@@ -210,6 +223,7 @@ fn live_changes(old: &Config, new: &Config) -> Vec<String> {
         room!(queue);
         room!(mode);
         room!(max_session);
+        room!(events);
         room!(notice);
     }
     out
@@ -357,7 +371,7 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
         // The file changed a value an operator had overridden: the file
         // wins. The overrides are read from the store, not the cached
         // view: another instance may have changed them since.
-        let mut ov = match app.store.snapshot(room.name(), now, &room.limits).await {
+        let mut ov = match app.store.snapshot(room.name(), now, &room.limits(now)).await {
             Ok(s) => s.overrides,
             Err(e) => {
                 room.metrics.store_errors.inc();
@@ -381,7 +395,7 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             report.overrides_cleared.push(format!("{}.notice", room.name()));
         }
         if ov != before {
-            match app.store.set_overrides(room.name(), ov, now, &room.limits).await {
+            match app.store.set_overrides(room.name(), ov, now, &room.limits(now)).await {
                 Ok(snap) => room.publish(snap, 0, now),
                 Err(e) => {
                     room.metrics.store_errors.inc();

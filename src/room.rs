@@ -12,6 +12,7 @@ use crate::clock::Millis;
 use crate::config::RoomConfig;
 use crate::metrics::{Metrics, RoomMetrics};
 use crate::path::{self, Readings, Refusal};
+use crate::schedule::{Phase, RoomMode};
 use crate::store::{Limits, Snapshot};
 
 /// How far back the admission rate is measured: long enough to smooth the
@@ -60,7 +61,8 @@ impl RateMeter {
 /// One configured room and its live state.
 pub struct Room {
     pub cfg: RoomConfig,
-    pub limits: Limits,
+    /// The file's limits, outside any event (see [`Room::limits`]).
+    base: Limits,
     /// Cookie holding this room's ticket or session.
     pub cookie: String,
     pub metrics: RoomMetrics,
@@ -79,7 +81,7 @@ impl Room {
         let m = metrics.room(&cfg.name);
         m.capacity.set(i64::from(cfg.capacity));
         Room {
-            limits: Limits::new(&cfg, tick),
+            base: Limits::new(&cfg, tick),
             cookie: format!("vst_{}", cfg.name),
             metrics: m,
             token_key: crate::token::room_hash(&cfg.name),
@@ -92,6 +94,37 @@ impl Room {
 
     pub fn name(&self) -> &str {
         &self.cfg.name
+    }
+
+    /// The file's limits at `now`, as the room's schedule has them: an
+    /// event's capacity, rate and `max_session` while it runs, its
+    /// pre-queue (nobody admitted) before, its `after` mode once over.
+    /// Operators' overrides go on top (in the store).
+    pub fn limits(&self, now: Millis) -> Limits {
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        match crate::schedule::phase_at(&self.cfg.events, now) {
+            Phase::Before => self.base,
+            Phase::Prequeue(_) => Limits {
+                mode: RoomMode::Prequeue,
+                ..self.base
+            },
+            Phase::Open(e) => Limits {
+                mode: RoomMode::Queue,
+                capacity: e.capacity.unwrap_or(self.base.capacity),
+                admit_per_minute: e.admit_per_minute.or(self.base.admit_per_minute),
+                max_session_ms: e.max_session.map_or(self.base.max_session_ms, ms),
+                ..self.base
+            },
+            Phase::After(e) => Limits {
+                mode: e.after,
+                ..self.base
+            },
+        }
+    }
+
+    /// Where the room stands in its schedule at `now`.
+    pub fn phase(&self, now: Millis) -> Phase<'_> {
+        crate::schedule::phase_at(&self.cfg.events, now)
     }
 
     /// The latest view (lock-free).
@@ -110,9 +143,10 @@ impl Room {
         m.active_users.set(snapshot.active as i64);
         m.reserved_slots.set(snapshot.reserved as i64);
         m.queue_length.set(snapshot.waiting() as i64);
-        m.capacity.set(i64::from(self.effective(&snapshot).capacity));
+        let eff = self.effective(&snapshot, now);
+        m.capacity.set(i64::from(eff.capacity));
         m.paused.set(i64::from(snapshot.overrides.paused));
-        m.set_mode(self.effective(&snapshot).mode);
+        m.set_mode(eff.mode);
         // The tick's pointer is the store's latest within a room state; a
         // store restarted empty starts it again from its own.
         self.pointer.store(snapshot.admitted, Ordering::Relaxed);
@@ -143,14 +177,16 @@ impl Room {
         if view.snapshot.overrides.paused {
             return None;
         }
-        let pace = view.rate.or_else(|| self.configured_pace(&view.snapshot))?;
+        let pace = view
+            .rate
+            .or_else(|| self.configured_pace(&view.snapshot, view.updated_ms))?;
         (pace > 0.0).then(|| ((ahead + 1) as f64 / pace).ceil() as u64)
     }
 
     /// Admissions a second the settings allow: the capacity turning over
     /// once a session TTL, and no faster than `admit_per_minute`.
-    pub fn configured_pace(&self, snapshot: &Snapshot) -> Option<f64> {
-        let lim = self.effective(snapshot);
+    pub fn configured_pace(&self, snapshot: &Snapshot, now: Millis) -> Option<f64> {
+        let lim = self.effective(snapshot, now);
         if lim.session_ttl_ms == 0 {
             return None;
         }
@@ -167,7 +203,7 @@ impl Room {
     pub fn eta_back_seconds(&self, view: &View) -> Option<u64> {
         let s = &view.snapshot;
         let waiting = s.waiting();
-        let free = u64::from(self.effective(s).capacity) > s.active + s.reserved;
+        let free = u64::from(self.effective(s, view.updated_ms).capacity) > s.active + s.reserved;
         if waiting == 0 && free && !s.overrides.paused {
             return Some(0);
         }
@@ -175,8 +211,8 @@ impl Room {
     }
 
     /// The mode in force: an operator's, else the file's.
-    pub fn mode(&self, view: &View) -> crate::config::RoomMode {
-        self.effective(&view.snapshot).mode
+    pub fn mode(&self, view: &View, now: Millis) -> RoomMode {
+        self.effective(&view.snapshot, now).mode
     }
 
     /// The notice in force: an operator's (the admin API's; empty for
@@ -188,9 +224,9 @@ impl Room {
         }
     }
 
-    /// The limits in force given a snapshot's operator overrides.
-    pub fn effective(&self, snapshot: &Snapshot) -> Limits {
-        snapshot.overrides.apply(&self.limits)
+    /// The limits in force at `now` given a snapshot's operator overrides.
+    pub fn effective(&self, snapshot: &Snapshot, now: Millis) -> Limits {
+        snapshot.overrides.apply(&self.limits(now))
     }
 
     /// Takes over the live state of the room this one replaces in a
@@ -296,6 +332,7 @@ mod tests {
             queue: QueueMode::Fifo,
             mode: crate::config::RoomMode::Queue,
             max_session: None,
+            events: Vec::new(),
             notice: None,
         }
     }

@@ -31,7 +31,7 @@ pub async fn tick(app: &App) {
     let now = app.clock.now_ms();
     let rooms = app.rooms.load_full();
     for room in rooms.iter() {
-        match app.store.tick(room.name(), now, &room.limits).await {
+        match app.store.tick(room.name(), now, &room.limits(now)).await {
             Ok(rep) => {
                 app.health.succeeded();
                 if rep.expired_reservations > 0 {

@@ -177,7 +177,8 @@ fn drive(h: &Harness) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
         while !flag.load(Ordering::SeqCst) {
             vestibule::scheduler::tick(&app).await;
             if !released && app.room("reg").unwrap().view().snapshot.issued >= 2 {
-                let (now, limits) = (app.clock().now_ms(), app.room("reg").unwrap().limits);
+                let now = app.clock().now_ms();
+                let limits = app.room("reg").unwrap().limits(now);
                 assert!(
                     app.store().release("reg", 1, now, &limits).await.unwrap(),
                     "visitor A held slot 1"

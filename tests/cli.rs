@@ -262,3 +262,35 @@ fn check_lists_type_errors_and_unknown_keys_with_the_rest() {
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "in file order: {lines:?}");
     assert!(!e.contains("i64"), "no Rust in messages: {e}");
 }
+
+/// `check` prints a room's schedule in an operator's terms, and refuses a
+/// time without its offset, naming the key and its line.
+#[test]
+fn check_prints_the_schedule_and_refuses_a_time_without_its_offset() {
+    let room = "[server]\nupstream = \"http://127.0.0.1:1\"\n[store]\nstate_file = \"s.json\"\n\
+                [[room]]\nname = \"reg\"\npaths = [\"/register\"]\ncapacity = 5\n";
+    let p = write(
+        "events.toml",
+        &format!(
+            "{room}[[room.event]]\nname = \"long-ago\"\nopens_at = \"2020-01-01T20:00:00+01:00\"\n\
+             closes_at = \"2020-01-01T23:00:00+01:00\"\n[[room.event]]\nname = \"far-off\"\n\
+             prequeue_from = \"2099-12-10T19:45:00+01:00\"\nopens_at = \"2099-12-10T20:00:00+01:00\"\n"
+        ),
+    );
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&p).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("room reg events:"), "{s}");
+    assert!(s.contains("long-ago: over (closed "), "{s}");
+    assert!(s.contains("far-off: line opens in "), "{s}");
+    assert!(s.contains("(2099-12-10 19:00:00 UTC)"), "the opening, in UTC: {s}");
+    let p = write(
+        "no-offset.toml",
+        &format!("{room}[[room.event]]\nname = \"e\"\nopens_at = \"2099-12-10T20:00:00\"\n"),
+    );
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert!(e.contains("line 11: room[0].event[0].opens_at"), "{e}");
+    assert!(e.contains("with its offset"), "{e}");
+}

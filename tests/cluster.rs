@@ -159,7 +159,7 @@ async fn the_pointer_advances_once_per_tick_across_instances() {
     let redis = RedisServer::start(false);
     let c = Cluster::start(3, &redis, &room(1000), "").await;
     let r = c.nodes[0].app.room("registration").unwrap();
-    let limits = r.limits;
+    let limits = r.limits(0);
     let store = |i: usize| c.nodes[i].app.store().clone();
     let now = || c.clock.now_ms();
     let mut advances = Vec::new();
@@ -389,7 +389,7 @@ async fn visitors_admitted_after_redis_restarts_empty_keep_their_place() {
     // ticket issued *before* is void).
     redis.restart();
     let store = c.nodes[0].app.store().clone();
-    let limits = c.nodes[0].app.room("registration").unwrap().limits;
+    let limits = c.nodes[0].app.room("registration").unwrap().limits(0);
     for _ in 0..50 {
         // The connection notices the restart and reconnects.
         if store.snapshot("registration", c.clock.now_ms(), &limits).await.is_ok() {
@@ -426,7 +426,7 @@ async fn the_store_recovers_after_a_slow_redis() {
     let redis = RedisServer::start(false);
     let c = Cluster::start(1, &redis, &room(3), "").await;
     let r = c.nodes[0].app.room("registration").unwrap();
-    let limits = r.limits;
+    let limits = r.limits(0);
     let store = c.nodes[0].app.store().clone();
     let now = c.clock.now_ms();
     store.snapshot("registration", now, &limits).await.unwrap();

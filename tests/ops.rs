@@ -68,7 +68,7 @@ async fn editing_the_file_changes_capacity_live_and_admissions_follow() {
 
     replace_file(dir.path(), &with_upstream(&h, &room_file(2, "")));
     eventually(10, "the new capacity", async || {
-        h.running.app.room("registration").unwrap().limits.capacity == 2
+        h.running.app.room("registration").unwrap().limits(0).capacity == 2
     })
     .await;
     let m = h.metrics().await;
@@ -159,7 +159,7 @@ async fn a_broken_edit_keeps_the_running_config_and_counts_an_error() {
     // Fixing the file applies it.
     replace_file(dir.path(), &with_upstream(&h, &room_file(3, "")));
     eventually(10, "the fix", async || {
-        h.running.app.room("registration").unwrap().limits.capacity == 3
+        h.running.app.room("registration").unwrap().limits(0).capacity == 3
     })
     .await;
     assert_eq!(

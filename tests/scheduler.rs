@@ -34,13 +34,13 @@ async fn ticks_expire_sessions_and_admit_the_line_under_paused_time() {
 
     let room = app.room("reg").unwrap();
     let now = app.clock().now_ms();
-    let first = app.store().arrive("reg", now, &room.limits).await.unwrap();
+    let first = app.store().arrive("reg", now, &room.limits(now)).await.unwrap();
     assert_eq!(first, Arrival::Direct { number: 1 });
-    let Arrival::Queued { ticket, .. } = app.store().arrive("reg", now, &room.limits).await.unwrap() else {
+    let Arrival::Queued { ticket, .. } = app.store().arrive("reg", now, &room.limits(now)).await.unwrap() else {
         panic!("the room is full")
     };
     assert!(matches!(
-        app.store().visit("reg", ticket, now, &room.limits).await.unwrap(),
+        app.store().visit("reg", ticket, now, &room.limits(now)).await.unwrap(),
         Visit::Waiting { .. }
     ));
 

@@ -293,12 +293,17 @@ async fn only_a_room_in_queue_mode_admits_anyone() {
             s.arrive(R, 0, &queue).await.unwrap(),
             Arrival::Direct { number: 1 }
         ));
+        let prequeue = Limits {
+            mode: RoomMode::Prequeue,
+            ..lim(2)
+        };
         for l in [
             &closed,
             &Limits {
                 mode: RoomMode::Passthrough,
                 ..lim(2)
             },
+            &prequeue,
         ] {
             assert!(
                 matches!(s.arrive(R, 0, l).await.unwrap(), Arrival::Queued { .. }),
@@ -314,6 +319,8 @@ async fn only_a_room_in_queue_mode_admits_anyone() {
             0,
             "{kind}: the line stands"
         );
+        let stands = s.tick(R, 2 * SEC, &prequeue).await.unwrap().admitted;
+        assert_eq!(stands, 0, "{kind}: nor before the doors open");
         assert!(s.touch(R, 1, SEC, &closed).await.unwrap(), "{kind}: a session goes on");
         // An operator's closed wins over the file's queue...
         let close = Overrides {

@@ -707,6 +707,16 @@ fn modes() {
         let open = with_override(RoomMode::Queue);
         assert_eq!(first(&facts(None, &open, &lim, UP, asking)), Step::Arrive);
     }
+    // An event's pre-queue admits nobody, not even by the local policy.
+    let pre = file(RoomMode::Prequeue);
+    let empty = Snapshot::default();
+    let local = state(FailurePolicy::Local, false);
+    assert_eq!(first(&facts(None, &empty, &pre, UP, Asking::Page)), Step::Arrive);
+    let down = StoreError::Unavailable("x".into());
+    assert_eq!(
+        arrived(&facts(None, &empty, &pre, local, Asking::Page), Err(&down), 1),
+        Step::Unavailable
+    );
     // Closed: a session that idled out, or a ticket the store no longer
     // knows, is a new visitor, and a new visitor gets the closed answer.
     let lim = file(RoomMode::Closed);

@@ -190,13 +190,15 @@ impl RedisStore {
     }
 }
 
-/// A mode as the script reads it: `q`, `p`, `c`; `''` for none (no override).
+/// A mode as the script reads it: `q`, `p`, `c`, `w` (an event's
+/// pre-queue: nobody admitted); `''` for none (no override).
 fn mode_code(m: Option<RoomMode>) -> &'static str {
     match m {
         None => "",
         Some(RoomMode::Queue) => "q",
         Some(RoomMode::Passthrough) => "p",
         Some(RoomMode::Closed) => "c",
+        Some(RoomMode::Prequeue) => "w",
     }
 }
 

@@ -18,7 +18,8 @@
 --  12 start    ZSET  live sessions, score = when each began (max_session)
 -- ARGV: op, now, capacity, rate (-1 = none), session ttl, claim grace,
 --   check-in window, tick, epoch for a new room, idle expiry, the file's
---   mode (q queue, p passthrough, c closed), max session (0 = none), then
+--   mode (q queue, p passthrough, c closed, w an event's pre-queue: tickets
+--   and nobody admitted), max session (0 = none), then
 --   op args.
 -- Numbers travel as decimal strings: Lua numbers are doubles, exact for
 -- times in ms and ticket numbers below 2^53.
