@@ -683,17 +683,23 @@ fn standing<'a>(
     site: Option<&'a str>,
     now: Millis,
 ) -> Waiting<'a> {
-    let eta = if place.returner {
-        None
-    } else {
-        room.eta_seconds(view, place.position - 1)
+    // In an event's pre-queue (unless an operator opened the room), the
+    // wait counts from the opening.
+    let opening = match (room.phase(now), room.mode(view, now)) {
+        (crate::schedule::Phase::Prequeue(e), RoomMode::Prequeue) => Some(e.opens_at),
+        _ => None,
+    };
+    let ahead = place.position - 1;
+    let eta = match opening {
+        _ if place.returner => None,
+        Some(at) => room.eta_from_opening(view, ahead, at),
+        None => room.eta_seconds(view, ahead),
     };
     let poll = room.poll_after(place.checked_in, eta);
     let w = Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now)
         .noticed(room.notice(view));
-    // In an event's pre-queue (unless an operator opened the room).
-    if let (crate::schedule::Phase::Prequeue(e), RoomMode::Prequeue) = (room.phase(now), room.mode(view, now)) {
-        return w.before_opening(e.opens_at, now);
+    if let Some(at) = opening {
+        return w.before_opening(at, now);
     }
     if view.snapshot.overrides.paused {
         w.paused()

@@ -183,6 +183,24 @@ impl Room {
         (pace > 0.0).then(|| ((ahead + 1) as f64 / pace).ceil() as u64)
     }
 
+    /// Estimated seconds from the doors opening at `opens_at` until a
+    /// visitor with `ahead` people before them is admitted: the slots free
+    /// at the opening go at once (as fast as the rate lets them), the rest
+    /// at the pace the event's settings allow. Before the line has moved
+    /// there is nothing measured to go on.
+    pub fn eta_from_opening(&self, view: &View, ahead: u64, opens_at: Millis) -> Option<u64> {
+        let s = &view.snapshot;
+        let lim = self.effective(s, opens_at);
+        let free = u64::from(lim.capacity).saturating_sub(s.active + s.reserved);
+        let rate = lim.admit_per_minute.map(|apm| f64::from(apm) / 60.0);
+        if ahead < free {
+            return Some(rate.map_or(0, |r| (ahead as f64 / r).floor() as u64));
+        }
+        let fill = rate.map_or(0.0, |r| free as f64 / r);
+        let pace = self.configured_pace(s, opens_at)?;
+        (pace > 0.0).then(|| (fill + (ahead - free + 1) as f64 / pace).ceil() as u64)
+    }
+
     /// Admissions a second the settings allow: the capacity turning over
     /// once a session TTL, and no faster than `admit_per_minute`.
     pub fn configured_pace(&self, snapshot: &Snapshot, now: Millis) -> Option<f64> {
@@ -454,6 +472,56 @@ mod tests {
         }
         let r = m.record(11_000, 2).unwrap();
         assert!((r - 2.0).abs() < 1e-9, "{r}");
+    }
+
+    /// In a pre-queue, the wait counts from the opening: those the free
+    /// slots take go in at once; the rest at the event's pace.
+    #[test]
+    fn a_pre_queue_s_estimate_counts_from_the_opening() {
+        let m = Metrics::new();
+        let opens_at = 1_000_000;
+        let event = crate::schedule::Event {
+            name: "e".into(),
+            prequeue_from: Some(0),
+            opens_at,
+            closes_at: None,
+            capacity: Some(100),
+            admit_per_minute: None,
+            max_session: None,
+            after: crate::schedule::RoomMode::Closed,
+        };
+        let cfg = RoomConfig {
+            capacity: 10,
+            session_ttl: std::time::Duration::from_secs(600),
+            events: vec![event.clone()],
+            ..room("r", &["/r"])
+        };
+        let r = Room::new(cfg, std::time::Duration::from_secs(1), &m);
+        let v = r.view();
+        assert_eq!(
+            r.eta_from_opening(&v, 99, opens_at),
+            Some(0),
+            "the 100 slots go at once"
+        );
+        // 100 slots turning over once in 600 s: one every 6 s.
+        assert_eq!(r.eta_from_opening(&v, 100, opens_at), Some(6));
+        assert_eq!(r.eta_from_opening(&v, 109, opens_at), Some(60));
+        let cfg = RoomConfig {
+            capacity: 10,
+            session_ttl: std::time::Duration::from_secs(600),
+            events: vec![crate::schedule::Event {
+                admit_per_minute: Some(120),
+                ..event
+            }],
+            ..room("r", &["/r"])
+        };
+        let r = Room::new(cfg, std::time::Duration::from_secs(1), &m);
+        let v = r.view();
+        // The rate fills the free slots, two a second; then the turnover.
+        assert_eq!(r.eta_from_opening(&v, 1, opens_at), Some(0));
+        assert_eq!(r.eta_from_opening(&v, 2, opens_at), Some(1));
+        assert_eq!(r.eta_from_opening(&v, 99, opens_at), Some(49));
+        assert_eq!(r.eta_from_opening(&v, 100, opens_at), Some(56));
     }
 
     /// Until the line's speed is measured, the estimate comes from the
