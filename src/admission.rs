@@ -204,8 +204,11 @@ pub fn first(f: &Facts) -> Step {
     }
     match f.asking {
         // fail_open while the store is down: the room steps aside for
-        // everyone, ticket holders answered from the view included.
-        Asking::Page | Asking::Submit if f.store.policy == FailurePolicy::FailOpen && !f.store.up => {
+        // everyone, ticket holders answered from the view included; but
+        // not before an event's doors open, which no outage opens.
+        Asking::Page | Asking::Submit
+            if f.store.policy == FailurePolicy::FailOpen && !f.store.up && mode(f) != RoomMode::Prequeue =>
+        {
             Step::Forward(Forward::plain(Outcome::Degraded))
         }
         _ => match cached_place(t, f.snapshot, f.pointer) {
@@ -366,6 +369,8 @@ pub fn store_down(f: &Facts, asked: Asked) -> Step {
         (Asked::Touch { keep: false }, _) => Step::Unavailable,
         // The status endpoint forwards nothing: it can only say "wait".
         _ if f.asking == Asking::Status => Step::Unavailable,
+        // Nor does an outage open an event's doors early.
+        _ if mode(f) == RoomMode::Prequeue => Step::Unavailable,
         (Asked::Visit | Asked::Arrive, FailurePolicy::FailOpen) => Step::Forward(Forward::plain(Outcome::Degraded)),
         // The ticket's place is in the shared store: it waits for it.
         (Asked::Visit, FailurePolicy::FailClosed | FailurePolicy::Local) => Step::Unavailable,

@@ -914,7 +914,7 @@ fn locate(text: &str, key: &str) -> Option<usize> {
     for (i, line) in text.lines().enumerate() {
         let l = line.trim();
         if l.starts_with('[') {
-            let header = l.trim_matches(|c| c == '[' || c == ']').trim();
+            let header = table_header(l);
             inside = header == name && {
                 seen += 1;
                 seen == index + 1
@@ -932,6 +932,12 @@ fn locate(text: &str, key: &str) -> Option<usize> {
     None
 }
 
+/// The name in a table header line (`[[room.event]]  # Friday`: `room.event`).
+fn table_header(line: &str) -> &str {
+    let bare = line.split('#').next().unwrap_or(line).trim();
+    bare.trim_matches(|c| c == '[' || c == ']').trim()
+}
+
 /// [`locate`] for `room[i].event[j].leaf`: the `j`th `[[room.event]]`
 /// after the `i`th `[[room]]`.
 fn locate_event(text: &str, room: &str, j: usize, leaf: &str) -> Option<usize> {
@@ -940,7 +946,7 @@ fn locate_event(text: &str, room: &str, j: usize, leaf: &str) -> Option<usize> {
     for (n, line) in text.lines().enumerate() {
         let l = line.trim();
         if l.starts_with('[') {
-            let header = l.trim_matches(|c| c == '[' || c == ']').trim();
+            let header = table_header(l);
             if header == "room" {
                 rooms += 1;
                 events = 0;
@@ -1611,6 +1617,8 @@ impl Validator<'_> {
     /// A room's `[[room.event]]` tables, validated; `None` if any is wrong.
     fn events(&mut self, i: usize, raw: Vec<raw::Event>, tick: Duration) -> Option<Vec<Event>> {
         let mut events = Vec::new();
+        // The file's index of each event that parsed.
+        let mut index = Vec::new();
         let before = self.problems.len();
         for (j, e) in raw.into_iter().enumerate() {
             let k = |f: &str| format!("room[{i}].event[{j}].{f}");
@@ -1690,6 +1698,7 @@ impl Validator<'_> {
                 }
             };
             if let (Some(opens_at), Some(after)) = (opens_at, after) {
+                index.push(j);
                 events.push(Event {
                     name,
                     prequeue_from,
@@ -1702,12 +1711,11 @@ impl Validator<'_> {
                 });
             }
         }
-        if self.problems.len() > before {
-            return None;
-        }
+        // The order of those that parsed, with the rest's problems: every
+        // problem at once.
         for (j, key, message) in crate::schedule::problems(&events) {
             self.problem(
-                &format!("room[{i}].event[{j}].{key}"),
+                &format!("room[{i}].event[{}].{key}", index[j]),
                 message,
                 Some("events go in time order, each over before the next begins".into()),
             );

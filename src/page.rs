@@ -288,9 +288,9 @@ pub fn eta_text(eta: Option<u64>, returner: bool) -> Cow<'static, str> {
             format!("about {m} minute{}", if m == 1 { "" } else { "s" }).into()
         }
         Some(s) => {
-            let h = s / 3600;
-            let m = (s % 3600).div_ceil(60);
-            format!("about {h} h {m} min").into()
+            // Minutes first, so that 7,190 s reads "2 h 0 min", not "1 h 60 min".
+            let minutes = s.div_ceil(60);
+            format!("about {} h {} min", minutes / 60, minutes % 60).into()
         }
     }
 }

@@ -360,10 +360,15 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             report.rooms_changed.push(room.name().to_string());
         }
         room.carry_from(prev);
-        let file_changed = prev.cfg.capacity != room.cfg.capacity
-            || prev.cfg.admit_per_minute != room.cfg.admit_per_minute
-            || prev.cfg.notice != room.cfg.notice
-            || prev.cfg.mode != room.cfg.mode;
+        // A value changed if the room's own changed, or the one its
+        // schedule has in force now (a running event's capacity, say).
+        let (was, is) = (prev.limits(now), room.limits(now));
+        let capacity = prev.cfg.capacity != room.cfg.capacity || was.capacity != is.capacity;
+        let rate =
+            prev.cfg.admit_per_minute != room.cfg.admit_per_minute || was.admit_per_minute != is.admit_per_minute;
+        let mode = prev.cfg.mode != room.cfg.mode || was.mode != is.mode;
+        let notice = prev.cfg.notice != room.cfg.notice;
+        let file_changed = capacity || rate || mode || notice;
         if !file_changed {
             app.refresh(room, now).await;
             continue;
@@ -380,18 +385,18 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             }
         };
         let before = ov.clone();
-        if prev.cfg.capacity != room.cfg.capacity && ov.capacity.take().is_some() {
+        if capacity && ov.capacity.take().is_some() {
             report.overrides_cleared.push(format!("{}.capacity", room.name()));
         }
-        if prev.cfg.admit_per_minute != room.cfg.admit_per_minute && ov.admit_per_minute.take().is_some() {
+        if rate && ov.admit_per_minute.take().is_some() {
             report
                 .overrides_cleared
                 .push(format!("{}.admit_per_minute", room.name()));
         }
-        if prev.cfg.mode != room.cfg.mode && ov.mode.take().is_some() {
+        if mode && ov.mode.take().is_some() {
             report.overrides_cleared.push(format!("{}.mode", room.name()));
         }
-        if prev.cfg.notice != room.cfg.notice && ov.notice.take().is_some() {
+        if notice && ov.notice.take().is_some() {
             report.overrides_cleared.push(format!("{}.notice", room.name()));
         }
         if ov != before {

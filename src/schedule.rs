@@ -250,8 +250,12 @@ pub fn parse_time(s: &str) -> Result<Millis, String> {
         30,
         31,
     ];
-    if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
+    // Up to 9998: a time in 9999 with a negative offset is in 10000 in
+    // UTC, which no formatter writes.
+    if !(1970..=9998).contains(&year) {
+        return Err(format!("{s:?} is out of range: a year from 1970 to 9998"));
+    }
+    if !(1..=12).contains(&month)
         || day == 0
         || day > days_in[month as usize - 1]
         || hour > 23
@@ -378,6 +382,7 @@ mod tests {
             "2026-12-10T20:00:00+1:00",
             "tomorrow at 8",
             "2026-12-10T20:00:00.Z",
+            "9999-12-31T23:30:00-01:00",
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }

@@ -917,7 +917,7 @@ async fn rooms_at(srv: &RedisServer, prefix: &str, base: u64) -> (MemoryStore, R
         issued: base,
         admitted: base,
         floor: base + 1_000_000,
-        session_starts: Vec::new(),
+        session_ends: Vec::new(),
         sessions: vec![],
         reservations: vec![],
         returners: vec![],

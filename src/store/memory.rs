@@ -52,10 +52,9 @@ pub struct RoomDump {
     pub floor: u64,
     /// (number, last seen, confirmed)
     pub sessions: Vec<(u64, Millis, bool)>,
-    /// (number, began) for `max_session`. A copy without them (written
-    /// before it existed) starts every session's length at the restore.
+    /// (number, ends) for sessions admitted under a `max_session`.
     #[serde(default)]
-    pub session_starts: Vec<(u64, Millis)>,
+    pub session_ends: Vec<(u64, Millis)>,
     /// (ticket, deadline) for each map.
     pub reservations: Vec<(u64, Millis)>,
     pub returners: Vec<(u64, Millis)>,
@@ -175,8 +174,10 @@ impl Bucket {
 #[derive(Debug, Clone, Copy)]
 struct Session {
     last_seen: Millis,
-    /// When it began: it ends `max_session` after, busy or not.
-    started: Millis,
+    /// When it ends, busy or not: `max_session` after it began, as the
+    /// limits were then (an event's may be over since); `Millis::MAX`
+    /// when there was none.
+    ends: Millis,
     /// Came back with the cookie at least once (or was admitted from the
     /// line, which proves it). Provisional sessions expire after the claim
     /// grace period instead of the session TTL.
@@ -220,6 +221,15 @@ struct RoomState {
     save_soon: bool,
 }
 
+/// When a session admitted at `now` under `lim` ends: `max_session` on,
+/// or never.
+fn ends_at(now: Millis, lim: &Limits) -> Millis {
+    match lim.max_session_ms {
+        0 => Millis::MAX,
+        max => now.saturating_add(max),
+    }
+}
+
 impl RoomState {
     fn new(epoch: u32, now: Millis) -> RoomState {
         RoomState {
@@ -260,15 +270,20 @@ impl RoomState {
             .map(|(n, s)| (*n, s.last_seen, s.confirmed))
             .collect();
         sessions.sort_unstable();
-        let mut session_starts: Vec<_> = self.sessions.iter().map(|(n, s)| (*n, s.started)).collect();
-        session_starts.sort_unstable();
+        let mut session_ends: Vec<_> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.ends != Millis::MAX)
+            .map(|(n, s)| (*n, s.ends))
+            .collect();
+        session_ends.sort_unstable();
         RoomDump {
             epoch: self.epoch,
             issued: self.issued,
             admitted: self.admitted,
             floor,
             sessions,
-            session_starts,
+            session_ends,
             reservations: pairs(&self.reservations),
             returners: pairs(&self.returners),
             lapsed: pairs(&self.lapsed),
@@ -283,17 +298,17 @@ impl RoomState {
         let mut r = RoomState::new(d.epoch, now);
         r.issued = d.issued;
         r.admitted = d.admitted.min(d.issued);
-        let starts: HashMap<u64, Millis> = d.session_starts.into_iter().collect();
+        let ends: HashMap<u64, Millis> = d.session_ends.into_iter().collect();
         r.sessions = d
             .sessions
             .into_iter()
             .map(|(n, last_seen, confirmed)| {
-                let started = starts.get(&n).copied().unwrap_or(now);
+                let ends = ends.get(&n).copied().unwrap_or(Millis::MAX);
                 (
                     n,
                     Session {
                         last_seen,
-                        started,
+                        ends,
                         confirmed,
                     },
                 )
@@ -424,7 +439,7 @@ impl RoomState {
                 self.issued,
                 Session {
                     last_seen: now,
-                    started: now,
+                    ends: ends_at(now, lim),
                     confirmed: false,
                 },
             );
@@ -455,7 +470,7 @@ impl RoomState {
             return Visit::AlreadyAdmitted;
         }
         if self.reservations.remove(&t).is_some() {
-            self.confirmed_session(t, now);
+            self.confirmed_session(t, now, lim);
             return Visit::Claimed;
         }
         // Only a ticket whose reservation lapsed may come back late. A used
@@ -470,7 +485,7 @@ impl RoomState {
         if open && self.has_free_slot(lim) && first.is_none_or(|f| f == t) && self.budget(now, lim) >= 1 {
             self.spend(lim, 1);
             self.returners.remove(&t);
-            self.confirmed_session(t, now);
+            self.confirmed_session(t, now, lim);
             return Visit::Claimed;
         }
         self.returners.insert(t, now + lim.claim_grace_ms);
@@ -479,12 +494,12 @@ impl RoomState {
         }
     }
 
-    fn confirmed_session(&mut self, t: u64, now: Millis) {
+    fn confirmed_session(&mut self, t: u64, now: Millis, lim: &Limits) {
         self.sessions.insert(
             t,
             Session {
                 last_seen: now,
-                started: now,
+                ends: ends_at(now, lim),
                 confirmed: true,
             },
         );
@@ -494,11 +509,7 @@ impl RoomState {
     /// ended (revoked, as by [`RoomState::release`]) and the caller treats
     /// it as gone.
     fn outlived(&mut self, n: u64, now: Millis, lim: &Limits) -> bool {
-        let over = lim.max_session_ms > 0
-            && self
-                .sessions
-                .get(&n)
-                .is_some_and(|s| s.started.saturating_add(lim.max_session_ms) <= now);
+        let over = self.sessions.get(&n).is_some_and(|s| s.ends <= now);
         if over {
             self.release(n, now, lim);
         }
@@ -518,7 +529,7 @@ impl RoomState {
         // restored from a copy taken between admission and claim. The
         // holder of the cookie is the holder of the ticket.
         if self.reservations.remove(&session).is_some() {
-            self.confirmed_session(session, now);
+            self.confirmed_session(session, now, lim);
             return true;
         }
         false
@@ -547,12 +558,12 @@ impl RoomState {
             s.last_seen.saturating_add(ttl) > now
         });
         let expired_sessions = (before - self.sessions.len()) as u64;
-        let outlived: Vec<u64> = if lim.max_session_ms > 0 {
-            let ends = |s: &Session| s.started.saturating_add(lim.max_session_ms) <= now;
-            self.sessions.iter().filter(|(_, s)| ends(s)).map(|(n, _)| *n).collect()
-        } else {
-            Vec::new()
-        };
+        let outlived: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.ends <= now)
+            .map(|(n, _)| *n)
+            .collect();
         for n in &outlived {
             self.release(*n, now, lim);
         }
@@ -1186,7 +1197,7 @@ mod tests {
     }
 
     #[test]
-    fn a_restored_session_keeps_when_it_began() {
+    fn a_restored_session_keeps_when_it_ends() {
         let mut r = RoomState::new(1, 0);
         let l = Limits {
             max_session_ms: 10 * SEC,
@@ -1198,11 +1209,10 @@ mod tests {
         let mut back = RoomState::restore(dump.clone(), true, 5 * SEC);
         assert!(!back.touch(1, 10 * SEC, &l), "began at 0: over at 10 s");
         assert!(back.touch(2, 10 * SEC, &l), "began at 4 s");
-        // A copy written before starts were kept: they begin at the restore.
-        dump.session_starts.clear();
+        // A copy without ends: no limit for the sessions it holds.
+        dump.session_ends.clear();
         let mut old = RoomState::restore(dump, true, 5 * SEC);
-        assert!(old.touch(1, 14 * SEC, &l));
-        assert!(!old.touch(1, 15 * SEC, &l));
+        assert!(old.touch(1, 60 * SEC, &l));
     }
 
     #[test]

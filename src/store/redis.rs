@@ -52,7 +52,7 @@ const SCRIPT: &str = include_str!("room.lua");
 /// A room untouched this long is dropped by Redis.
 const IDLE_EXPIRY_MS: u64 = 7 * 24 * 3600 * 1000;
 const KEY_SUFFIXES: [&str; 12] = [
-    "meta", "sess", "prov", "resv", "ret", "retdl", "lapsed", "revoked", "mwords", "mbits", "log", "start",
+    "meta", "sess", "prov", "resv", "ret", "retdl", "lapsed", "revoked", "mwords", "mbits", "log", "ends",
 ];
 
 /// A connection to one Redis (or a replica set's primary) or to a Redis

@@ -15,7 +15,7 @@
 --   9 mwords   ZSET  indexes of non-empty check-in words, score = index
 --  10 mbits    HASH  word index -> 32 check-in bits (as a signed integer)
 --  11 log      ZSET  issued count, score = first time it was seen
---  12 start    ZSET  live sessions, score = when each began (max_session)
+--  12 ends     ZSET  sessions admitted under a max_session, score = when each ends
 -- ARGV: op, now, capacity, rate (-1 = none), session ttl, claim grace,
 --   check-in window, tick, epoch for a new room, idle expiry, the file's
 --   mode (q queue, p passthrough, c closed, w an event's pre-queue: tickets
@@ -26,7 +26,7 @@
 
 local K_META, K_SESS, K_PROV, K_RESV, K_RET, K_RETDL, K_LAPSED, K_REVOKED, K_MWORDS, K_MBITS, K_LOG =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local K_START = KEYS[12]
+local K_ENDS = KEYS[12]
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
 local cfg_cap = tonumber(ARGV[3])
@@ -67,15 +67,16 @@ local function apply_overrides()
 end
 apply_overrides()
 
--- A session begins: the start of its max_session (kept if it had one).
+-- A session begins: under a max_session, it ends that long from now,
+-- whatever the limits later say.
 local function began(s)
-  redis.call('ZADD', K_START, 'NX', I(now), s)
+  if max_session > 0 then redis.call('ZADD', K_ENDS, 'NX', I(now + max_session), s) end
 end
 
 -- Ends session s as a release does; the number of entries it had (0: none).
 local function end_session(s)
   local n = redis.call('ZREM', K_SESS, s) + redis.call('ZREM', K_PROV, s)
-  redis.call('ZREM', K_START, s)
+  redis.call('ZREM', K_ENDS, s)
   if n > 0 then
     -- A cookie refreshed just before this passes cached checks for half a TTL.
     redis.call('ZADD', K_REVOKED, I(now + math.floor(ttl / 2) + 1), s)
@@ -85,9 +86,8 @@ end
 
 -- Whether session s has run its max_session: it is then ended.
 local function outlived(s)
-  if max_session <= 0 then return false end
-  local b = redis.call('ZSCORE', K_START, s)
-  if (not b) or tonumber(b) + max_session > now then return false end
+  local e = redis.call('ZSCORE', K_ENDS, s)
+  if (not e) or tonumber(e) > now then return false end
   end_session(s)
   return true
 end
@@ -227,7 +227,6 @@ elseif op == 'visit' then
   if outlived(ts) then return {'unknown', I(epoch)} end
   if redis.call('ZSCORE', K_SESS, ts) or redis.call('ZREM', K_PROV, ts) == 1 then
     redis.call('ZADD', K_SESS, I(now), ts)
-    began(ts)
     return {'already', I(epoch)}
   end
   if redis.call('ZREM', K_RESV, ts) == 1 then
@@ -255,10 +254,13 @@ elseif op == 'visit' then
 elseif op == 'touch' then
   local s = ARGV[13]
   if outlived(s) then return 0 end
+  if redis.call('ZSCORE', K_SESS, s) or redis.call('ZREM', K_PROV, s) == 1 then
+    redis.call('ZADD', K_SESS, I(now), s)
+    return 1
+  end
   -- A session cookie for a number still reserved claims the reservation:
   -- the holder of the cookie is the holder of the ticket.
-  if redis.call('ZSCORE', K_SESS, s) or redis.call('ZREM', K_PROV, s) == 1
-      or redis.call('ZREM', K_RESV, s) == 1 then
+  if redis.call('ZREM', K_RESV, s) == 1 then
     redis.call('ZADD', K_SESS, I(now), s)
     began(s)
     return 1
@@ -287,15 +289,13 @@ elseif op == 'tick' then
     for i = 1, #gone, 1000 do
       local chunk = {unpack(gone, i, math.min(i + 999, #gone))}
       redis.call('ZREM', idle_out[1], unpack(chunk))
-      redis.call('ZREM', K_START, unpack(chunk))
+      redis.call('ZREM', K_ENDS, unpack(chunk))
     end
     expired_sessions = expired_sessions + #gone
   end
   local outlived_sessions = 0
-  if max_session > 0 then
-    for _, s in ipairs(redis.call('ZRANGEBYSCORE', K_START, '-inf', I(now - max_session))) do
-      if end_session(s) > 0 then outlived_sessions = outlived_sessions + 1 end
-    end
+  for _, s in ipairs(redis.call('ZRANGEBYSCORE', K_ENDS, '-inf', I(now))) do
+    if end_session(s) > 0 then outlived_sessions = outlived_sessions + 1 end
   end
   local until_ = I(now + ttl)
   if closed then
