@@ -496,3 +496,60 @@ async fn local_policy_does_not_admit_beyond_a_full_room() {
         "newcomers let in past a full room, ahead of a waiting visitor"
     );
 }
+
+/// A room closed until its event's pre-queue opens at T0 + 60 s; the doors
+/// open an hour later.
+fn prequeue_room() -> String {
+    format!(
+        "[[room]]\nname = \"reg\"\npaths = [\"/register\"]\ncapacity = 100\nmode = \"closed\"\nsession_ttl = \"10m\"\n\
+         checkin_window = \"1h\"\n\
+         [[room.event]]\nname = \"e\"\nprequeue_from = \"{}\"\nopens_at = \"{}\"\n",
+        at(60),
+        at(3600)
+    )
+}
+
+/// (Found by review.) "From prequeue_from to opens_at ... nobody is
+/// admitted": with fail_open, a Redis outage during the pre-queue let
+/// every ticket holder and newcomer through, an hour before the doors
+/// open. No failure policy opens them early.
+#[tokio::test]
+async fn fail_open_does_not_open_the_doors_during_a_prequeue() {
+    if !redis_server::available() {
+        return;
+    }
+    let mut redis = RedisServer::start(false);
+    let c = Cluster::start(2, &redis, &prequeue_room(), "on_failure = \"fail_open\"\ninstances = 2").await;
+    c.tick_after(Duration::from_secs(60)).await;
+    let waiting = c.visitor();
+    assert_eq!(waiting.get_json("/register").await.json()["state"], "prequeue");
+    waiting.get_json("/_vestibule/status").await;
+    redis.kill();
+    c.tick_after(Duration::from_secs(1)).await;
+    let newcomer = c.via(1, &Visitor::new(c.nodes[1].addr()));
+    let n = newcomer.get("/register").await.reached_upstream();
+    let w = waiting.get("/register").await.reached_upstream();
+    assert_eq!(
+        (n, w, c.upstream.hits("/register")),
+        (false, false, 0),
+        "(newcomer, pre-queued, site hits) 59 min before the doors open"
+    );
+}
+
+/// Nor does the local policy, on any instance.
+#[tokio::test]
+async fn local_admits_nobody_during_a_prequeue() {
+    if !redis_server::available() {
+        return;
+    }
+    let mut redis = RedisServer::start(false);
+    let c = Cluster::start(2, &redis, &prequeue_room(), "on_failure = \"local\"\ninstances = 2").await;
+    c.tick_after(Duration::from_secs(60)).await;
+    redis.kill();
+    c.tick_after(Duration::from_secs(1)).await;
+    for i in 0..4 {
+        let v = c.via(i, &Visitor::new(c.nodes[0].addr()));
+        assert!(!v.get("/register").await.reached_upstream());
+    }
+    assert_eq!(c.upstream.hits("/register"), 0);
+}

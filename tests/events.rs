@@ -9,16 +9,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{metric, Harness, Visitor, T0};
+use support::{at, metric, Harness, Visitor};
 
 const SEC: Duration = Duration::from_secs(1);
-
-/// RFC 3339 of `T0 + secs`, in a zone of its own (+01:00), as an operator
-/// in Paris writes it.
-fn at(secs: u64) -> String {
-    let t = std::time::UNIX_EPOCH + Duration::from_millis(T0) + Duration::from_secs(secs + 3600);
-    humantime::format_rfc3339_seconds(t).to_string().replace('Z', "+01:00")
-}
 
 fn room() -> String {
     format!(

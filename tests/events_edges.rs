@@ -8,16 +8,10 @@ mod support;
 use std::time::Duration;
 
 use http::Method;
-use support::{Harness, Upstream, Visitor, T0};
+use support::{at, Harness, Upstream, Visitor};
 
 const SEC: Duration = Duration::from_secs(1);
 const MIN: Duration = Duration::from_secs(60);
-
-/// RFC 3339 of `T0 + secs` in +01:00.
-fn at(secs: u64) -> String {
-    let t = std::time::UNIX_EPOCH + Duration::from_millis(T0) + Duration::from_secs(secs + 3600);
-    humantime::format_rfc3339_seconds(t).to_string().replace('Z', "+01:00")
-}
 
 async fn status(v: &Visitor) -> serde_json::Value {
     v.get_json("/_vestibule/status").await.json()

@@ -251,6 +251,13 @@ pub fn quiet(text: String) -> String {
 /// Start time of the manual clock (a realistic Unix time, in ms).
 pub const T0: u64 = 1_800_000_000_000;
 
+/// RFC 3339 of `T0 + secs` in +01:00, as an operator in Paris writes an
+/// event's times.
+pub fn at(secs: u64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(T0) + Duration::from_secs(secs + 3600);
+    humantime::format_rfc3339_seconds(t).to_string().replace('Z', "+01:00")
+}
+
 impl Harness {
     /// Starts vestibule with `rooms` (TOML `[[room]]` tables) and extra
     /// `[server]` lines.
