@@ -277,6 +277,19 @@ impl<'a> Waiting<'a> {
     }
 }
 
+/// When the doors open, as the page says it without JavaScript:
+/// `20:00 UTC`, with the date when that is more than a few hours off
+/// (`2026-12-10 at 20:00 UTC`).
+fn opening_text(t: &IsoTime, opens_in: u64) -> String {
+    let s = t.as_str();
+    let (date, hm) = (s.get(..10).unwrap_or(s), s.get(11..16).unwrap_or(s));
+    if opens_in > 6 * 3600 {
+        format!("{date} at {hm} UTC")
+    } else {
+        format!("{hm} UTC")
+    }
+}
+
 /// A human rendering of an estimate, honest about not knowing.
 pub fn eta_text(eta: Option<u64>, returner: bool) -> Cow<'static, str> {
     match eta {
@@ -491,7 +504,7 @@ impl Pages {
             updated_text => w.updated_iso.clock_text(),
             status_url => format!("/_vestibule/status?room={}", w.room),
             refresh_seconds => refresh,
-            opens_text => w.opens_at.map(|t| t.clock_text()),
+            opens_text => w.opens_at.map(|t| opening_text(&t, w.opens_in_seconds.unwrap_or(0))),
             opens_in_text => w.opens_in_seconds.map(|s| eta_text(Some(s), false)),
             ..minijinja::Value::from_serialize(w)
         };
@@ -676,6 +689,12 @@ mod tests {
         assert!(
             page.contains("The doors open at") && page.contains("about 12 minutes"),
             "{page}"
+        );
+        assert!(page.contains(">00:12 UTC</time>"), "{page}");
+        let far = line.clone().before_opening(3 * 86_400_000, 0);
+        assert!(
+            p.waiting(&far).contains(">1970-01-04 at 00:00 UTC</time>"),
+            "the date, days off"
         );
         assert!(!p.waiting(&line).contains("doors open"));
         // A new notice is a new page, not the last one's.

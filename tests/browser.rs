@@ -376,3 +376,55 @@ async fn the_page_shows_a_new_notice_and_the_visitor_s_own_time() {
     );
     assert!(!dom.contains("Doors open"), "{dom}");
 }
+
+/// A pre-queue's countdown page: the opening in the visitor's own time
+/// (with its date, days off), the time left, and a poll that keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_countdown_shows_the_opening_in_the_visitor_s_time() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let h = Harness::start(&format!(
+        r#"
+        [[room]]
+        name = "reg"
+        paths = ["/register"]
+        capacity = 5
+        checkin_window = "1h"
+        [[room.event]]
+        name = "e"
+        prequeue_from = "{}"
+        opens_at = "{}"
+        "#,
+        support::at(0),
+        support::at(3600)
+    ))
+    .await;
+    h.tick().await;
+    let url = h.url("/register");
+    let dump = browse_in(browser, &url, true, Some("America/New_York"), 5_000)
+        .await
+        .unwrap();
+    let dom = &dump.dom;
+    let text_of = |id: &str| {
+        dom.split(&format!(r#"id="{id}""#))
+            .nth(1)
+            .and_then(|t| t.split('>').nth(1))
+            .and_then(|t| t.split('<').next())
+            .unwrap_or_else(|| panic!("no #{id}\n{dom}"))
+            .to_string()
+    };
+    let opens = text_of("opens-at");
+    assert!(
+        !opens.is_empty() && !opens.contains("UTC"),
+        "the visitor's own time: {opens:?}"
+    );
+    assert_eq!(text_of("opens-in"), "about 60 minutes");
+    assert!(
+        metric(
+            &h.metrics().await,
+            r#"vestibule_requests_total{outcome="status",room="reg"}"#
+        ) >= 1.0,
+        "it polled"
+    );
+}
