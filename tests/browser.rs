@@ -375,6 +375,11 @@ async fn the_page_shows_a_new_notice_and_the_visitor_s_own_time() {
         "the poll brought the new notice, as text\n{dom}"
     );
     assert!(!dom.contains("Doors open"), "{dom}");
+    // Second in line, behind the first browser's visitor.
+    assert!(
+        dom.contains("<title>In line: place 2 – reg</title>"),
+        "the tab shows the place\n{dom}"
+    );
 }
 
 /// A pre-queue's countdown page: the opening in the visitor's own time
