@@ -5,12 +5,14 @@
 //!
 //! A request's line is put together as the request goes. [`AccessLog::start`]
 //! copies what the request says (client, method, target, agent); the gate
-//! leaves a [`Note`] in the response's extensions (room, outcome, visitor,
+//! leaves a [`Note`] for its task ([`noted`]: room, outcome, visitor,
 //! upstream time); the response body ([`crate::idle::Tracked`]) counts the
-//! bytes and, when it ends, hands the [`Entry`] to the log.
+//! bytes and, when it ends, hands the [`Entry`] to the log. A request
+//! dropped before any answer is logged all the same ([`Unanswered`]).
 //!
-//! Lines are formatted and written by a thread of their own, behind a
-//! bounded queue: a request never waits on the log, nor formats its line.
+//! Lines are formatted and written by a thread of their own, which takes
+//! what is pending every [`WRITE_EVERY`], behind a bounded queue: a
+//! request never waits on the log, nor formats its line.
 //! When the queue is full (the disk, or whoever reads standard output,
 //! cannot keep up), lines are dropped and counted
 //! (`vestibule_access_log_dropped_total`); requests never are.

@@ -299,14 +299,11 @@ async fn change(app: &App, room: &Room, f: impl FnOnce(&mut Overrides)) -> Respo
     };
     let mut ov = current.clone();
     f(&mut ov);
-    match app
-        .store
-        .set_overrides(room.name(), ov.clone(), now, &room.limits(now))
-        .await
-    {
+    let changes = override_changes(&current, &ov);
+    match app.store.set_overrides(room.name(), ov, now, &room.limits(now)).await {
         Ok(snap) => {
             room.publish(snap, 0, now);
-            for change in override_changes(&current, &ov) {
+            for change in changes {
                 tracing::info!(room = room.name(), by = "admin API", "{change}");
             }
             json_response(StatusCode::OK, &RoomStats::of(room, now))

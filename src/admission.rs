@@ -397,7 +397,7 @@ fn local_share(f: &Facts) -> u64 {
 
 /// The room's mode in force: an operator's, else the file's.
 fn mode(f: &Facts) -> RoomMode {
-    f.snapshot.overrides.mode.unwrap_or(f.limits.mode)
+    f.snapshot.overrides.mode(f.limits)
 }
 
 /// A new visitor: a place in line, unless the room is closed.

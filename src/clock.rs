@@ -14,6 +14,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Milliseconds since the Unix epoch.
 pub type Millis = u64;
 
+/// `d` in milliseconds, saturating.
+pub fn ms(d: Duration) -> Millis {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Source of "now" for tokens, sessions and ticks.
 #[derive(Clone, Debug)]
 pub enum Clock {

@@ -985,6 +985,43 @@ impl Validator<'_> {
         });
     }
 
+    /// A room mode an operator may write, or `default` when absent;
+    /// `None` (and a problem) when it is none of them.
+    fn mode(&mut self, key: &str, v: Option<&str>, default: RoomMode) -> Option<RoomMode> {
+        let Some(v) = v else {
+            return Some(default);
+        };
+        let parsed = RoomMode::parse(v);
+        if parsed.is_none() {
+            let others: Vec<String> = [RoomMode::Queue, RoomMode::Passthrough, RoomMode::Closed]
+                .into_iter()
+                .filter(|m| *m != default)
+                .map(|m| format!("{:?}", m.as_str()))
+                .collect();
+            self.problem(
+                key,
+                format!("unknown mode {v:?}"),
+                Some(format!(
+                    "use {:?} (the default), {}",
+                    default.as_str(),
+                    others.join(" or ")
+                )),
+            );
+        }
+        parsed
+    }
+
+    /// A problem unless `d` lasts `n` ticks at least.
+    fn at_least_ticks(&mut self, key: &str, d: Duration, n: u32, tick: Duration) {
+        if d < tick * n {
+            self.problem(
+                key,
+                format!("{d:?} is shorter than {n} ticks ({:?})", tick * n),
+                Some("raise it, or shorten server.tick".into()),
+            );
+        }
+    }
+
     fn duration(&mut self, key: &str, v: Option<&str>, default: Duration) -> Duration {
         match v {
             None => default,
@@ -1546,13 +1583,7 @@ impl Validator<'_> {
             ("checkin_window", checkin_window, 3),
             ("max_session", max_session.unwrap_or(Duration::MAX), 4),
         ] {
-            if d < tick * min_ticks {
-                self.problem(
-                    &k(key),
-                    format!("{d:?} is shorter than {min_ticks} ticks ({:?})", tick * min_ticks),
-                    Some("raise it, or shorten server.tick".into()),
-                );
-            }
+            self.at_least_ticks(&k(key), d, min_ticks, tick);
         }
         if checkin_window < Duration::from_secs(6) {
             self.problem(
@@ -1572,18 +1603,7 @@ impl Validator<'_> {
                 None
             }
         };
-        let mode = match r.mode.as_deref().map(|m| (m, RoomMode::parse(m))) {
-            None => Some(RoomMode::Queue),
-            Some((_, Some(m))) => Some(m),
-            Some((other, None)) => {
-                self.problem(
-                    &k("mode"),
-                    format!("unknown mode {other:?}"),
-                    Some("use \"queue\" (the default), \"passthrough\" or \"closed\"".into()),
-                );
-                None
-            }
-        };
+        let mode = self.mode(&k("mode"), r.mode.as_deref(), RoomMode::Queue);
         let notice = match r.notice.as_deref().map(notice) {
             None => None,
             Some(Ok(n)) => n,
@@ -1682,21 +1702,10 @@ impl Validator<'_> {
                 .max_session
                 .as_deref()
                 .map(|s| self.duration(&k("max_session"), Some(s), Duration::MAX));
-            if max_session.is_some_and(|d| d < tick * 4) {
-                self.problem(&k("max_session"), "is shorter than 4 ticks", Some("raise it".into()));
+            if let Some(d) = max_session {
+                self.at_least_ticks(&k("max_session"), d, 4, tick);
             }
-            let after = match e.after.as_deref().map(|a| (a, RoomMode::parse(a))) {
-                None => Some(RoomMode::Closed),
-                Some((_, Some(m))) => Some(m),
-                Some((other, None)) => {
-                    self.problem(
-                        &k("after"),
-                        format!("unknown mode {other:?}"),
-                        Some("use \"closed\" (the default), \"queue\" or \"passthrough\"".into()),
-                    );
-                    None
-                }
-            };
+            let after = self.mode(&k("after"), e.after.as_deref(), RoomMode::Closed);
             if let (Some(opens_at), Some(after)) = (opens_at, after) {
                 index.push(j);
                 events.push(Event {

@@ -121,9 +121,7 @@ fn check(path: &std::path::Path) -> ExitCode {
                 },
                 cfg.server.upstream
             );
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
+            let now = vestibule::Clock::system().now_ms();
             for r in cfg.rooms.iter().filter(|r| !r.events.is_empty()) {
                 println!("room {} events:", r.name);
                 for line in vestibule::schedule::describe(&r.events, now) {

@@ -339,7 +339,8 @@ struct PreparedKey {
     site: Option<String>,
     notice: Option<String>,
     returner: bool,
-    opens_at: Option<String>,
+    /// A pre-queue's page is never prepared (see [`Pages::prepare`]).
+    prequeue: bool,
 }
 
 impl PreparedKey {
@@ -350,7 +351,7 @@ impl PreparedKey {
             site: w.site_name.map(str::to_owned),
             notice: w.notice.map(str::to_owned),
             returner: w.returner,
-            opens_at: w.opens_at.map(|t| t.as_str().to_owned()),
+            prequeue: w.opens_at.is_some(),
         }
     }
 
@@ -360,7 +361,7 @@ impl PreparedKey {
             && self.title.as_deref() == w.room_title
             && self.site.as_deref() == w.site_name
             && self.notice.as_deref() == w.notice
-            && self.opens_at.as_deref() == w.opens_at.as_ref().map(IsoTime::as_str)
+            && self.prequeue == w.opens_at.is_some()
     }
 }
 

@@ -384,7 +384,7 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
                 continue;
             }
         };
-        let before = ov.clone();
+        let cleared = report.overrides_cleared.len();
         if capacity && ov.capacity.take().is_some() {
             report.overrides_cleared.push(format!("{}.capacity", room.name()));
         }
@@ -399,7 +399,7 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
         if notice && ov.notice.take().is_some() {
             report.overrides_cleared.push(format!("{}.notice", room.name()));
         }
-        if ov != before {
+        if report.overrides_cleared.len() > cleared {
             match app.store.set_overrides(room.name(), ov, now, &room.limits(now)).await {
                 Ok(snap) => room.publish(snap, 0, now),
                 Err(e) => {

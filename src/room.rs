@@ -101,8 +101,7 @@ impl Room {
     /// pre-queue (nobody admitted) before, its `after` mode once over.
     /// Operators' overrides go on top (in the store).
     pub fn limits(&self, now: Millis) -> Limits {
-        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        match crate::schedule::phase_at(&self.cfg.events, now) {
+        match self.phase(now) {
             Phase::Before => self.base,
             Phase::Prequeue(_) => Limits {
                 mode: RoomMode::Prequeue,
@@ -112,7 +111,7 @@ impl Room {
                 mode: RoomMode::Queue,
                 capacity: e.capacity.unwrap_or(self.base.capacity),
                 admit_per_minute: e.admit_per_minute.or(self.base.admit_per_minute),
-                max_session_ms: e.max_session.map_or(self.base.max_session_ms, ms),
+                max_session_ms: e.max_session.map_or(self.base.max_session_ms, crate::clock::ms),
                 ..self.base
             },
             Phase::After(e) => Limits {

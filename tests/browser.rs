@@ -60,6 +60,16 @@ fn chromium() -> Option<&'static Path> {
     None
 }
 
+/// The text of the element with `id` in a dumped DOM.
+fn text_of(dom: &str, id: &str) -> String {
+    dom.split(&format!(r#"id="{id}""#))
+        .nth(1)
+        .and_then(|t| t.split('>').nth(1))
+        .and_then(|t| t.split('<').next())
+        .unwrap_or_else(|| panic!("no #{id}\n{dom}"))
+        .to_string()
+}
+
 /// A fresh, empty browser profile directory, removed on drop.
 struct Profile(PathBuf);
 
@@ -331,12 +341,7 @@ async fn the_page_shows_a_new_notice_and_the_visitor_s_own_time() {
     let dump = browse_in(browser, &url, true, Some(zone), 500).await.unwrap();
     assert_eq!(polls().await, 0.0, "no poll yet");
     let dom = &dump.dom;
-    let time = dom
-        .split(r#"<time id="updated""#)
-        .nth(1)
-        .and_then(|t| t.split('>').nth(1))
-        .and_then(|t| t.split('<').next())
-        .unwrap_or_else(|| panic!("no time on the page\n{dom}"));
+    let time = text_of(dom, "updated");
     assert!(
         !time.is_empty() && !time.contains("UTC"),
         "{zone} time, not UTC: {time:?}"
@@ -411,20 +416,12 @@ async fn the_countdown_shows_the_opening_in_the_visitor_s_time() {
         .await
         .unwrap();
     let dom = &dump.dom;
-    let text_of = |id: &str| {
-        dom.split(&format!(r#"id="{id}""#))
-            .nth(1)
-            .and_then(|t| t.split('>').nth(1))
-            .and_then(|t| t.split('<').next())
-            .unwrap_or_else(|| panic!("no #{id}\n{dom}"))
-            .to_string()
-    };
-    let opens = text_of("opens-at");
+    let opens = text_of(dom, "opens-at");
     assert!(
         !opens.is_empty() && !opens.contains("UTC"),
         "the visitor's own time: {opens:?}"
     );
-    assert_eq!(text_of("opens-in"), "about 60 minutes");
+    assert_eq!(text_of(dom, "opens-in"), "about 60 minutes");
     assert!(
         metric(
             &h.metrics().await,

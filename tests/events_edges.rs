@@ -34,9 +34,9 @@ fn a_time_past_year_9998_is_refused_not_a_panic_later() {
     assert!(p.message.contains("out of range"), "{e}");
 }
 
-/// The room's own max_session (5 min) is shorter than the event's (60 min).
-/// A visitor let in at the opening is cut off at the instant the event
-/// closes, though "visitors inside finish what they started".
+/// A session keeps the max_session it was admitted under: the event's
+/// 60 min, not the room's 5 min once the event closes ("visitors inside
+/// finish what they started"). (Found by review: it was cut at closes_at.)
 #[tokio::test]
 async fn a_session_begun_in_an_event_is_not_cut_at_closes_at_by_the_rooms_shorter_max_session() {
     let room = format!(
@@ -74,9 +74,9 @@ async fn a_session_begun_in_an_event_is_not_cut_at_closes_at_by_the_rooms_shorte
     );
 }
 
-/// Pre-queue ETA comes from the room's base capacity (1), not the
-/// event's (1000): the 5th in the pre-queue is told ~51 minutes, though
-/// all five are let in at the opening, 60 s away.
+/// A pre-queue's estimate comes from the event's capacity (1000), not the
+/// room's (1): the 5th, let in at the opening 60 s away, is told so, not
+/// ~51 minutes. (Found by review.)
 #[tokio::test]
 async fn the_prequeue_estimate_uses_the_events_capacity() {
     let room = format!(
@@ -117,7 +117,8 @@ async fn the_prequeue_estimate_uses_the_events_capacity() {
     );
 }
 
-/// The countdown reads "about 1 h 60 min" (eta_text's rounding).
+/// The countdown never reads "about 1 h 60 min": minutes are rounded
+/// before they are split. (Found by review.)
 #[tokio::test]
 async fn the_countdown_never_reads_60_min() {
     let room = format!(
@@ -141,9 +142,9 @@ async fn the_countdown_never_reads_60_min() {
     assert!(!page.contains("1 h 60 min"), "the countdown says '1 h 60 min'");
 }
 
-/// Reload: the file changes the running event's capacity; an operator's
-/// capacity override, set earlier, stays and silently wins (a change of
-/// the room's own capacity clears it: "the file wins").
+/// A reload that changes the running event's capacity wins over an
+/// operator's capacity override, as a change of the room's own does
+/// ("the file wins"). (Found by review: the override stayed.)
 #[tokio::test]
 async fn a_reload_that_changes_the_running_events_capacity_wins_over_an_old_override() {
     let dir = tempfile::tempdir().unwrap();
@@ -214,9 +215,9 @@ async fn back_to_back_events_hand_over_at_the_millisecond() {
     let _ = MIN;
 }
 
-/// `check` names the line of each problem. A comment after the first
-/// `[[room.event]]` header makes `locate_event` skip that table, so event
-/// 0's problem is put on event 1's (valid) line.
+/// `check` names the line of each problem, a comment after an
+/// `[[room.event]]` header notwithstanding. (Found by review: event 0's
+/// problem went on event 1's line.)
 #[test]
 fn a_comment_after_an_event_header_does_not_move_a_problem_to_another_event() {
     let text = "[server]\nlisten = \"127.0.0.1:8080\"\nupstream = \"http://127.0.0.1:9000\"\n\n\
@@ -233,8 +234,8 @@ fn a_comment_after_an_event_header_does_not_move_a_problem_to_another_event() {
     assert_eq!(p.line, Some(12), "{err}");
 }
 
-/// `check` names "every problem": an event out of order is reported only
-/// once every time in the room parses (one round of fixes hides another).
+/// `check` names every problem at once: an event out of order is reported
+/// beside another event's bad time. (Found by review: one round hid it.)
 #[test]
 fn check_names_an_order_problem_next_to_a_time_without_offset() {
     let text = "[server]\nlisten = \"127.0.0.1:8080\"\nupstream = \"http://127.0.0.1:9000\"\n\n\
@@ -249,9 +250,8 @@ fn check_names_an_order_problem_next_to_a_time_without_offset() {
     );
 }
 
-/// The other side of the same root: the event's max_session (2 min) stops
-/// applying at closes_at (after = "queue", room without max_session): a
-/// session begun under the event runs on unlimited.
+/// The other side: a session begun under the event's 2 min max_session
+/// ends at 2 min though the event (and its limit) is over by then.
 #[tokio::test]
 async fn an_events_max_session_still_ends_a_session_begun_under_it_after_closes_at() {
     let room = format!(

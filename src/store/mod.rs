@@ -32,7 +32,7 @@ pub mod redis;
 
 use async_trait::async_trait;
 
-use crate::clock::Millis;
+use crate::clock::{ms, Millis};
 use crate::config::{RoomConfig, RoomMode};
 
 /// The room settings a store decision depends on. Passed on every call, so a
@@ -54,7 +54,6 @@ pub struct Limits {
 
 impl Limits {
     pub fn new(r: &RoomConfig, tick: std::time::Duration) -> Limits {
-        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Limits {
             capacity: r.capacity,
             admit_per_minute: r.admit_per_minute,
@@ -100,16 +99,21 @@ impl Overrides {
         Limits {
             capacity: self.capacity.unwrap_or(lim.capacity),
             admit_per_minute: self.admit_per_minute.unwrap_or(lim.admit_per_minute),
-            mode: self.mode.unwrap_or(lim.mode),
+            mode: self.mode(lim),
             ..*lim
         }
+    }
+
+    /// The mode in force under `lim` (the file's limits).
+    pub fn mode(&self, lim: &Limits) -> RoomMode {
+        self.mode.unwrap_or(lim.mode)
     }
 
     /// Whether anyone new may be admitted under `lim` (the file's limits):
     /// not while paused, nor in a mode other than `queue`. Those already
     /// admitted keep their places either way.
     pub fn admitting(&self, lim: &Limits) -> bool {
-        !self.paused && self.mode.unwrap_or(lim.mode) == RoomMode::Queue
+        !self.paused && self.mode(lim) == RoomMode::Queue
     }
 
     /// True when nothing is overridden.
