@@ -685,8 +685,8 @@ fn standing<'a>(
 ) -> Waiting<'a> {
     // In an event's pre-queue (unless an operator opened the room), the
     // wait counts from the opening.
-    let opening = match (room.phase(now), room.mode(view, now)) {
-        (crate::schedule::Phase::Prequeue(e), RoomMode::Prequeue) => Some(e.opens_at),
+    let opening = match room.phase(now) {
+        crate::schedule::Phase::Prequeue(e) if view.snapshot.overrides.mode.is_none() => Some(e.opens_at),
         _ => None,
     };
     let ahead = place.position - 1;
