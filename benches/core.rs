@@ -164,6 +164,7 @@ fn store(c: &mut Criterion) {
         tick_ms: 1_000,
         mode: vestibule::config::RoomMode::Queue,
         max_session_ms: 0,
+        draw: None,
     };
     let s = MemoryStore::new();
     let mut now = 1_800_000_000_000u64;

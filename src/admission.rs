@@ -229,11 +229,13 @@ fn is_current(t: &Token, f: &Facts) -> bool {
         && !f.snapshot.is_revoked(t.number)
 }
 
-/// A checked-in ticket behind the pointer waits without a store call.
-/// After a restore from a copy that may predate the check-in (kill -9),
-/// the store is asked: the mark may be lost.
+/// A checked-in ticket behind the pointer (in the line's order: a drawn
+/// block's places) waits without a store call. After a restore from a copy
+/// that may predate the check-in (kill -9), the store is asked: the mark
+/// may be lost.
 fn cached_place(t: &Token, snap: &Snapshot, pointer: u64) -> Option<Place> {
-    (t.checked_in && t.number > pointer && t.stamp_ms >= snap.restored_ms).then(|| Place {
+    let behind = t.checked_in && t.stamp_ms >= snap.restored_ms && snap.order(t.number) > pointer;
+    behind.then(|| Place {
         position: snap.ahead(t.number, pointer) + 1,
         returner: false,
         checked_in: true,

@@ -1673,6 +1673,7 @@ impl Validator<'_> {
                     }
                 }
             };
+            let has_prequeue = e.prequeue_from.is_some();
             let prequeue_from = time("prequeue_from", e.prequeue_from);
             let closes_at = time("closes_at", e.closes_at);
             let opens_at = match e.opens_at {
@@ -1682,11 +1683,12 @@ impl Validator<'_> {
                 }
                 v => time("opens_at", v),
             };
-            if e.shuffle == Some(true) {
+            let shuffle = e.shuffle == Some(true);
+            if shuffle && !has_prequeue {
                 self.problem(
                     &k("shuffle"),
-                    "the fair draw at the opening is not built yet",
-                    Some("remove it: the pre-queue is admitted in arrival order".into()),
+                    "draws the pre-queue's order at the opening, and this event has no pre-queue",
+                    Some("set prequeue_from, or remove shuffle".into()),
                 );
             }
             let positive = |v: Option<i64>| v.map(|n| u32::try_from(n).ok().filter(|n| *n >= 1));
@@ -1716,6 +1718,7 @@ impl Validator<'_> {
                     capacity: capacity.flatten(),
                     admit_per_minute: admit_per_minute.flatten(),
                     max_session,
+                    shuffle,
                     after,
                 });
             }
@@ -1991,7 +1994,7 @@ mod tests {
         let ok = format!(
             "{GOOD}[[room.event]]\nname = \"e1\"\nprequeue_from = \"2026-12-10T19:45:00+01:00\"\n\
              opens_at = 2026-12-10T20:00:00+01:00\ncloses_at = \"2026-12-10T23:00:00+01:00\"\ncapacity = 2000\n\
-             max_session = \"15m\"\nafter = \"queue\"\n[[room.event]]\nname = \"e2\"\nopens_at = \"2026-12-11T20:00:00Z\"\n"
+             max_session = \"15m\"\nshuffle = true\nafter = \"queue\"\n[[room.event]]\nname = \"e2\"\nopens_at = \"2026-12-11T20:00:00Z\"\n"
         );
         let c = parse(&ok).unwrap();
         let e = &c.rooms[0].events;
@@ -2000,6 +2003,7 @@ mod tests {
         assert_eq!(e[0].prequeue_from, Some(e[0].opens_at - 15 * 60_000));
         assert_eq!((e[0].capacity, e[0].after), (Some(2000), RoomMode::Queue));
         assert_eq!(e[1].after, RoomMode::Closed, "closed once over, unless told");
+        assert!(e[0].shuffle && !e[1].shuffle);
         let bad = format!(
             "{GOOD}[[room.event]]\nname = \"e1\"\nopens_on = \"2026-12-10T20:00:00Z\"\nopens_at = \"2026-12-10T20:00:00\"\n\
              shuffle = true\nafter = \"open\"\ncapacity = 0\n"

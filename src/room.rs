@@ -13,7 +13,7 @@ use crate::config::RoomConfig;
 use crate::metrics::{Metrics, RoomMetrics};
 use crate::path::{self, Readings, Refusal};
 use crate::schedule::{Phase, RoomMode};
-use crate::store::{Limits, Snapshot};
+use crate::store::{DrawSpec, Limits, Snapshot};
 
 /// How far back the admission rate is measured: long enough to smooth the
 /// waves in which registrations finish, short enough to follow a change.
@@ -69,6 +69,10 @@ pub struct Room {
     /// The room's key in the per-thread cache of verified cookies.
     pub token_key: u64,
     view: ArcSwap<View>,
+    /// The key this instance proposes for a drawn pre-queue (see
+    /// [`crate::store::DrawSpec`]): random, so nobody knows the order
+    /// before the opening.
+    draw_key: u64,
     /// The highest admitted pointer a store answer showed since the view
     /// was published. Direct admissions move the pointer between ticks; a
     /// place counted from the view alone would count them as ahead.
@@ -87,6 +91,7 @@ impl Room {
             token_key: crate::token::room_hash(&cfg.name),
             cfg,
             view: ArcSwap::from_pointee(View::default()),
+            draw_key: rand::random(),
             pointer: AtomicU64::new(0),
             meter: Mutex::new(RateMeter::default()),
         }
@@ -103,8 +108,9 @@ impl Room {
     pub fn limits(&self, now: Millis) -> Limits {
         match self.phase(now) {
             Phase::Before => self.base,
-            Phase::Prequeue(_) => Limits {
+            Phase::Prequeue(e) => Limits {
                 mode: RoomMode::Prequeue,
+                draw: self.draw(e),
                 ..self.base
             },
             Phase::Open(e) => Limits {
@@ -112,6 +118,7 @@ impl Room {
                 capacity: e.capacity.unwrap_or(self.base.capacity),
                 admit_per_minute: e.admit_per_minute.or(self.base.admit_per_minute),
                 max_session_ms: e.max_session.map_or(self.base.max_session_ms, crate::clock::ms),
+                draw: self.draw(e),
                 ..self.base
             },
             Phase::After(e) => Limits {
@@ -119,6 +126,14 @@ impl Room {
                 ..self.base
             },
         }
+    }
+
+    /// What the store is told of event `e`'s draw.
+    fn draw(&self, e: &crate::schedule::Event) -> Option<DrawSpec> {
+        e.shuffle.then_some(DrawSpec {
+            event: e.opens_at,
+            key: self.draw_key,
+        })
     }
 
     /// Where the room stands in its schedule at `now`.
@@ -487,6 +502,7 @@ mod tests {
             capacity: Some(100),
             admit_per_minute: None,
             max_session: None,
+            shuffle: false,
             after: crate::schedule::RoomMode::Closed,
         };
         let cfg = RoomConfig {

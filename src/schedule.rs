@@ -72,6 +72,9 @@ pub struct Event {
     pub capacity: Option<u32>,
     pub admit_per_minute: Option<u32>,
     pub max_session: Option<Duration>,
+    /// The pre-queue's order is drawn at the opening (see
+    /// [`crate::store::draw`]).
+    pub shuffle: bool,
     /// What the room does once the event is over.
     pub after: RoomMode,
 }
@@ -360,6 +363,7 @@ mod tests {
             capacity: None,
             admit_per_minute: None,
             max_session: None,
+            shuffle: false,
             after: RoomMode::Closed,
         }
     }

@@ -13,7 +13,7 @@ use support::redis_server::{self, RedisServer};
 use vestibule::config::RoomMode;
 use vestibule::store::memory::MemoryStore;
 use vestibule::store::redis::RedisStore;
-use vestibule::store::{Arrival, Limits, Overrides, Snapshot, Store, Visit};
+use vestibule::store::{Arrival, Draw, DrawSpec, Limits, Overrides, Snapshot, Store, Visit};
 
 const SEC: u64 = 1000;
 const R: &str = "registration";
@@ -28,6 +28,7 @@ fn lim(capacity: u32) -> Limits {
         tick_ms: SEC,
         mode: RoomMode::Queue,
         max_session_ms: 0,
+        draw: None,
     }
 }
 
@@ -682,10 +683,45 @@ async fn wide_diff(srv: &RedisServer, seed: u64, steps: usize) -> Result<(), Str
         // Mostly queue; a closed file is opened by an operator's queue.
         mode: [RoomMode::Queue, RoomMode::Queue, RoomMode::Queue, RoomMode::Closed][next(4) as usize],
         max_session_ms: [0, 0, 15 * SEC, 40 * SEC][next(4) as usize],
+        draw: None,
     };
     let mut now: u64 = 1_700_000_000_000 + next(100_000);
     let mut last_period = None;
+    // One seed in three runs two drawn events: a pre-queue, its opening,
+    // another pre-queue (perhaps while the first block is being let in),
+    // its opening; each with a key of its own.
+    let file = l;
+    let mut events: Vec<(usize, Limits)> = Vec::new();
+    if seed % 3 == 0 {
+        let mut at = next(steps as u64 / 4) as usize;
+        for ev in [1u64, 2] {
+            let key = next(1 << 32) | (next(1 << 32) << 32);
+            let draw = Some(DrawSpec { event: ev, key });
+            events.push((
+                at,
+                Limits {
+                    mode: RoomMode::Prequeue,
+                    draw,
+                    ..file
+                },
+            ));
+            at += 1 + next(steps as u64 / 4) as usize;
+            events.push((
+                at,
+                Limits {
+                    mode: RoomMode::Queue,
+                    draw,
+                    ..file
+                },
+            ));
+            at += 1 + next(steps as u64 / 4) as usize;
+        }
+    }
+    let mut l = file;
     for step in 0..steps {
+        if let Some((_, e)) = events.iter().find(|(at, _)| *at == step) {
+            l = *e;
+        }
         let ctx = format!("seed {seed} step {step} now {now} limits {l:?}");
         macro_rules! eq {
             ($a:expr, $b:expr, $($m:tt)*) => {
@@ -926,6 +962,7 @@ async fn rooms_at(srv: &RedisServer, prefix: &str, base: u64) -> (MemoryStore, R
         marks: vec![],
         issue_log: vec![],
         overrides: Overrides::default(),
+        draw: None,
     };
     let mem = MemoryStore::restore(
         Dump {
@@ -999,4 +1036,289 @@ async fn calls_survive_a_flushed_script_cache() {
         s.arrive(R, 0, &l).await.unwrap(),
         Arrival::Queued { ticket: 2, pointer: 1 }
     );
+}
+
+// ---------------------------------------------------------------------
+// The fair draw at an event's opening (`shuffle`).
+// ---------------------------------------------------------------------
+
+const KEY: u64 = 0x5eed_0fd4_a711;
+
+fn spec(key: u64) -> Option<DrawSpec> {
+    Some(DrawSpec { event: 77, key })
+}
+
+/// A pre-queue (`shuffle`), then the doors open.
+fn event_limits(capacity: u32, key: u64) -> (Limits, Limits) {
+    let pre = Limits {
+        mode: RoomMode::Prequeue,
+        draw: spec(key),
+        ..lim(capacity)
+    };
+    (
+        pre,
+        Limits {
+            mode: RoomMode::Queue,
+            ..pre
+        },
+    )
+}
+
+/// Ticks until `waiting` is let in, claiming each ticket whose turn came
+/// and ending its session at once; the tickets let in at each tick.
+async fn admit_all(s: &dyn Store, mut waiting: Vec<u64>, mut now: u64, l: &Limits) -> Vec<Vec<u64>> {
+    let mut batches = Vec::new();
+    while !waiting.is_empty() {
+        now += SEC;
+        s.tick(R, now, l).await.unwrap();
+        let mut batch = Vec::new();
+        let mut still = Vec::new();
+        for t in waiting {
+            match s.visit(R, t, now, l).await.unwrap() {
+                Visit::Claimed => batch.push(t),
+                Visit::Waiting { .. } => still.push(t),
+                v => panic!("ticket {t}: {v:?}"),
+            }
+        }
+        for t in &batch {
+            assert!(s.release(R, *t, now, l).await.unwrap());
+        }
+        assert!(!batch.is_empty() || batches.len() < 1000, "the line stopped: {still:?}");
+        batches.push(batch);
+        waiting = still;
+    }
+    batches
+}
+
+/// The drawn block is let in as a permutation of itself, in the order the
+/// draw's function gives (so the same in both stores, whose results are
+/// both compared with it), and those who arrived after the opening come
+/// after the whole block, in arrival order. Nobody is let in before the
+/// doors open.
+#[tokio::test]
+async fn a_drawn_pre_queue_is_let_in_as_a_permutation_of_itself() {
+    each_store(async |s, kind| {
+        let (pre, open) = event_limits(50, KEY);
+        let mut tickets = Vec::new();
+        for _ in 0..1000 {
+            tickets.push(ticket(&*s, 0, &pre).await);
+        }
+        assert_eq!(tickets, (1..=1000).collect::<Vec<u64>>(), "{kind}");
+        for t in &tickets {
+            s.visit(R, *t, SEC, &pre).await.unwrap();
+        }
+        for i in 2..5 {
+            let rep = s.tick(R, i * SEC, &pre).await.unwrap();
+            assert_eq!(rep.admitted, 0, "{kind}: nobody before the doors open");
+        }
+        // The doors open; ten more arrive.
+        let mut late = Vec::new();
+        for _ in 0..10 {
+            late.push(ticket(&*s, 5 * SEC, &open).await);
+        }
+        for t in &late {
+            s.visit(R, *t, 5 * SEC, &open).await.unwrap();
+        }
+        let snap = s.snapshot(R, 5 * SEC, &open).await.unwrap();
+        let draw = Draw {
+            lo: 0,
+            size: 1000,
+            key: KEY,
+        };
+        assert_eq!(snap.draw, Some(draw), "{kind}: the draw is fixed with the room");
+        let all: Vec<u64> = tickets.iter().chain(&late).copied().collect();
+        let batches = admit_all(&*s, all, 5 * SEC, &open).await;
+        // Each tick lets in the next 50 places of the draw.
+        let mut by_place = tickets.clone();
+        by_place.sort_by_key(|t| draw.order(*t));
+        let mut expected: Vec<Vec<u64>> = by_place.chunks(50).map(|c| c.to_vec()).collect();
+        expected.push(late.clone());
+        for b in &mut expected {
+            b.sort_unstable();
+        }
+        let mut got = batches.clone();
+        for b in &mut got {
+            b.sort_unstable();
+        }
+        assert_eq!(got, expected, "{kind}");
+        assert_ne!(by_place, tickets, "{kind}: the order is drawn, not arrival's");
+    })
+    .await;
+}
+
+/// Two keys draw two orders; the same key the same order, in both stores.
+#[tokio::test]
+async fn two_keys_draw_two_orders_and_one_key_one_order() {
+    let firsts = std::sync::Mutex::new(Vec::new());
+    for key in [1, 2, 1] {
+        each_store(async |s, kind| {
+            let (pre, open) = event_limits(5, key);
+            for _ in 0..200 {
+                let t = ticket(&*s, 0, &pre).await;
+                s.visit(R, t, 0, &pre).await.unwrap();
+            }
+            let first = admit_all(&*s, (1..=200).collect(), SEC, &open).await[0].clone();
+            firsts.lock().unwrap().push((key, kind, first));
+        })
+        .await;
+    }
+    let firsts = firsts.into_inner().unwrap();
+    let of = |k: u64| -> Vec<&Vec<u64>> { firsts.iter().filter(|f| f.0 == k).map(|f| &f.2).collect() };
+    assert!(of(1).windows(2).all(|w| w[0] == w[1]), "{firsts:?}");
+    assert_ne!(of(1)[0], of(2)[0], "two keys, two orders");
+}
+
+/// The block starts where the pre-queue did: a line already waiting when
+/// it opened keeps its places ahead of the draw.
+#[tokio::test]
+async fn a_line_from_before_the_pre_queue_is_not_drawn() {
+    each_store(async |s, kind| {
+        let (pre, open) = event_limits(3, KEY);
+        let full = Limits { capacity: 0, ..lim(3) };
+        let early: Vec<u64> = {
+            let mut v = Vec::new();
+            for _ in 0..6 {
+                let t = ticket(&*s, 0, &full).await;
+                s.visit(R, t, 0, &full).await.unwrap();
+                v.push(t);
+            }
+            v
+        };
+        let mut drawn = Vec::new();
+        for _ in 0..30 {
+            let t = ticket(&*s, SEC, &pre).await;
+            s.visit(R, t, SEC, &pre).await.unwrap();
+            drawn.push(t);
+        }
+        let all: Vec<u64> = early.iter().chain(&drawn).copied().collect();
+        let batches = admit_all(&*s, all, 2 * SEC, &open).await;
+        assert_eq!(batches[0], early[..3], "{kind}");
+        assert_eq!(batches[1], early[3..], "{kind}");
+        let d = Draw {
+            lo: 6,
+            size: 30,
+            key: KEY,
+        };
+        let mut rest: Vec<u64> = batches[2..].concat();
+        let want: Vec<u64> = {
+            let mut v = drawn.clone();
+            v.sort_by_key(|t| d.order(*t));
+            v
+        };
+        // Within a tick the batch is unordered; compare batch by batch.
+        for (i, b) in batches[2..].iter().enumerate() {
+            let mut w = want[i * 3..(i * 3 + b.len())].to_vec();
+            let mut b = b.clone();
+            w.sort_unstable();
+            b.sort_unstable();
+            assert_eq!(b, w, "{kind}: tick {i}");
+        }
+        rest.sort_unstable();
+        assert_eq!(rest, drawn, "{kind}");
+    })
+    .await;
+}
+
+/// A ticket's place in a drawn block counts those ahead of it: the
+/// block's live tickets in proportion to the places before its own.
+/// Dead tickets (never checked in) are passed over without holding the
+/// line, a bounded number per tick.
+#[tokio::test]
+async fn places_in_a_drawn_block_are_estimated_and_dead_tickets_passed() {
+    each_store(async |s, kind| {
+        let (pre, open) = event_limits(10, KEY);
+        let l = |m: Limits| Limits {
+            checkin_window_ms: 5 * SEC,
+            ..m
+        };
+        let (pre, open) = (l(pre), l(open));
+        // 3,000 tickets; every third one checks in.
+        for t in 1..=3000u64 {
+            assert_eq!(ticket(&*s, 0, &pre).await, t);
+            if t % 3 == 0 {
+                s.visit(R, t, SEC, &pre).await.unwrap();
+            }
+        }
+        // The scheduler notes what was issued when (the check-in window).
+        s.tick(R, SEC, &pre).await.unwrap();
+        let now = 20 * SEC;
+        let rep = s.tick(R, now, &open).await.unwrap();
+        let d = Draw {
+            lo: 0,
+            size: 3000,
+            key: KEY,
+        };
+        let snap = rep.snapshot;
+        assert_eq!(snap.draw, Some(d), "{kind}");
+        assert_eq!(rep.admitted, 10, "{kind}");
+        // The walk looked at up to SCAN_PER_TICK dead places at most.
+        let passed = snap.admitted;
+        assert!(passed <= 10 * 3 + 1024 + 10, "{kind}: {passed}");
+        assert_eq!(
+            snap.waiting(),
+            1000 - 10,
+            "{kind}: the live ones, estimated from the places"
+        );
+        let live: Vec<u64> = (1..=3000).filter(|t| t % 3 == 0 && d.order(*t) > passed).collect();
+        let mut places: Vec<(u64, u64)> = live.iter().map(|t| (d.order(*t), snap.ahead(*t, passed))).collect();
+        places.sort_unstable();
+        // Monotone in the drawn place, and within a few of the truth.
+        for (i, (_, ahead)) in places.iter().enumerate() {
+            assert!(ahead.abs_diff(i as u64) <= 60, "{kind}: #{i} estimated {ahead}");
+        }
+        assert!(places.windows(2).all(|w| w[0].1 <= w[1].1), "{kind}");
+        // A ticket after the block counts the whole block ahead.
+        let after = ticket(&*s, now, &open).await;
+        assert_eq!(after, 3001);
+        assert_eq!(snap.ahead(after, passed), 990, "{kind}");
+    })
+    .await;
+}
+
+/// A saved memory state (kill -9 and restore included) and a second
+/// Redis client both go on with the same draw: a restart changes no place,
+/// and a key proposed since changes nothing.
+#[tokio::test]
+async fn the_draw_survives_a_restart() {
+    use vestibule::store::memory::Dump;
+    let (pre, open) = event_limits(7, KEY);
+    let other = Limits {
+        draw: spec(KEY + 1),
+        ..open
+    };
+    let fill = async |s: &dyn Store| {
+        for _ in 0..100 {
+            let t = ticket(s, 0, &pre).await;
+            s.visit(R, t, 0, &pre).await.unwrap();
+        }
+        s.tick(R, SEC, &open).await.unwrap().snapshot
+    };
+    let mem = MemoryStore::new();
+    let before = fill(&mem).await;
+    assert_eq!(
+        before.draw,
+        Some(Draw {
+            lo: 0,
+            size: 100,
+            key: KEY
+        })
+    );
+    let text = serde_json::to_string(&mem.dump()).unwrap();
+    let mut runs = Vec::new();
+    for (clean, l) in [(true, &open), (true, &other), (false, &other)] {
+        let dump: Dump = serde_json::from_str(&text).unwrap();
+        let back = MemoryStore::restore(dump, clean, 2 * SEC);
+        assert_eq!(back.snapshot(R, 2 * SEC, l).await.unwrap().draw, before.draw);
+        runs.push(admit_all(&back, (1..=100).collect(), 2 * SEC, l).await);
+    }
+    assert!(runs.windows(2).all(|w| w[0] == w[1]), "{runs:?}");
+    if redis_server::available() {
+        let srv = RedisServer::start(false);
+        let first = redis_store(&srv, "restart").await;
+        let before = fill(&first).await;
+        drop(first);
+        let second = redis_store(&srv, "restart").await;
+        assert_eq!(second.snapshot(R, 2 * SEC, &other).await.unwrap().draw, before.draw);
+        assert_eq!(admit_all(&second, (1..=100).collect(), 2 * SEC, &other).await, runs[0]);
+    }
 }

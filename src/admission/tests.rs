@@ -21,6 +21,7 @@ fn limits(capacity: u32) -> Limits {
         tick_ms: 1_000,
         mode: RoomMode::Queue,
         max_session_ms: 0,
+        draw: None,
     }
 }
 
@@ -734,4 +735,36 @@ fn modes() {
         visited(&facts(Some(&t), &snap, &lim, UP, Asking::Page), Ok(Visit::Unknown)),
         Step::Closed
     );
+}
+
+/// In a drawn block a ticket's turn is its drawn place, not its number: a
+/// low number may still wait, a high one may be behind the pointer (and
+/// asks the store, which knows whether its slot is reserved).
+#[test]
+fn in_a_drawn_block_the_place_decides_not_the_number() {
+    let lim = limits(10);
+    let draw = crate::store::Draw {
+        lo: 0,
+        size: 30,
+        key: 42,
+    };
+    let snap = Snapshot {
+        draw: Some(draw),
+        cleared: 0,
+        ..snapshot()
+    };
+    for n in 1..=30 {
+        let t = ticket(n, true);
+        let step = first(&facts(Some(&t), &snap, &lim, UP, Asking::Page));
+        if draw.order(n) > snap.admitted {
+            let Step::Wait(p) = step else {
+                panic!("ticket {n} at place {}: {step:?}", draw.order(n))
+            };
+            // Every ticket of the block is young (nothing cleared): those
+            // ahead are the places before its own.
+            assert_eq!(p.position, draw.order(n) - snap.admitted, "ticket {n}");
+        } else {
+            assert_eq!(step, Step::Visit, "ticket {n}: its turn came");
+        }
+    }
 }

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
+use super::draw::{self, Draw};
 use super::{Arrival, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
 use crate::clock::Millis;
 use crate::config::RoomMode;
@@ -66,6 +67,19 @@ pub struct RoomDump {
     pub issue_log: Vec<(Millis, u64)>,
     #[serde(default)]
     pub overrides: Overrides,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw: Option<DrawRecord>,
+}
+
+/// An event's draw (see [`super::draw`]), from its pre-queue on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawRecord {
+    /// The event's `opens_at`.
+    pub event: Millis,
+    /// Tickets above this joined the pre-queue.
+    pub lo: u64,
+    /// Fixed at the opening; `None` while the pre-queue runs.
+    pub drawn: Option<Draw>,
 }
 
 impl MemoryStore {
@@ -219,6 +233,7 @@ struct RoomState {
     phantom: u64,
     /// Set when `issued` nears `floor`; taken by [`MemoryStore::with`].
     save_soon: bool,
+    draw: Option<DrawRecord>,
 }
 
 /// When a session admitted at `now` under `lim` ends: `max_session` on,
@@ -253,6 +268,7 @@ impl RoomState {
             dumped_issued: 0,
             phantom: 0,
             save_soon: false,
+            draw: None,
         }
     }
 
@@ -291,6 +307,7 @@ impl RoomState {
             marks: self.marks.iter().map(|(k, v)| (*k, *v)).collect(),
             issue_log: self.issue_log.iter().copied().collect(),
             overrides: self.overrides.clone(),
+            draw: self.draw,
         }
     }
 
@@ -321,6 +338,7 @@ impl RoomState {
         r.marks = d.marks.into_iter().filter(|(_, b)| *b != 0).collect();
         r.issue_log = d.issue_log.into_iter().collect();
         r.overrides = d.overrides;
+        r.draw = d.draw;
         // Numbers up to the copy's floor may be in cookies already: none
         // is handed out again until a new copy reserves more.
         r.floor = d.floor.max(r.issued);
@@ -348,6 +366,52 @@ impl RoomState {
 
     fn has_free_slot(&self, lim: &Limits) -> bool {
         self.used() < u64::from(lim.capacity)
+    }
+
+    /// Follows the schedule's draw (see [`super::DrawSpec`]): notes where
+    /// an event's pre-queue starts, and fixes its block at the opening.
+    /// `lim` is the file's: the schedule's mode, not an operator's.
+    fn follow_draw(&mut self, lim: &Limits) {
+        let Some(spec) = lim.draw else { return };
+        if lim.mode == RoomMode::Prequeue {
+            // A new pre-queue, unless the last block is still being let in.
+            let running = self.active_draw().is_some();
+            if self.draw.is_none_or(|d| d.event != spec.event) && !running {
+                self.draw = Some(DrawRecord {
+                    event: spec.event,
+                    lo: self.issued,
+                    drawn: None,
+                });
+            }
+        } else if let Some(rec) = self
+            .draw
+            .as_mut()
+            .filter(|d| d.event == spec.event && d.drawn.is_none())
+        {
+            // An operator who opened the room early let some in already.
+            let lo = rec.lo.max(self.admitted);
+            let size = (self.issued - lo).min(draw::MAX_SIZE);
+            rec.drawn = Some(Draw {
+                lo,
+                size,
+                key: spec.key,
+            });
+        }
+    }
+
+    /// The drawn block the pointer has not passed, if any.
+    fn active_draw(&self) -> Option<Draw> {
+        self.draw?.drawn.filter(|d| d.size > 0 && self.admitted < d.hi())
+    }
+
+    /// Ticket `t`'s place in the line's order.
+    fn order(&self, t: u64) -> u64 {
+        self.draw.and_then(|d| d.drawn).map_or(t, |d| d.order(t))
+    }
+
+    /// The returner first in line (returners go in the line's order).
+    fn first_returner(&self) -> Option<u64> {
+        self.returners.keys().copied().min_by_key(|t| self.order(*t))
     }
 
     fn budget(&mut self, now: Millis, lim: &Limits) -> u64 {
@@ -427,6 +491,7 @@ impl RoomState {
     }
 
     fn arrive(&mut self, now: Millis, lim: &Limits) -> Arrival {
+        self.follow_draw(lim);
         let lim = &self.overrides.apply(lim);
         self.watch_floor();
         let nobody_waiting = self.issued == self.admitted && self.returners.is_empty();
@@ -453,11 +518,12 @@ impl RoomState {
     }
 
     fn visit(&mut self, t: u64, now: Millis, lim: &Limits) -> Visit {
+        self.follow_draw(lim);
         let lim = &self.overrides.apply(lim);
         if t == 0 || t > self.issued {
             return Visit::Unknown;
         }
-        if t > self.admitted {
+        if self.order(t) > self.admitted {
             self.mark(t);
             return Visit::Waiting { pointer: self.admitted };
         }
@@ -480,7 +546,7 @@ impl RoomState {
         }
         // The first returner in ticket order takes a free slot at once; the
         // others wait for the tick, which serves returners before the line.
-        let first = self.returners.keys().next().copied();
+        let first = self.first_returner();
         let open = self.overrides.admitting(lim);
         if open && self.has_free_slot(lim) && first.is_none_or(|f| f == t) && self.budget(now, lim) >= 1 {
             self.spend(lim, 1);
@@ -489,8 +555,9 @@ impl RoomState {
             return Visit::Claimed;
         }
         self.returners.insert(t, now + lim.claim_grace_ms);
+        let at = self.order(t);
         Visit::Returner {
-            ahead: self.returners.range(..t).count() as u64,
+            ahead: self.returners.keys().filter(|r| self.order(**r) < at).count() as u64,
         }
     }
 
@@ -546,6 +613,7 @@ impl RoomState {
     }
 
     fn tick(&mut self, now: Millis, lim: &Limits) -> TickReport {
+        self.follow_draw(lim);
         let lim = &self.overrides.apply(lim);
         let before = self.sessions.len();
         self.sessions.retain(|_, s| {
@@ -608,16 +676,38 @@ impl RoomState {
 
         // Returners are behind the pointer already: they go first.
         while allow > 0 {
-            let Some((t, _)) = self.returners.pop_first() else {
+            let Some(t) = self.first_returner() else {
                 break;
             };
+            self.returners.remove(&t);
             self.reservations.insert(t, deadline);
             allow -= 1;
             admitted += 1;
         }
-        // Then the line, in ticket order.
+        // Then the line, in its order: ticket order, but for a drawn block.
+        let block = self.active_draw();
+        let mut scanned = 0;
         while self.admitted < self.issued {
             let next = self.admitted + 1;
+            if let Some(d) = block.filter(|d| next > d.lo && next <= d.hi()) {
+                // The ticket drawn for this place: as below, one at a time.
+                let t = d.ticket(next);
+                if self.marks.get(&(t / 64)).is_some_and(|w| w & (1 << (t % 64)) != 0) {
+                    if allow == 0 {
+                        break;
+                    }
+                    self.unmark(t);
+                    self.reservations.insert(t, deadline);
+                    allow -= 1;
+                    admitted += 1;
+                } else if t > cleared || scanned == draw::SCAN_PER_TICK {
+                    break;
+                } else {
+                    scanned += 1;
+                }
+                self.admitted = next;
+                continue;
+            }
             let marked = self.next_marked(next);
             if marked == Some(next) {
                 if allow == 0 {
@@ -636,7 +726,10 @@ impl RoomState {
                 break;
             }
             // A run of presumed-dead tickets: skip it without spending slots.
-            let end = marked.map_or(u64::MAX, |m| m - 1).min(cleared).min(self.issued);
+            let mut end = marked.map_or(u64::MAX, |m| m - 1).min(cleared).min(self.issued);
+            if let Some(d) = block.filter(|d| next <= d.lo) {
+                end = end.min(d.lo);
+            }
             self.admitted = end;
         }
         self.spend(lim, admitted);
@@ -657,9 +750,13 @@ impl RoomState {
         let cleared = self
             .cleared(now, lim.checkin_window_ms)
             .max(self.phantom.min(self.issued));
+        // Marks past the pointer, and the whole of a drawn block it has not
+        // passed (its checked-in tickets are scattered over its places).
+        let draw = self.active_draw();
+        let from = draw.map_or(self.admitted, |d| d.lo.min(self.admitted));
         let mut marks = Vec::new();
-        if cleared > self.admitted {
-            let (lo, hi) = (self.admitted + 1, cleared);
+        if cleared > from {
+            let (lo, hi) = (from + 1, cleared);
             let mut before = 0;
             for (&w, &bits) in self.marks.range(lo / 64..=hi / 64) {
                 let mut b = bits;
@@ -686,6 +783,7 @@ impl RoomState {
             marks,
             revoked: self.revoked.keys().copied().collect(),
             overrides: self.overrides.clone(),
+            draw,
             restored_ms: self.restored_ms,
         }
     }
@@ -764,6 +862,7 @@ mod tests {
             tick_ms: SEC,
             mode: crate::config::RoomMode::Queue,
             max_session_ms: 0,
+            draw: None,
         }
     }
 

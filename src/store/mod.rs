@@ -27,6 +27,7 @@
 //! implementation can run each as one script. The in-memory store is the
 //! default; see [`memory`].
 
+pub mod draw;
 pub mod memory;
 pub mod redis;
 
@@ -34,6 +35,7 @@ use async_trait::async_trait;
 
 use crate::clock::{ms, Millis};
 use crate::config::{RoomConfig, RoomMode};
+pub use draw::Draw;
 
 /// The room settings a store decision depends on. Passed on every call, so a
 /// configuration change applies at the next call without touching the store.
@@ -50,6 +52,22 @@ pub struct Limits {
     pub mode: RoomMode,
     /// A session ends this long after it began, busy or not; 0: never.
     pub max_session_ms: u64,
+    /// The event whose pre-queue is drawn at its opening (`shuffle`), in
+    /// its pre-queue or open; see [`DrawSpec`].
+    pub draw: Option<DrawSpec>,
+}
+
+/// What the schedule tells the store about a drawn pre-queue. In the
+/// pre-queue (`mode` is `Prequeue`) the store notes where the event's
+/// block of tickets starts, once; at the first decision after the opening
+/// it fixes the block's size and the key, once. The key is only a
+/// proposal: the first decision to fix the draw stores its own, and every
+/// later one (on any instance) uses the stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrawSpec {
+    /// The event's `opens_at`: which event's pre-queue this is.
+    pub event: Millis,
+    pub key: u64,
 }
 
 impl Limits {
@@ -63,6 +81,7 @@ impl Limits {
             tick_ms: ms(tick),
             mode: r.mode,
             max_session_ms: r.max_session.map_or(0, ms),
+            draw: None,
         }
     }
 }
@@ -207,6 +226,9 @@ pub struct Snapshot {
     pub revoked: Vec<u64>,
     /// Operator changes in force.
     pub overrides: Overrides,
+    /// A drawn block the pointer has not passed yet: tickets in it go in
+    /// their drawn order ([`Snapshot::order`]), and `marks` cover it whole.
+    pub draw: Option<Draw>,
     /// When this state was restored from a saved copy (0: never). A session
     /// cookie refreshed before then is checked against the store once,
     /// since the copy may predate it.
@@ -214,11 +236,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Marked tickets in `(self.admitted, hi]`, for `hi <= cleared`.
+    /// Marked tickets up to `hi`, for `hi <= cleared` (`marks` start past
+    /// the pointer, or at a drawn block it has not passed).
     fn marked_through(&self, hi: u64) -> u64 {
-        if hi <= self.admitted {
-            return 0;
-        }
         let w = hi / 64;
         let i = self.marks.partition_point(|(word, _, _)| *word < w);
         match self.marks.get(i) {
@@ -239,20 +259,44 @@ impl Snapshot {
         }
     }
 
+    /// Live tickets numbered in `(a, b]`, outside a drawn block: the
+    /// checked-in ones up to `cleared`, and every one beyond it.
+    fn live(&self, a: u64, b: u64) -> u64 {
+        if b <= a {
+            return 0;
+        }
+        let marked = self
+            .marked_through(b.min(self.cleared))
+            .saturating_sub(self.marked_through(a.min(self.cleared)));
+        marked + b.saturating_sub(a.max(self.cleared))
+    }
+
+    /// Ticket `n`'s place in the line's order: its number, unless a drawn
+    /// block holds it (see [`draw`]).
+    pub fn order(&self, n: u64) -> u64 {
+        self.draw.map_or(n, |d| d.order(n))
+    }
+
     /// People who may be ahead of ticket `n`, given that the pointer is at
     /// least `pointer`: returners, checked-in tickets, and tickets too new to
-    /// be presumed dead.
+    /// be presumed dead. In a drawn block the live tickets are scattered
+    /// over its places, so those ahead of a place there are estimated: the
+    /// block's live tickets not yet reached, in proportion to the places
+    /// before it.
     pub fn ahead(&self, n: u64, pointer: u64) -> u64 {
-        let lo = self.admitted.max(pointer);
-        if n <= lo + 1 {
-            return self.returners;
-        }
-        let hi = (n - 1).min(self.cleared);
-        let marked = self
-            .marked_through(hi)
-            .saturating_sub(self.marked_through(lo.min(self.cleared)));
-        let fresh = (n - 1).saturating_sub(lo.max(self.cleared));
-        self.returners + marked + fresh
+        let p = self.admitted.max(pointer);
+        let Some(d) = self.draw.filter(|d| d.size > 0 && p < d.hi() && n > d.lo) else {
+            return self.returners + self.live(p, n.saturating_sub(1));
+        };
+        let before = self.live(p, d.lo);
+        let start = p.max(d.lo);
+        let remaining = d.hi() - start;
+        let block_live = self.live(d.lo, d.hi().min(self.cleared))
+            + d.hi().saturating_sub(d.lo.max(self.cleared)) * remaining / d.size;
+        let places = (d.order(n).min(d.hi() + 1) - 1).saturating_sub(start);
+        let share = (u128::from(block_live) * u128::from(places) + u128::from(remaining / 2)) / u128::from(remaining);
+        let in_block = share as u64;
+        self.returners + before + in_block + self.live(d.hi(), n.saturating_sub(1))
     }
 
     /// Everyone who may be waiting.

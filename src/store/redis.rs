@@ -44,7 +44,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Value;
 
-use super::{Arrival, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
+use super::{Arrival, Draw, Limits, Overrides, Snapshot, Store, StoreError, TickReport, Visit};
 use crate::clock::Millis;
 use crate::config::RoomMode;
 
@@ -173,7 +173,10 @@ impl RedisStore {
             .arg(rand::random::<u32>())
             .arg(IDLE_EXPIRY_MS)
             .arg(mode_code(Some(lim.mode)))
-            .arg(lim.max_session_ms);
+            .arg(lim.max_session_ms)
+            .arg(lim.draw.map_or(String::new(), |d| {
+                format!("{}:{}:{}", d.event, d.key as u32, d.key >> 32)
+            }));
         for a in args {
             inv.arg(a);
         }
@@ -257,8 +260,16 @@ fn snapshot(v: Value) -> Result<Snapshot, StoreError> {
             _ => None,
         },
     };
+    let draw = match items(field(&a, 14)?.clone())?.as_slice() {
+        [lo, size, k0, k1] => Some(Draw {
+            lo: uint(lo)?,
+            size: uint(size)?,
+            key: uint(k0)? | (uint(k1)? << 32),
+        }),
+        _ => None,
+    };
     // 32-bit words from Redis, combined into the 64-bit words the snapshot
-    // indexes, masked to (admitted, cleared].
+    // indexes, masked to (admitted, cleared], or from a drawn block's start.
     let flat = items(field(&a, 10)?.clone())?;
     let mut words: std::collections::BTreeMap<u64, u64> = Default::default();
     for pair in flat.chunks(2) {
@@ -266,7 +277,7 @@ fn snapshot(v: Value) -> Result<Snapshot, StoreError> {
         let (w, b) = (uint(w)?, int(b)? as u32 as u64);
         *words.entry(w / 2).or_default() |= b << (32 * (w % 2));
     }
-    let (lo, hi) = (admitted + 1, cleared);
+    let (lo, hi) = (draw.map_or(admitted, |d| d.lo.min(admitted)) + 1, cleared);
     let mut marks = Vec::new();
     let mut before = 0;
     for (w, mut b) in words {
@@ -297,6 +308,7 @@ fn snapshot(v: Value) -> Result<Snapshot, StoreError> {
         marks,
         revoked,
         overrides,
+        draw,
         restored_ms: 0,
     })
 }

@@ -4,7 +4,9 @@
 -- reference implementation; the same test suite runs against both).
 --
 -- KEYS (all share the room's hash tag, so one Redis Cluster slot):
---   1 meta     HASH  epoch issued admitted pstart paused cap rate btok blast notice mode
+--   1 meta     HASH  epoch issued admitted pstart paused cap rate btok blast notice mode,
+--                    and an event's draw: dev (its opens_at), dlo, then at the
+--                    opening dn (size), dk0 dk1 (key halves)
 --   2 sess     ZSET  confirmed sessions, score = last seen
 --   3 prov     ZSET  provisional sessions (direct, not yet back), score = last seen
 --   4 resv     ZSET  reserved slots, score = claim deadline
@@ -19,8 +21,8 @@
 -- ARGV: op, now, capacity, rate (-1 = none), session ttl, claim grace,
 --   check-in window, tick, epoch for a new room, idle expiry, the file's
 --   mode (q queue, p passthrough, c closed, w an event's pre-queue: tickets
---   and nobody admitted), max session (0 = none), then
---   op args.
+--   and nobody admitted), max session (0 = none), the schedule's draw
+--   ('' or 'event:k0:k1', see src/store/draw.rs), then op args.
 -- Numbers travel as decimal strings: Lua numbers are doubles, exact for
 -- times in ms and ticket numbers below 2^53.
 
@@ -44,7 +46,8 @@ local function I(x) return string.format('%d', x) end
 if redis.call('HSETNX', K_META, 'epoch', ARGV[9]) == 1 then
   redis.call('HSET', K_META, 'issued', '0', 'admitted', '0')
 end
-local m = redis.call('HMGET', K_META, 'epoch', 'issued', 'admitted', 'paused', 'cap', 'rate', 'btok', 'blast', 'mode')
+local m = redis.call('HMGET', K_META, 'epoch', 'issued', 'admitted', 'paused', 'cap', 'rate', 'btok', 'blast', 'mode',
+  'dev', 'dlo', 'dn', 'dk0', 'dk1')
 local epoch = tonumber(m[1])
 local issued = tonumber(m[2]) or 0
 local admitted = tonumber(m[3]) or 0
@@ -52,6 +55,83 @@ local paused = m[4] == '1'
 local ov_cap = m[5] or ''
 local ov_rate = m[6] or ''
 local ov_mode = m[9] or ''
+
+-- The fair draw (src/store/draw.rs, which this mirrors exactly): a keyed
+-- Feistel permutation of a pre-queue's block of tickets, in 32-bit
+-- arithmetic on doubles. bit.* return signed 32-bit values: u32 brings
+-- them back to 0 .. 2^32-1.
+local TWO32 = 4294967296
+local DRAW_ROUNDS = 8
+local DRAW_MAX = TWO32
+local SCAN_PER_TICK = 1024
+local function u32(x) return x % TWO32 end
+-- (a * c) mod 2^32, exact: every partial product stays below 2^53.
+local function mul32(a, c)
+  local alo = a % 65536
+  local ahi = (a - alo) / 65536
+  return (alo * c + ((ahi * (c % 65536)) % 65536) * 65536) % TWO32
+end
+local function mix(x)
+  x = u32(bit.bxor(x, bit.rshift(x, 16)))
+  x = mul32(x, 0x7feb352d)
+  x = u32(bit.bxor(x, bit.rshift(x, 15)))
+  x = mul32(x, 0x846ca68b)
+  return u32(bit.bxor(x, bit.rshift(x, 16)))
+end
+
+local draw_ev = m[10]
+local draw_lo = tonumber(m[11])
+local draw = nil -- the drawn block: lo, n, and (once used) the network
+if m[12] then
+  draw = {lo = tonumber(m[11]), n = tonumber(m[12]), k0 = tonumber(m[13]), k1 = tonumber(m[14])}
+end
+local function network(d)
+  if not d.keys then
+    local bits, v = 0, d.n - 1
+    while v > 0 do bits = bits + 1; v = math.floor(v / 2) end
+    d.half = math.max(1, math.ceil(bits / 2))
+    d.m = 2 ^ d.half
+    d.keys = {}
+    for i = 0, DRAW_ROUNDS - 1 do
+      local k = d.k0
+      if i % 2 == 1 then k = d.k1 end
+      d.keys[i + 1] = u32(bit.bxor(k, mul32(i + 1, 0x9e3779b9)))
+    end
+  end
+  return d
+end
+local function draw_walk(d, x, forward)
+  network(d)
+  repeat
+    local l, r = math.floor(x / d.m), x % d.m
+    if forward then
+      for i = 1, DRAW_ROUNDS do
+        l, r = r, bit.bxor(l, mix(u32(r + d.keys[i])) % d.m)
+      end
+    else
+      for i = DRAW_ROUNDS, 1, -1 do
+        l, r = bit.bxor(r, mix(u32(l + d.keys[i])) % d.m), l
+      end
+    end
+    x = l * d.m + r
+  until x < d.n
+  return x
+end
+local function in_block(d, k) return d ~= nil and k > d.lo and k <= d.lo + d.n end
+-- Ticket t's place in the line's order; and the ticket at order k.
+local function order(t)
+  if in_block(draw, t) then return draw.lo + 1 + draw_walk(draw, t - draw.lo - 1, true) end
+  return t
+end
+local function ticket_at(k)
+  if in_block(draw, k) then return draw.lo + 1 + draw_walk(draw, k - draw.lo - 1, false) end
+  return k
+end
+-- The drawn block the pointer has not passed, or nil.
+local function active_draw()
+  if draw and draw.n > 0 and admitted < draw.lo + draw.n then return draw end
+  return nil
+end
 
 -- Operator overrides replace the configured values. Only a room in queue
 -- mode, not paused, admits anyone (admitting).
@@ -66,6 +146,25 @@ local function apply_overrides()
   if ov_rate == 'u' then rate = -1 elseif ov_rate ~= '' then rate = tonumber(ov_rate) end
 end
 apply_overrides()
+
+-- Follows the schedule's draw: notes where an event's pre-queue starts,
+-- and fixes its block at the opening (see DrawSpec in src/store/mod.rs).
+local spec_ev, spec_k0, spec_k1 = string.match(ARGV[13], '^(%d+):(%d+):(%d+)$')
+if spec_ev and (op == 'arrive' or op == 'visit' or op == 'tick') then
+  if cfg_mode == 'w' then
+    if draw_ev ~= spec_ev and not active_draw() then
+      redis.call('HSET', K_META, 'dev', spec_ev, 'dlo', I(issued))
+      redis.call('HDEL', K_META, 'dn', 'dk0', 'dk1')
+      draw_ev, draw_lo, draw = spec_ev, issued, nil
+    end
+  elseif draw_ev == spec_ev and not draw then
+    -- An operator who opened the room early let some in already.
+    local lo = math.max(draw_lo, admitted)
+    local n = math.min(issued - lo, DRAW_MAX)
+    redis.call('HSET', K_META, 'dlo', I(lo), 'dn', I(n), 'dk0', spec_k0, 'dk1', spec_k1)
+    draw = {lo = lo, n = n, k0 = tonumber(spec_k0), k1 = tonumber(spec_k1)}
+  end
+end
 
 -- A session begins: under a max_session, it ends that long from now,
 -- whatever the limits later say.
@@ -174,8 +273,13 @@ end
 local function snapshot()
   local c = cleared()
   local words = {}
-  if c > admitted then
-    local ws = redis.call('ZRANGEBYSCORE', K_MWORDS, I(math.floor((admitted + 1) / 32)), I(math.floor(c / 32)))
+  -- Marks past the pointer, and the whole of a drawn block it has not
+  -- passed (its checked-in tickets are scattered over its places).
+  local block = active_draw()
+  local from = admitted
+  if block then from = math.min(block.lo, admitted) end
+  if c > from then
+    local ws = redis.call('ZRANGEBYSCORE', K_MWORDS, I(math.floor((from + 1) / 32)), I(math.floor(c / 32)))
     local i = 1
     while i <= #ws do
       local chunk = {}
@@ -198,6 +302,8 @@ local function snapshot()
     -- may be empty: no notice).
     notice_override(),
     ov_mode,
+    -- The drawn block the pointer has not passed: lo, size, key halves.
+    block and {I(block.lo), I(block.n), I(block.k0), I(block.k1)} or {},
   }
 end
 
@@ -217,9 +323,9 @@ if op == 'arrive' then
   return {'queued', I(issued), I(admitted), I(epoch)}
 
 elseif op == 'visit' then
-  local t = tonumber(ARGV[13])
+  local t = tonumber(ARGV[14])
   if t == 0 or t > issued then return {'unknown', I(epoch)} end
-  if t > admitted then
+  if order(t) > admitted then
     mark(t)
     return {'waiting', I(admitted), I(epoch)}
   end
@@ -247,12 +353,14 @@ elseif op == 'visit' then
     began(ts)
     return {'claimed', I(epoch)}
   end
-  redis.call('ZADD', K_RET, ts, ts)
+  -- Returners go in the line's order.
+  local at = I(order(t))
+  redis.call('ZADD', K_RET, at, ts)
   redis.call('HSET', K_RETDL, ts, I(now + grace))
-  return {'returner', I(redis.call('ZCOUNT', K_RET, '-inf', '(' .. ts)), I(epoch)}
+  return {'returner', I(redis.call('ZCOUNT', K_RET, '-inf', '(' .. at)), I(epoch)}
 
 elseif op == 'touch' then
-  local s = ARGV[13]
+  local s = ARGV[14]
   if outlived(s) then return 0 end
   if redis.call('ZSCORE', K_SESS, s) or redis.call('ZREM', K_PROV, s) == 1 then
     redis.call('ZADD', K_SESS, I(now), s)
@@ -268,7 +376,7 @@ elseif op == 'touch' then
   return 0
 
 elseif op == 'release' then
-  if end_session(ARGV[13]) > 0 then return 1 end
+  if end_session(ARGV[14]) > 0 then return 1 end
   return 0
 
 elseif op == 'tick' then
@@ -355,23 +463,45 @@ elseif op == 'tick' then
     allow = allow - 1
     n = n + 1
   end
-  -- Then the line, in ticket order, skipping runs of presumed-dead tickets.
+  -- Then the line, in its order (ticket order, but for a drawn block),
+  -- skipping runs of presumed-dead tickets.
+  local block = active_draw()
+  local scanned = 0
   while admitted < issued do
     local nx = admitted + 1
-    local mk = next_marked(nx)
-    if mk == nx then
-      if allow == 0 then break end
-      unmark(nx)
-      redis.call('ZADD', K_RESV, deadline, I(nx))
+    if in_block(block, nx) then
+      -- The ticket drawn for this place: one at a time.
+      local t = ticket_at(nx)
+      local bits = tonumber(redis.call('HGET', K_MBITS, I(math.floor(t / 32)))) or 0
+      if bit.band(bits, bit.lshift(1, t % 32)) ~= 0 then
+        if allow == 0 then break end
+        unmark(t)
+        redis.call('ZADD', K_RESV, deadline, I(t))
+        allow = allow - 1
+        n = n + 1
+      elseif t > c or scanned == SCAN_PER_TICK then
+        break
+      else
+        scanned = scanned + 1
+      end
       admitted = nx
-      allow = allow - 1
-      n = n + 1
-    elseif nx > c then
-      break
     else
-      local e = math.min(c, issued)
-      if mk then e = math.min(e, mk - 1) end
-      admitted = e
+      local mk = next_marked(nx)
+      if mk == nx then
+        if allow == 0 then break end
+        unmark(nx)
+        redis.call('ZADD', K_RESV, deadline, I(nx))
+        admitted = nx
+        allow = allow - 1
+        n = n + 1
+      elseif nx > c then
+        break
+      else
+        local e = math.min(c, issued)
+        if mk then e = math.min(e, mk - 1) end
+        if block and nx <= block.lo then e = math.min(e, block.lo) end
+        admitted = e
+      end
     end
   end
   spend(n)
@@ -384,19 +514,19 @@ elseif op == 'snapshot' then
   return {'snapshot', snapshot()}
 
 elseif op == 'overrides' then
-  paused = ARGV[13] == '1'
-  ov_cap = ARGV[14]
-  ov_rate = ARGV[15]
+  paused = ARGV[14] == '1'
+  ov_cap = ARGV[15]
+  ov_rate = ARGV[16]
   redis.call('HSET', K_META, 'paused', paused and '1' or '0')
   if ov_cap == '' then redis.call('HDEL', K_META, 'cap') else redis.call('HSET', K_META, 'cap', ov_cap) end
   if ov_rate == '' then redis.call('HDEL', K_META, 'rate') else redis.call('HSET', K_META, 'rate', ov_rate) end
-  -- ARGV[16]: '' for no notice override, '=' and the text for one.
-  if ARGV[16] == '' then
+  -- ARGV[17]: '' for no notice override, '=' and the text for one.
+  if ARGV[17] == '' then
     redis.call('HDEL', K_META, 'notice')
   else
-    redis.call('HSET', K_META, 'notice', string.sub(ARGV[16], 2))
+    redis.call('HSET', K_META, 'notice', string.sub(ARGV[17], 2))
   end
-  ov_mode = ARGV[17]
+  ov_mode = ARGV[18]
   if ov_mode == '' then redis.call('HDEL', K_META, 'mode') else redis.call('HSET', K_META, 'mode', ov_mode) end
   apply_overrides()
   return {'snapshot', snapshot()}
