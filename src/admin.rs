@@ -389,8 +389,11 @@ pub struct RoomStats {
     /// tickets and direct admissions alike (`tickets_issued_total` counts
     /// tickets only).
     pub issued: u64,
-    /// Every number up to here may enter.
+    /// Every number up to here may enter (in the line's order: a drawn
+    /// block's places, not its ticket numbers).
     pub admitted_pointer: u64,
+    /// The drawn block being let in; `null` when there is none.
+    pub draw: Option<DrawStats>,
     /// Measured over the last minutes; `null` until the line has moved.
     pub admitted_per_minute: Option<f64>,
     /// Estimated wait of someone joining the back of the line now.
@@ -410,6 +413,19 @@ pub struct EventStats {
     pub closes_at: Option<crate::page::IsoTime>,
     /// Seconds until the doors open (0 once open).
     pub opens_in_seconds: u64,
+    /// The pre-queue's places are drawn at the opening.
+    pub shuffle: bool,
+}
+
+/// A drawn block (see [`crate::store::draw`]) as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct DrawStats {
+    /// Tickets in the draw: everyone who joined the pre-queue.
+    pub size: u64,
+    /// The block's tickets are numbered from here.
+    pub first_ticket: u64,
+    /// Places the line has passed so far (let in, or skipped as gone).
+    pub places_passed: u64,
 }
 
 impl EventStats {
@@ -431,6 +447,7 @@ impl EventStats {
             opens_at: at(e.opens_at),
             closes_at: e.closes_at.map(at),
             opens_in_seconds: e.opens_at.saturating_sub(now).div_ceil(1000),
+            shuffle: e.shuffle,
         })
     }
 }
@@ -473,6 +490,11 @@ impl RoomStats {
             returners: s.returners,
             issued: s.issued,
             admitted_pointer: s.admitted,
+            draw: s.draw.map(|d| DrawStats {
+                size: d.size,
+                first_ticket: d.lo + 1,
+                places_passed: s.admitted.saturating_sub(d.lo).min(d.size),
+            }),
             admitted_per_minute: view.rate.map(|r| (r * 60.0 * 10.0).round() / 10.0),
             eta_back_seconds: room.eta_back_seconds(&view),
             updated_ms_ago: now.saturating_sub(view.updated_ms),

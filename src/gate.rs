@@ -684,10 +684,11 @@ fn standing<'a>(
     now: Millis,
 ) -> Waiting<'a> {
     // In an event's pre-queue (unless an operator opened the room), the
-    // wait counts from the opening.
-    let opening = match room.phase(now) {
-        crate::schedule::Phase::Prequeue(e) if view.snapshot.overrides.mode.is_none() => Some(e.opens_at),
-        _ => None,
+    // wait counts from the opening; or there is none yet, when the places
+    // are drawn then.
+    let (opening, shuffle) = match room.phase(now) {
+        crate::schedule::Phase::Prequeue(e) if view.snapshot.overrides.mode.is_none() => (Some(e.opens_at), e.shuffle),
+        _ => (None, false),
     };
     let ahead = place.position - 1;
     let eta = match opening {
@@ -699,7 +700,8 @@ fn standing<'a>(
     let w = Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now)
         .noticed(room.notice(view));
     if let Some(at) = opening {
-        return w.before_opening(at, now);
+        let w = w.before_opening(at, now);
+        return if shuffle { w.drawn_at_opening() } else { w };
     }
     if view.snapshot.overrides.paused {
         w.paused()

@@ -46,8 +46,14 @@ pub struct Waiting<'a> {
     /// The room's notice ([`crate::room::Room::notice`]); `null` for none,
     /// so a page that showed one knows to take it down.
     pub notice: Option<&'a str>,
-    /// 1 = next in line.
-    pub position: u64,
+    /// 1 = next in line; `null` in a pre-queue whose places are drawn at
+    /// the opening (`shuffle`), before the draw.
+    pub position: Option<u64>,
+    /// The places are drawn at random when the doors open: arriving early
+    /// or late in the pre-queue makes no difference. Only in such a
+    /// pre-queue.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shuffle: bool,
     /// A late returner waiting for the next free slot, ahead of the line.
     pub returner: bool,
     /// Estimated seconds to admission; null until the line's speed is known.
@@ -82,7 +88,8 @@ impl<'a> Waiting<'a> {
             room_title: Some(room_title),
             site_name,
             notice: None,
-            position,
+            position: Some(position),
+            shuffle: false,
             returner,
             eta_seconds,
             eta_text: eta_text(eta_seconds, returner),
@@ -135,7 +142,13 @@ impl<'a> Waiting<'a> {
             None => out.push_str("null"),
         }
         out.push_str(r#","position":"#);
-        out.push_str(num.format(self.position));
+        match self.position {
+            Some(p) => out.push_str(num.format(p)),
+            None => out.push_str("null"),
+        }
+        if self.shuffle {
+            out.push_str(r#","shuffle":true"#);
+        }
         out.push_str(if self.returner {
             r#","returner":true"#
         } else {
@@ -246,6 +259,9 @@ pub fn closed_json(room: &str, notice: Option<&str>, poll_after_seconds: u64) ->
 /// place.
 pub const PAUSED_TEXT: &str = "admissions are paused for now; you keep your place";
 
+/// What a visitor in a drawn pre-queue reads instead of an estimate.
+pub const DRAW_TEXT: &str = "known once the places are drawn, when the doors open";
+
 impl<'a> Waiting<'a> {
     /// With the room's notice.
     pub fn noticed(self, notice: Option<&'a str>) -> Self {
@@ -263,6 +279,18 @@ impl<'a> Waiting<'a> {
             eta_text: eta_text(eta_seconds, self.returner),
             opens_at: Some(IsoTime::at(opens_at)),
             opens_in_seconds: Some(opens_in),
+            ..self
+        }
+    }
+
+    /// In a pre-queue whose places are drawn at the opening: no place and
+    /// no estimate yet, since neither exists before the draw.
+    pub fn drawn_at_opening(self) -> Self {
+        Waiting {
+            position: None,
+            shuffle: true,
+            eta_seconds: None,
+            eta_text: DRAW_TEXT.into(),
             ..self
         }
     }
@@ -517,7 +545,8 @@ impl Pages {
                 format!(
                     "<!doctype html><meta http-equiv=refresh content={}><title>You are in line</title>\
                      <p>You are in line. Your place: {}. This page refreshes on its own.",
-                    w.poll_after_seconds, w.position
+                    w.poll_after_seconds,
+                    w.position.map_or("drawn when the doors open".into(), |p| p.to_string())
                 )
             })
     }
@@ -576,7 +605,11 @@ impl Prepared {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Slot(Slot::Position) => out.push_str(num.format(w.position)),
+                Part::Slot(Slot::Position) => {
+                    // A page without a place (a drawn pre-queue) is never
+                    // prepared; see [`Pages::prepare`].
+                    out.push_str(w.position.map_or("", |p| num.format(p)))
+                }
                 Part::Slot(Slot::EtaText) => escaped(&mut out, &w.eta_text),
                 Part::Slot(Slot::UpdatedIso) => escaped(&mut out, w.updated_iso.as_str()),
                 Part::Slot(Slot::UpdatedText) => {
@@ -647,6 +680,8 @@ mod tests {
                 assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
                 let before = w.clone().before_opening(1_700_000_900_000, 1_700_000_000_999);
                 assert_eq!(before.to_json(), serde_json::to_string(&before).unwrap());
+                let drawn = before.drawn_at_opening();
+                assert_eq!(drawn.to_json(), serde_json::to_string(&drawn).unwrap());
                 w.room_title = None;
                 w.site_name = None;
                 assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
@@ -692,6 +727,24 @@ mod tests {
             "{page}"
         );
         assert!(page.contains(">00:12 UTC</time>"), "{page}");
+        // Drawn at the opening: no place, no estimate before the draw; the
+        // page and the JSON say so.
+        let drawn = before.clone().drawn_at_opening();
+        let page = p.waiting(&drawn);
+        assert!(page.contains("<title>In line: place drawn at the opening"), "{page}");
+        assert!(
+            page.contains(r#"<dd id="position">drawn when the doors open</dd>"#),
+            "{page}"
+        );
+        assert!(page.contains(DRAW_TEXT) && page.contains("drawn at random"), "{page}");
+        assert!(!page.contains("in the order they arrived"), "{page}");
+        let json: serde_json::Value = serde_json::from_str(&drawn.to_json()).unwrap();
+        assert_eq!(
+            (json["position"].clone(), json["shuffle"].clone()),
+            (serde_json::Value::Null, true.into())
+        );
+        assert_eq!(json["eta_seconds"], serde_json::Value::Null);
+        assert!(!p.waiting(&before).contains("drawn at random"));
         let far = line.clone().before_opening(3 * 86_400_000, 0);
         assert!(
             p.waiting(&far).contains(">1970-01-04 at 00:00 UTC</time>"),

@@ -146,3 +146,112 @@ async fn an_operator_may_open_the_doors_early() {
     h.tick_after(SEC).await;
     assert_eq!(status(&v).await["state"], "admitted");
 }
+
+/// `shuffle = true`: the pre-queue's places are drawn at the opening. Before
+/// it the page and the JSON have no place to give; from the opening the
+/// 200 who joined are let in as a permutation of themselves, in an order
+/// arrival does not predict, each exactly once, and those who came after
+/// the opening only after all of them.
+#[tokio::test]
+async fn a_shuffled_pre_queue_is_let_in_in_a_drawn_order() {
+    let rooms = room()
+        .replace("capacity = 3\n", "capacity = 10\n        shuffle = true\n")
+        .replace("checkin_window = \"1h\"", "checkin_window = \"30s\"");
+    let h = Harness::start(&rooms).await;
+    h.tick_after(60 * SEC).await;
+    let line: Vec<Visitor> = (0..200).map(|_| h.visitor()).collect();
+    for v in &line {
+        let r = v.get_json("/register").await.json();
+        assert_eq!(
+            (r["state"].as_str(), r["shuffle"].as_bool()),
+            (Some("prequeue"), Some(true)),
+            "{r}"
+        );
+        assert!(r["position"].is_null() && r["eta_seconds"].is_null(), "{r}");
+        status(v).await;
+    }
+    let page = h.visitor().get("/register").await.text();
+    assert!(page.contains("drawn at random"), "{page}");
+    let api = h.admin().get("/api/rooms/reg").await.json();
+    assert_eq!(
+        (api["event"]["shuffle"].as_bool(), &api["draw"]),
+        (Some(true), &serde_json::Value::Null)
+    );
+
+    // The doors open (one visitor, the page, counted too: 201 drawn).
+    h.tick_after(60 * SEC).await;
+    let late: Vec<Visitor> = (0..5).map(|_| h.visitor()).collect();
+    for v in &late {
+        let r = v.get_json("/register").await.json();
+        assert_eq!(r["state"], "queued", "{r}");
+        assert!(r["position"].as_u64().unwrap() > 150, "behind the drawn block: {r}");
+    }
+    let api = h.admin().get("/api/rooms/reg").await.json();
+    assert_eq!(api["draw"]["size"], 201, "{api}");
+    assert_eq!(api["draw"]["first_ticket"], 1, "{api}");
+
+    // Let everyone in, ten a tick, each leaving at once.
+    let everyone: Vec<&Visitor> = line.iter().chain(&late).collect();
+    let mut turn = vec![None; everyone.len()];
+    let mut round = 0;
+    while turn.iter().any(Option::is_none) {
+        round += 1;
+        assert!(round < 60, "the line stopped");
+        for (i, v) in everyone.iter().enumerate() {
+            if turn[i].is_some() {
+                continue;
+            }
+            let s = status(v).await;
+            match s["state"].as_str() {
+                Some("admitted") => {
+                    assert!(v.get("/register").await.reached_upstream(), "{i}");
+                    v.get("/_vestibule/leave?room=reg").await;
+                    turn[i] = Some(round);
+                }
+                Some("queued") => {}
+                _ => panic!("{i}: {s}"),
+            }
+        }
+        h.tick_after(SEC).await;
+    }
+    assert_eq!(h.upstream.hits("/register"), 205, "each let in once");
+    let last_drawn = turn[..200].iter().max().unwrap();
+    let first_late = turn[200..].iter().min().unwrap();
+    assert!(
+        first_late >= last_drawn,
+        "after the opening, behind the block: {turn:?}"
+    );
+    // Spearman's rho between arrival and turn: near 0 for a fair draw
+    // (its noise over 200 is 0.07); arrival order would give about 1.
+    let turns: Vec<f64> = turn[..200].iter().map(|t| t.unwrap() as f64).collect();
+    let rho = rank_correlation(&turns);
+    assert!(rho.abs() < 0.3, "rho {rho}: {turns:?}");
+}
+
+/// Spearman's rank correlation of index and value (ties take the mean rank).
+fn rank_correlation(v: &[f64]) -> f64 {
+    let n = v.len();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|a, b| v[*a].total_cmp(&v[*b]));
+    let mut rank = vec![0.0; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        for k in i..=j {
+            rank[idx[k]] = (i + j) as f64 / 2.0;
+        }
+        i = j + 1;
+    }
+    let mean = (n - 1) as f64 / 2.0;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in rank.iter().enumerate() {
+        let (dx, dy) = (x as f64 - mean, y - mean);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    sxy / (sxx * syy).sqrt()
+}
