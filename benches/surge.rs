@@ -4,6 +4,7 @@
 //! cargo bench --bench surge                       # the broadcast scenario (about 2 minutes)
 //! cargo bench --bench surge -- --rate 1000 --arrive-for 20 --capacity 300 --flow 10
 //! cargo bench --bench surge -- --opens-after 20   # an announced event: its pre-queue, then the doors
+//! cargo bench --bench surge -- --opens-after 20 --shuffle   # ... whose places are drawn at the opening
 //! ```
 //!
 //! It starts a backend (in this process) that counts concurrent distinct
@@ -26,6 +27,12 @@
 //! run and whose doors open S seconds in: it also reports who arrived
 //! before the opening and how many of them got in, anyone admitted before
 //! it (which fails the run), and the proxy's CPU and RSS at the opening.
+//! With `--shuffle` too, the pre-queue is drawn at the opening: its
+//! tickets have no order to invert among themselves (inversions count
+//! pairs with a ticket from after the opening), and it reports how many
+//! of the drawn block got in, each once, and the rank correlation between
+//! arrival and admission inside the block (near 0 for a fair draw, near 1
+//! for arrival order).
 //!
 //! `VESTIBULE_BIN=path` runs that binary instead of the one cargo built.
 //!
@@ -74,6 +81,8 @@ struct Scenario {
     /// An announced event: the line opens with the run and the doors this
     /// many seconds later (`--opens-after`); `None`: no event.
     opens_after: Option<u64>,
+    /// The event draws the pre-queue's places at the opening (`--shuffle`).
+    shuffle: bool,
 }
 
 impl Scenario {
@@ -89,6 +98,7 @@ impl Scenario {
             connections: 256,
             workers: 1,
             opens_after: None,
+            shuffle: false,
         }
     }
 
@@ -103,6 +113,7 @@ impl Scenario {
             connections: 16,
             workers: 1,
             opens_after: None,
+            shuffle: false,
         }
     }
 
@@ -124,6 +135,7 @@ impl Scenario {
                 "--connections" => s.connections = val() as usize,
                 "--workers" => s.workers = val() as usize,
                 "--opens-after" => s.opens_after = Some(val() as u64),
+                "--shuffle" => s.shuffle = true,
                 "--bench" => {}
                 _ => usage(a),
             }
@@ -135,7 +147,7 @@ impl Scenario {
 fn usage(arg: &str) -> ! {
     eprintln!(
         "surge: bad argument {arg:?}\nusage: cargo bench --bench surge -- [--rate N] [--arrive-for S] \
-         [--capacity N] [--flow S] [--drain S] [--connections N] [--workers N] [--opens-after S]"
+         [--capacity N] [--flow S] [--drain S] [--connections N] [--workers N] [--opens-after S] [--shuffle]"
     );
     std::process::exit(2)
 }
@@ -239,6 +251,9 @@ struct Sim {
     requests: AtomicU64,
     errors: AtomicU64,
     records: Mutex<Vec<Record>>,
+    /// The highest ticket handed out in the pre-queue: with `--shuffle`,
+    /// the drawn block is the tickets up to here.
+    prequeue_hi: AtomicU64,
 }
 
 struct Reply {
@@ -346,6 +361,9 @@ impl Sim {
                     rec.eta = r.json["eta_seconds"].as_f64();
                 }
                 rec.ticket = self.ticket_of(&jar);
+                if r.json["state"] == "prequeue" {
+                    self.prequeue_hi.fetch_max(rec.ticket.unwrap_or(0), Ordering::Relaxed);
+                }
                 // The send time: the proxy decided "queued" after it, so an
                 // inversion counted against it is real, not an answer that
                 // sat in this process's queue while someone else's came in.
@@ -428,9 +446,10 @@ fn start_proxy(
         // The line opens now; the doors at `t`.
         let rfc = |t| humantime::format_rfc3339_seconds(t).to_string();
         cfg.push_str(&format!(
-            "[[room.event]]\nname = \"surge\"\nprequeue_from = \"{}\"\nopens_at = \"{}\"\nafter = \"queue\"\n",
+            "[[room.event]]\nname = \"surge\"\nprequeue_from = \"{}\"\nopens_at = \"{}\"\nafter = \"queue\"\nshuffle = {}\n",
             rfc(std::time::SystemTime::now() - Duration::from_secs(1)),
-            rfc(t)
+            rfc(t),
+            s.shuffle
         ));
     }
     let path = dir.join("surge.toml");
@@ -481,20 +500,53 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Pairs (a, b), ticket a < ticket b, where a was told "queued" after b
-/// was admitted: b overtook a.
-fn inversions(records: &[Record]) -> u64 {
+/// was admitted: b overtook a. Tickets up to `drawn` (a drawn block, 0 for
+/// none) have no order among themselves, only ahead of every later one.
+fn inversions(records: &[Record], drawn: u64) -> u64 {
     let mut admitted: Vec<(u64, f64)> = records.iter().filter_map(|r| Some((r.ticket?, r.admitted?))).collect();
     admitted.sort_by_key(|a| a.0);
     let mut n = 0;
     for r in records {
         let Some(t) = r.ticket else { continue };
-        let later = admitted.partition_point(|(bt, _)| *bt <= t);
+        let later = admitted.partition_point(|(bt, _)| *bt <= t.max(drawn));
         n += admitted[later..]
             .iter()
             .filter(|(_, at)| *at < r.last_queued - 0.001)
             .count() as u64;
     }
     n
+}
+
+/// Spearman's rank correlation of the pairs' two values (ties: mean rank).
+fn spearman(pairs: &[(f64, f64)]) -> f64 {
+    fn ranks(v: Vec<f64>) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|a, b| v[*a].total_cmp(&v[*b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            for k in &idx[i..=j] {
+                r[*k] = (i + j) as f64 / 2.0;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let x = ranks(pairs.iter().map(|p| p.0).collect());
+    let y = ranks(pairs.iter().map(|p| p.1).collect());
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(&y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    sxy / (sxx * syy).sqrt()
 }
 
 fn main() {
@@ -559,6 +611,7 @@ async fn run(s: Scenario, smoke: bool) -> bool {
         requests: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         records: Mutex::new(Vec::new()),
+        prequeue_hi: AtomicU64::new(0),
     });
     let (cpu0, _) = proc_usage(proxy.id());
     // The proxy's CPU and RSS every 250 ms: what the opening second costs.
@@ -637,7 +690,12 @@ async fn run(s: Scenario, smoke: bool) -> bool {
         .collect();
     eta_bias.sort_by(f64::total_cmp);
     let eta_measuring = admitted.iter().filter(|r| !r.direct && r.eta.is_none()).count();
-    let inv = inversions(&records);
+    let drawn = if s.shuffle {
+        sim.prequeue_hi.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    let inv = inversions(&records, drawn);
     let peak = backend.peak.load(Ordering::Relaxed);
     let reqs = sim.requests.load(Ordering::Relaxed);
 
@@ -739,6 +797,34 @@ async fn run(s: Scenario, smoke: bool) -> bool {
             busiest
         );
         println!("| proxy RSS at the opening | {:.1} MiB |", rss_at as f64 / 1024.0);
+        if s.shuffle {
+            // The drawn block: visitors whose (last) ticket is in it.
+            let block: Vec<&Record> = records
+                .iter()
+                .filter(|r| r.ticket.is_some_and(|t| t <= drawn))
+                .collect();
+            let mut tickets: Vec<u64> = block
+                .iter()
+                .filter(|r| r.admitted.is_some())
+                .filter_map(|r| r.ticket)
+                .collect();
+            let let_in = tickets.len();
+            tickets.sort_unstable();
+            tickets.dedup();
+            let pairs: Vec<(f64, f64)> = block
+                .iter()
+                .filter_map(|r| Some((r.ticket? as f64, r.admitted?)))
+                .collect();
+            println!(
+                "| drawn block: tickets / visitors holding one / let in (distinct tickets) | {drawn} / {} / {let_in} ({}) |",
+                block.len(),
+                tickets.len()
+            );
+            println!(
+                "| drawn block: rank correlation of arrival and admission | {:+.3} |",
+                spearman(&pairs)
+            );
+        }
     }
 
     // Besides the cap and the order: a proxy that died, admitted nobody,

@@ -47,6 +47,29 @@ fn the_reference_parses() {
     assert_eq!(cfg.rooms.len(), 1);
 }
 
+/// The Events section's worked example is a valid room, as pasted after
+/// a `[server]` table: a broadcast with a drawn pre-queue.
+#[test]
+fn the_events_example_parses() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split_once("\n## Events\n").expect("an Events section").1;
+    let body = section.split_once("```toml\n").unwrap().1.split_once("```").unwrap().0;
+    let text = format!("[server]\nupstream = \"http://127.0.0.1:8080\"\n\n{body}");
+    let cfg = Config::parse(&text, Path::new("."), "README").unwrap_or_else(|e| panic!("{e}"));
+    let e = &cfg.rooms[0].events[0];
+    assert!(e.shuffle && e.prequeue_from.is_some());
+    assert_eq!(
+        e.opens_at - e.prequeue_from.unwrap(),
+        15 * 60_000,
+        "the line opens 15 minutes before"
+    );
+    assert_eq!(
+        e.closes_at.unwrap() - e.opens_at,
+        2 * 3_600_000,
+        "and closes two hours after"
+    );
+}
+
 #[test]
 fn the_reference_mentions_every_key() {
     let block = reference_block();

@@ -1322,3 +1322,40 @@ async fn the_draw_survives_a_restart() {
         assert_eq!(admit_all(&second, (1..=100).collect(), 2 * SEC, &other).await, runs[0]);
     }
 }
+
+/// A reload that moves the opening while the pre-queue runs keeps the
+/// line: the draw at the new time covers everyone who joined since the
+/// pre-queue began.
+#[tokio::test]
+async fn a_moved_opening_keeps_the_pre_queue() {
+    each_store(async |s, kind| {
+        let (pre, _) = event_limits(5, KEY);
+        for _ in 0..10 {
+            ticket(&*s, 0, &pre).await;
+        }
+        s.tick(R, SEC, &pre).await.unwrap();
+        let moved = Limits {
+            draw: Some(DrawSpec { event: 78, key: KEY }),
+            ..pre
+        };
+        for _ in 0..10 {
+            ticket(&*s, 2 * SEC, &moved).await;
+        }
+        s.tick(R, 3 * SEC, &moved).await.unwrap();
+        let open = Limits {
+            mode: RoomMode::Queue,
+            ..moved
+        };
+        let snap = s.tick(R, 4 * SEC, &open).await.unwrap().snapshot;
+        assert_eq!(
+            snap.draw,
+            Some(Draw {
+                lo: 0,
+                size: 20,
+                key: KEY
+            }),
+            "{kind}"
+        );
+    })
+    .await;
+}

@@ -374,9 +374,12 @@ impl RoomState {
     fn follow_draw(&mut self, lim: &Limits) {
         let Some(spec) = lim.draw else { return };
         if lim.mode == RoomMode::Prequeue {
-            // A new pre-queue, unless the last block is still being let in.
             let running = self.active_draw().is_some();
-            if self.draw.is_none_or(|d| d.event != spec.event) && !running {
+            if let Some(rec) = self.draw.as_mut().filter(|d| d.drawn.is_none()) {
+                // The pre-queue runs: an opening moved by a reload keeps it.
+                rec.event = spec.event;
+            } else if self.draw.is_none_or(|d| d.event != spec.event) && !running {
+                // A new pre-queue, unless the last block is still being let in.
                 self.draw = Some(DrawRecord {
                     event: spec.event,
                     lo: self.issued,

@@ -152,7 +152,13 @@ apply_overrides()
 local spec_ev, spec_k0, spec_k1 = string.match(ARGV[13], '^(%d+):(%d+):(%d+)$')
 if spec_ev and (op == 'arrive' or op == 'visit' or op == 'tick') then
   if cfg_mode == 'w' then
-    if draw_ev ~= spec_ev and not active_draw() then
+    if draw_ev and not draw then
+      -- The pre-queue runs: an opening moved by a reload keeps it.
+      if draw_ev ~= spec_ev then
+        redis.call('HSET', K_META, 'dev', spec_ev)
+        draw_ev = spec_ev
+      end
+    elseif draw_ev ~= spec_ev and not active_draw() then
       redis.call('HSET', K_META, 'dev', spec_ev, 'dlo', I(issued))
       redis.call('HDEL', K_META, 'dn', 'dk0', 'dk1')
       draw_ev, draw_lo, draw = spec_ev, issued, nil
