@@ -190,5 +190,46 @@ fn store(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens, gate, store, scheduler);
+/// A waiting visitor's place: in arrival order, and in a drawn block
+/// (where it costs the permutation, twice: the cached check's order and
+/// the estimate's), 50,000 in line, every one checked in.
+fn draw(c: &mut Criterion) {
+    use vestibule::store::{Draw, Snapshot};
+    let n = 50_000u64;
+    let marks: Vec<(u64, u64, u64)> = (0..=n / 64).map(|w| (w, u64::MAX, w * 64)).collect();
+    let line = Snapshot {
+        issued: n,
+        admitted: 2_000,
+        cleared: n,
+        marks,
+        ..Snapshot::default()
+    };
+    let d = Draw {
+        lo: 0,
+        size: n,
+        key: 0x0123_4567_89ab_cdef,
+    };
+    let drawn = Snapshot {
+        draw: Some(d),
+        ..line.clone()
+    };
+    c.bench_function("draw/order (a block of 50,000)", |b| {
+        let mut t = 0;
+        b.iter(|| {
+            t = t % n + 1;
+            d.order(black_box(t))
+        })
+    });
+    for (name, snap) in [("arrival order", &line), ("a drawn block", &drawn)] {
+        c.bench_function(&format!("snapshot/order + ahead, {name} (50,000 waiting)"), |b| {
+            let mut t = 2_000;
+            b.iter(|| {
+                t = t % (n - 2_000) + 2_001;
+                (snap.order(black_box(t)) > 2_000).then(|| snap.ahead(t, 2_000))
+            })
+        });
+    }
+}
+
+criterion_group!(benches, tokens, gate, store, scheduler, draw);
 criterion_main!(benches);

@@ -430,3 +430,86 @@ async fn the_countdown_shows_the_opening_in_the_visitor_s_time() {
         "it polled"
     );
 }
+
+/// A drawn pre-queue's page (`shuffle`): before the opening it has no
+/// place to show and says the places are drawn at the opening; once the
+/// doors open, its poll brings the drawn place (or the visitor in), and
+/// the paragraph about the draw to come goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drawn_pre_queue_s_page_shows_the_place_once_drawn() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let h = Harness::start(&format!(
+        r#"
+        [[room]]
+        name = "reg"
+        paths = ["/register"]
+        capacity = 1
+        checkin_window = "1h"
+        [[room.event]]
+        name = "e"
+        prequeue_from = "{}"
+        opens_at = "{}"
+        shuffle = true
+        "#,
+        support::at(0),
+        support::at(60)
+    ))
+    .await;
+    h.tick().await;
+    // Thirty others in the pre-queue, all checked in: the browser is let
+    // in first one time in 31; otherwise it waits with a drawn place.
+    let others: Vec<_> = (0..30).map(|_| h.visitor()).collect();
+    for v in &others {
+        v.get("/register").await;
+        v.get_json("/_vestibule/status?room=reg").await;
+    }
+    let url = h.url("/register");
+    let dump = browse_in(browser, &url, true, None, 500).await.unwrap();
+    let dom = &dump.dom;
+    assert!(dom.contains("<title>In line: place drawn at the opening"), "{dom}");
+    assert_eq!(text_of(dom, "position"), "drawn when the doors open");
+    assert!(dom.contains(r#"<p id="shuffle">"#), "{dom}");
+
+    let polls = async || {
+        metric(
+            &h.metrics().await,
+            r#"vestibule_requests_total{outcome="status",room="reg"}"#,
+        )
+    };
+    let before = polls().await;
+    let driver = async {
+        let mut opened = false;
+        loop {
+            if !opened && polls().await > before {
+                // The page polled once in the pre-queue: open the doors.
+                h.tick_after(Duration::from_secs(61)).await;
+                opened = true;
+            }
+            h.tick().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let dump = tokio::select! {
+        d = browse_in(browser, &url, true, None, VIRTUAL_BUDGET_MS) => d,
+        () = driver => unreachable!(),
+    };
+    let dom = &dump.expect("the browser finished").dom;
+    if h.upstream.hits("/register") > 0 && !dom.contains(r#"id="position""#) {
+        // Drawn first: let in, on the site's page.
+        return;
+    }
+    let place: u64 = text_of(dom, "position")
+        .parse()
+        .unwrap_or_else(|_| panic!("a drawn place\n{dom}"));
+    assert!((1..=31).contains(&place), "{place}");
+    assert!(
+        dom.contains(&format!("<title>In line: place {place} – reg</title>")),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(r#"<p id="shuffle" hidden="">"#),
+        "the draw happened\n{dom}"
+    );
+}
