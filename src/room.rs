@@ -128,11 +128,12 @@ impl Room {
         }
     }
 
-    /// What the store is told of event `e`'s draw.
+    /// What the store is told of event `e`'s draw: a key of the event's
+    /// own, so one event's order says nothing about the next one's.
     fn draw(&self, e: &crate::schedule::Event) -> Option<DrawSpec> {
-        e.shuffle.then_some(DrawSpec {
+        e.shuffle.then(|| DrawSpec {
             event: e.opens_at,
-            key: self.draw_key,
+            key: splitmix64(self.draw_key ^ e.opens_at),
         })
     }
 
@@ -288,6 +289,15 @@ impl Room {
         };
         want.min(grace_cap)
     }
+}
+
+/// A 64-bit mixer (SplitMix64's finalizer): distinct inputs, unrelated
+/// outputs.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// The configured rooms and the path router.
@@ -490,6 +500,32 @@ mod tests {
 
     /// In a pre-queue, the wait counts from the opening: those the free
     /// slots take go in at once; the rest at the event's pace.
+    /// (Review of the draw: one key per process made event 2's order
+    /// event 1's.)
+    #[test]
+    fn each_shuffled_event_gets_its_own_draw_key() {
+        let ev = |name: &str, from: u64, opens_at: u64| crate::schedule::Event {
+            name: name.into(),
+            prequeue_from: Some(from),
+            opens_at,
+            closes_at: Some(opens_at + 1_000),
+            capacity: Some(100),
+            admit_per_minute: None,
+            max_session: None,
+            shuffle: true,
+            after: crate::schedule::RoomMode::Closed,
+        };
+        let cfg = RoomConfig {
+            events: vec![ev("e1", 1_000, 2_000), ev("e2", 10_000, 20_000)],
+            ..room("r", &["/r"])
+        };
+        let r = Room::new(cfg, std::time::Duration::from_secs(1), &Metrics::new());
+        let (k1, k2) = (r.limits(2_500).draw.unwrap(), r.limits(20_500).draw.unwrap());
+        assert_ne!(k1.event, k2.event);
+        assert_ne!(k1.key, k2.key);
+        assert_eq!(r.limits(1_500).draw, Some(k1), "the same in the pre-queue and open");
+    }
+
     #[test]
     fn a_pre_queue_s_estimate_counts_from_the_opening() {
         let m = Metrics::new();

@@ -30,7 +30,9 @@
 //! What the draw gives: arrival time inside the pre-queue makes no
 //! difference to the place, the place cannot be re-rolled (it is a
 //! function of the ticket number, which the cookie carries, signed), and
-//! it is unknown until the opening (the key is chosen then). What it does
+//! nobody can know it before the opening (the key is random, a new one
+//! for each event, kept in the proxy's memory until the store takes it at
+//! the opening). What it does
 //! not prevent: one person holding many tickets (many browsers, many
 //! addresses) gets many draws.
 

@@ -291,8 +291,9 @@ impl Snapshot {
         let before = self.live(p, d.lo);
         let start = p.max(d.lo);
         let remaining = d.hi() - start;
+        let fresh = d.hi().saturating_sub(d.lo.max(self.cleared));
         let block_live = self.live(d.lo, d.hi().min(self.cleared))
-            + d.hi().saturating_sub(d.lo.max(self.cleared)) * remaining / d.size;
+            + (u128::from(fresh) * u128::from(remaining) / u128::from(d.size)) as u64;
         let places = (d.order(n).min(d.hi() + 1) - 1).saturating_sub(start);
         let share = (u128::from(block_live) * u128::from(places) + u128::from(remaining / 2)) / u128::from(remaining);
         let in_block = share as u64;
@@ -405,6 +406,19 @@ mod tests {
         // The pointer moved on (a later answer from the store): 12 and 70 are gone.
         assert_eq!(s.ahead(131, 100), 1);
         assert_eq!(s.ahead(250, 240), 9); // 241..=249 all fresh
+    }
+
+    /// (Review of the draw: the fresh share of a 2^32 block overflowed.)
+    #[test]
+    fn ahead_in_the_largest_block_does_not_overflow() {
+        let size = draw::MAX_SIZE;
+        let s = Snapshot {
+            issued: size,
+            draw: Some(Draw { lo: 0, size, key: 3 }),
+            ..Snapshot::default()
+        };
+        let t = s.draw.unwrap().ticket(size / 2);
+        assert!(s.ahead(t, 0).abs_diff(size / 2) < 2);
     }
 
     #[test]
