@@ -963,6 +963,7 @@ async fn rooms_at(srv: &RedisServer, prefix: &str, base: u64) -> (MemoryStore, R
         issue_log: vec![],
         overrides: Overrides::default(),
         draw: None,
+        next_draw: None,
     };
     let mem = MemoryStore::restore(
         Dump {
@@ -1358,4 +1359,78 @@ async fn a_moved_opening_keeps_the_pre_queue() {
         );
     })
     .await;
+}
+
+/// (Review of the draw.) Event 1 closes with part of its drawn block still
+/// in line; event 2's pre-queue runs; event 2's pre-queue is drawn too,
+/// once event 1's leftovers are through, and nobody of either is let in
+/// out of their order.
+#[tokio::test]
+async fn a_second_event_after_an_unfinished_block_is_drawn_in_its_turn() {
+    let got = std::sync::Mutex::new(Vec::new());
+    each_store(async |s, kind| {
+        let (pre1, open1) = event_limits(5, KEY);
+        for _ in 0..50 {
+            let t = ticket(&*s, 0, &pre1).await;
+            s.visit(R, t, 0, &pre1).await.unwrap();
+        }
+        s.tick(R, SEC, &open1).await.unwrap();
+        // Event 1 is over: closed, no draw spec. 45 of its block still wait.
+        let closed = Limits {
+            mode: RoomMode::Closed,
+            ..lim(5)
+        };
+        s.tick(R, 2 * SEC, &closed).await.unwrap();
+        let ev2 = Some(DrawSpec {
+            event: 99,
+            key: KEY + 1,
+        });
+        let pre2 = Limits { draw: ev2, ..pre1 };
+        let open2 = Limits { draw: ev2, ..open1 };
+        for _ in 0..100 {
+            let t = ticket(&*s, 3 * SEC, &pre2).await;
+            s.visit(R, t, 3 * SEC, &pre2).await.unwrap();
+        }
+        // Everyone let in, in batches of five a tick.
+        let batches = admit_all(&*s, (1..=150).collect(), 4 * SEC, &open2).await;
+        let d1 = Draw {
+            lo: 0,
+            size: 50,
+            key: KEY,
+        };
+        let d2 = Draw {
+            lo: 50,
+            size: 100,
+            key: KEY + 1,
+        };
+        let mut want: Vec<u64> = (1..=50).collect();
+        want.sort_by_key(|t| d1.order(*t));
+        let mut second: Vec<u64> = (51..=150).collect();
+        second.sort_by_key(|t| d2.order(*t));
+        want.extend(second);
+        let got_flat: Vec<Vec<u64>> = batches
+            .into_iter()
+            .filter(|b| !b.is_empty())
+            .map(|mut b| {
+                b.sort_unstable();
+                b
+            })
+            .collect();
+        let want_batches: Vec<Vec<u64>> = {
+            let mut out = Vec::new();
+            let mut rest = &want[..];
+            for b in &got_flat {
+                let (head, tail) = rest.split_at(b.len().min(rest.len()));
+                let mut h = head.to_vec();
+                h.sort_unstable();
+                out.push(h);
+                rest = tail;
+            }
+            out
+        };
+        assert_eq!(got_flat, want_batches, "{kind}");
+        got.lock().unwrap().push(kind);
+    })
+    .await;
+    assert!(!got.into_inner().unwrap().is_empty());
 }

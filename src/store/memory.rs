@@ -69,6 +69,9 @@ pub struct RoomDump {
     pub overrides: Overrides,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draw: Option<DrawRecord>,
+    /// A pre-queue that began while `draw`'s block was still being let in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_draw: Option<DrawRecord>,
 }
 
 /// An event's draw (see [`super::draw`]), from its pre-queue on.
@@ -78,7 +81,11 @@ pub struct DrawRecord {
     pub event: Millis,
     /// Tickets above this joined the pre-queue.
     pub lo: u64,
-    /// Fixed at the opening; `None` while the pre-queue runs.
+    /// At the opening: the pre-queue's last ticket, and the key. The block
+    /// is drawn then, or once the block before it is through.
+    #[serde(default)]
+    pub opened: Option<(u64, u64)>,
+    /// The drawn block; `None` until then.
     pub drawn: Option<Draw>,
 }
 
@@ -234,6 +241,7 @@ struct RoomState {
     /// Set when `issued` nears `floor`; taken by [`MemoryStore::with`].
     save_soon: bool,
     draw: Option<DrawRecord>,
+    next_draw: Option<DrawRecord>,
 }
 
 /// When a session admitted at `now` under `lim` ends: `max_session` on,
@@ -269,6 +277,7 @@ impl RoomState {
             phantom: 0,
             save_soon: false,
             draw: None,
+            next_draw: None,
         }
     }
 
@@ -308,6 +317,7 @@ impl RoomState {
             issue_log: self.issue_log.iter().copied().collect(),
             overrides: self.overrides.clone(),
             draw: self.draw,
+            next_draw: self.next_draw,
         }
     }
 
@@ -339,6 +349,7 @@ impl RoomState {
         r.issue_log = d.issue_log.into_iter().collect();
         r.overrides = d.overrides;
         r.draw = d.draw;
+        r.next_draw = d.next_draw;
         // Numbers up to the copy's floor may be in cookies already: none
         // is handed out again until a new copy reserves more.
         r.floor = d.floor.max(r.issued);
@@ -369,36 +380,69 @@ impl RoomState {
     }
 
     /// Follows the schedule's draw (see [`super::DrawSpec`]): notes where
-    /// an event's pre-queue starts, and fixes its block at the opening.
-    /// `lim` is the file's: the schedule's mode, not an operator's.
+    /// an event's pre-queue starts, and fixes its extent and key at the
+    /// opening. `lim` is the file's: the schedule's mode, not an
+    /// operator's. The Redis script mirrors this step for step.
     fn follow_draw(&mut self, lim: &Limits) {
+        self.settle_draws();
         let Some(spec) = lim.draw else { return };
+        let pending = |r: &Option<DrawRecord>| r.is_some_and(|d| d.drawn.is_none() && d.opened.is_none());
+        let of_event = |r: &Option<DrawRecord>| r.is_some_and(|d| d.event == spec.event);
         if lim.mode == RoomMode::Prequeue {
-            let running = self.active_draw().is_some();
-            if let Some(rec) = self.draw.as_mut().filter(|d| d.drawn.is_none()) {
+            let fresh = DrawRecord {
+                event: spec.event,
+                lo: self.issued,
+                opened: None,
+                drawn: None,
+            };
+            if pending(&self.draw) || pending(&self.next_draw) {
                 // The pre-queue runs: an opening moved by a reload keeps it.
-                rec.event = spec.event;
-            } else if self.draw.is_none_or(|d| d.event != spec.event) && !running {
-                // A new pre-queue, unless the last block is still being let in.
-                self.draw = Some(DrawRecord {
-                    event: spec.event,
-                    lo: self.issued,
-                    drawn: None,
-                });
+                let rec = if pending(&self.draw) {
+                    &mut self.draw
+                } else {
+                    &mut self.next_draw
+                };
+                if let Some(r) = rec.as_mut() {
+                    r.event = spec.event;
+                }
+            } else if of_event(&self.draw) || of_event(&self.next_draw) {
+                // Opened already (another instance's clock is ahead).
+            } else if self.active_draw().is_some() {
+                // The last block is still being let in: this one waits
+                // its turn. (A third waits in arrival order.)
+                if self.next_draw.is_none() {
+                    self.next_draw = Some(fresh);
+                }
+            } else {
+                self.draw = Some(fresh);
             }
-        } else if let Some(rec) = self
+        } else {
+            for rec in [&mut self.draw, &mut self.next_draw].into_iter().flatten() {
+                if rec.event == spec.event && rec.drawn.is_none() && rec.opened.is_none() {
+                    rec.opened = Some((self.issued, spec.key));
+                }
+            }
+            self.settle_draws();
+        }
+    }
+
+    /// Draws the current record once its doors opened, and hands over to
+    /// the next one once the current block is through.
+    fn settle_draws(&mut self) {
+        let through = self
             .draw
-            .as_mut()
-            .filter(|d| d.event == spec.event && d.drawn.is_none())
-        {
-            // An operator who opened the room early let some in already.
-            let lo = rec.lo.max(self.admitted);
-            let size = (self.issued - lo).min(draw::MAX_SIZE);
-            rec.drawn = Some(Draw {
-                lo,
-                size,
-                key: spec.key,
-            });
+            .is_some_and(|r| r.drawn.is_some_and(|d| self.admitted >= d.hi()));
+        if through && self.next_draw.is_some() {
+            self.draw = self.next_draw.take();
+        }
+        let admitted = self.admitted;
+        if let Some(rec) = self.draw.as_mut().filter(|r| r.drawn.is_none()) {
+            if let Some((hi, key)) = rec.opened {
+                // An operator who opened the room early let some in already.
+                let lo = rec.lo.max(admitted);
+                let size = hi.saturating_sub(lo).min(draw::MAX_SIZE);
+                rec.drawn = Some(Draw { lo, size, key });
+            }
         }
     }
 
@@ -690,7 +734,10 @@ impl RoomState {
         // Then the line, in its order: ticket order, but for a drawn block.
         let block = self.active_draw();
         let mut scanned = 0;
-        while self.admitted < self.issued {
+        // A pre-queue waiting for the block before it to be through is
+        // not walked in arrival order.
+        let stop = self.next_draw.map_or(u64::MAX, |n| n.lo);
+        while self.admitted < self.issued.min(stop) {
             let next = self.admitted + 1;
             if let Some(d) = block.filter(|d| next > d.lo && next <= d.hi()) {
                 // The ticket drawn for this place: as below, one at a time.
@@ -733,6 +780,7 @@ impl RoomState {
             if let Some(d) = block.filter(|d| next <= d.lo) {
                 end = end.min(d.lo);
             }
+            end = end.min(stop);
             self.admitted = end;
         }
         self.spend(lim, admitted);

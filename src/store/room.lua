@@ -5,8 +5,10 @@
 --
 -- KEYS (all share the room's hash tag, so one Redis Cluster slot):
 --   1 meta     HASH  epoch issued admitted pstart paused cap rate btok blast notice mode,
---                    and an event's draw: dev (its opens_at), dlo, then at the
---                    opening dn (size), dk0 dk1 (key halves)
+--                    and an event's draw: dev (its opens_at), dlo, at the
+--                    opening dop ('hi:k0:k1'), once drawn dn (size), dk0 dk1
+--                    (key halves); nev nlo nop: a pre-queue that began while
+--                    that block was still being let in
 --   2 sess     ZSET  confirmed sessions, score = last seen
 --   3 prov     ZSET  provisional sessions (direct, not yet back), score = last seen
 --   4 resv     ZSET  reserved slots, score = claim deadline
@@ -47,7 +49,7 @@ if redis.call('HSETNX', K_META, 'epoch', ARGV[9]) == 1 then
   redis.call('HSET', K_META, 'issued', '0', 'admitted', '0')
 end
 local m = redis.call('HMGET', K_META, 'epoch', 'issued', 'admitted', 'paused', 'cap', 'rate', 'btok', 'blast', 'mode',
-  'dev', 'dlo', 'dn', 'dk0', 'dk1')
+  'dev', 'dlo', 'dn', 'dk0', 'dk1', 'dop', 'nev', 'nlo', 'nop')
 local epoch = tonumber(m[1])
 local issued = tonumber(m[2]) or 0
 local admitted = tonumber(m[3]) or 0
@@ -79,8 +81,10 @@ local function mix(x)
   return u32(bit.bxor(x, bit.rshift(x, 16)))
 end
 
-local draw_ev = m[10]
-local draw_lo = tonumber(m[11])
+-- The current record (draw_*; `draw` once drawn) and the next (next_*),
+-- as DrawRecord in src/store/memory.rs. Absent fields read as false.
+local draw_ev, draw_lo, draw_op = m[10], tonumber(m[11]), m[15]
+local next_ev, next_lo, next_op = m[16], tonumber(m[17]), m[18]
 local draw = nil -- the drawn block: lo, n, and (once used) the network
 if m[12] then
   draw = {lo = tonumber(m[11]), n = tonumber(m[12]), k0 = tonumber(m[13]), k1 = tonumber(m[14])}
@@ -147,28 +151,67 @@ local function apply_overrides()
 end
 apply_overrides()
 
--- Follows the schedule's draw: notes where an event's pre-queue starts,
--- and fixes its block at the opening (see DrawSpec in src/store/mod.rs).
+-- Draws the current record once its doors opened, and hands over to the
+-- next one once the current block is through (settle_draws in memory.rs).
+local function settle_draws()
+  if draw and admitted >= draw.lo + draw.n and next_ev then
+    draw_ev, draw_lo, draw_op, draw = next_ev, next_lo, next_op, nil
+    redis.call('HSET', K_META, 'dev', draw_ev, 'dlo', I(draw_lo))
+    if draw_op then redis.call('HSET', K_META, 'dop', draw_op) else redis.call('HDEL', K_META, 'dop') end
+    redis.call('HDEL', K_META, 'dn', 'dk0', 'dk1', 'nev', 'nlo', 'nop')
+    next_ev, next_lo, next_op = false, nil, false
+  end
+  if draw_ev and not draw and draw_op then
+    -- An operator who opened the room early let some in already.
+    local hi, k0, k1 = string.match(draw_op, '^(%d+):(%d+):(%d+)$')
+    local lo = math.max(draw_lo, admitted)
+    local n = math.min(math.max(tonumber(hi) - lo, 0), DRAW_MAX)
+    redis.call('HSET', K_META, 'dlo', I(lo), 'dn', I(n), 'dk0', k0, 'dk1', k1)
+    draw = {lo = lo, n = n, k0 = tonumber(k0), k1 = tonumber(k1)}
+  end
+end
+
+-- Follows the schedule's draw (follow_draw in memory.rs, step for step):
+-- notes where an event's pre-queue starts, and fixes its extent and key
+-- at the opening.
 local spec_ev, spec_k0, spec_k1 = string.match(ARGV[13], '^(%d+):(%d+):(%d+)$')
-if spec_ev and (op == 'arrive' or op == 'visit' or op == 'tick') then
-  if cfg_mode == 'w' then
-    if draw_ev and not draw then
+if op == 'arrive' or op == 'visit' or op == 'tick' then
+  settle_draws()
+  if spec_ev and cfg_mode == 'w' then
+    local cur_pending = draw_ev and not draw and not draw_op
+    if cur_pending or (next_ev and not next_op) then
       -- The pre-queue runs: an opening moved by a reload keeps it.
-      if draw_ev ~= spec_ev then
+      if cur_pending then
         redis.call('HSET', K_META, 'dev', spec_ev)
         draw_ev = spec_ev
+      else
+        redis.call('HSET', K_META, 'nev', spec_ev)
+        next_ev = spec_ev
       end
-    elseif draw_ev ~= spec_ev and not active_draw() then
+    elseif draw_ev == spec_ev or next_ev == spec_ev then
+      -- Opened already (another instance's clock is ahead).
+    elseif active_draw() then
+      -- The last block is still being let in: this one waits its turn.
+      if not next_ev then
+        redis.call('HSET', K_META, 'nev', spec_ev, 'nlo', I(issued))
+        next_ev, next_lo = spec_ev, issued
+      end
+    else
       redis.call('HSET', K_META, 'dev', spec_ev, 'dlo', I(issued))
-      redis.call('HDEL', K_META, 'dn', 'dk0', 'dk1')
-      draw_ev, draw_lo, draw = spec_ev, issued, nil
+      redis.call('HDEL', K_META, 'dn', 'dk0', 'dk1', 'dop')
+      draw_ev, draw_lo, draw_op, draw = spec_ev, issued, false, nil
     end
-  elseif draw_ev == spec_ev and not draw then
-    -- An operator who opened the room early let some in already.
-    local lo = math.max(draw_lo, admitted)
-    local n = math.min(issued - lo, DRAW_MAX)
-    redis.call('HSET', K_META, 'dlo', I(lo), 'dn', I(n), 'dk0', spec_k0, 'dk1', spec_k1)
-    draw = {lo = lo, n = n, k0 = tonumber(spec_k0), k1 = tonumber(spec_k1)}
+  elseif spec_ev then
+    local opened = I(issued) .. ':' .. spec_k0 .. ':' .. spec_k1
+    if draw_ev == spec_ev and not draw and not draw_op then
+      redis.call('HSET', K_META, 'dop', opened)
+      draw_op = opened
+    end
+    if next_ev == spec_ev and not next_op then
+      redis.call('HSET', K_META, 'nop', opened)
+      next_op = opened
+    end
+    settle_draws()
   end
 end
 
@@ -473,7 +516,11 @@ elseif op == 'tick' then
   -- skipping runs of presumed-dead tickets.
   local block = active_draw()
   local scanned = 0
-  while admitted < issued do
+  -- A pre-queue waiting for the block before it to be through is not
+  -- walked in arrival order.
+  local stop = issued
+  if next_ev then stop = math.min(issued, next_lo) end
+  while admitted < stop do
     local nx = admitted + 1
     if in_block(block, nx) then
       -- The ticket drawn for this place: one at a time.
@@ -506,7 +553,7 @@ elseif op == 'tick' then
         local e = math.min(c, issued)
         if mk then e = math.min(e, mk - 1) end
         if block and nx <= block.lo then e = math.min(e, block.lo) end
-        admitted = e
+        admitted = math.min(e, stop)
       end
     end
   end
