@@ -205,6 +205,55 @@ struct Session {
     confirmed: bool,
 }
 
+/// Late returners: each one's deadline, and their order in line (the
+/// line's order when each came back, as the Redis script scores them), so
+/// the first and the count ahead of one take no scan.
+#[derive(Debug, Default)]
+struct Returners {
+    deadline: BTreeMap<u64, Millis>,
+    at: HashMap<u64, u64>,
+    ordered: std::collections::BTreeSet<(u64, u64)>,
+}
+
+impl Returners {
+    /// Ticket `t`, at `order` in line, waits until `deadline`.
+    fn insert(&mut self, t: u64, order: u64, deadline: Millis) {
+        self.deadline.insert(t, deadline);
+        if let Some(old) = self.at.insert(t, order) {
+            self.ordered.remove(&(old, t));
+        }
+        self.ordered.insert((order, t));
+    }
+
+    fn remove(&mut self, t: u64) -> bool {
+        if let Some(old) = self.at.remove(&t) {
+            self.ordered.remove(&(old, t));
+        }
+        self.deadline.remove(&t).is_some()
+    }
+
+    fn contains(&self, t: u64) -> bool {
+        self.deadline.contains_key(&t)
+    }
+
+    fn first(&self) -> Option<u64> {
+        self.ordered.first().map(|(_, t)| *t)
+    }
+
+    /// Returners before `order`.
+    fn ahead(&self, order: u64) -> u64 {
+        self.ordered.range(..(order, 0)).count() as u64
+    }
+
+    fn len(&self) -> usize {
+        self.deadline.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.deadline.is_empty()
+    }
+}
+
 /// One room's state; see the module docs of [`crate::store`].
 #[derive(Debug)]
 struct RoomState {
@@ -215,8 +264,8 @@ struct RoomState {
     sessions: HashMap<u64, Session>,
     /// Ticket -> claim deadline.
     reservations: BTreeMap<u64, Millis>,
-    /// Late returner ticket -> deadline to come back for the slot.
-    returners: BTreeMap<u64, Millis>,
+    /// Late returners, with their deadlines to come back for the slot.
+    returners: Returners,
     /// Tickets whose reservation lapsed -> until when they may return.
     lapsed: BTreeMap<u64, Millis>,
     /// Sessions released early -> until when their cookies could look fresh.
@@ -261,7 +310,7 @@ impl RoomState {
             admitted: 0,
             sessions: HashMap::new(),
             reservations: BTreeMap::new(),
-            returners: BTreeMap::new(),
+            returners: Returners::default(),
             lapsed: BTreeMap::new(),
             revoked: BTreeMap::new(),
             marks: BTreeMap::new(),
@@ -310,7 +359,7 @@ impl RoomState {
             sessions,
             session_ends,
             reservations: pairs(&self.reservations),
-            returners: pairs(&self.returners),
+            returners: self.returners.deadline.iter().map(|(k, v)| (*k, *v)).collect(),
             lapsed: pairs(&self.lapsed),
             revoked: pairs(&self.revoked),
             marks: self.marks.iter().map(|(k, v)| (*k, *v)).collect(),
@@ -342,14 +391,17 @@ impl RoomState {
             })
             .collect();
         r.reservations = d.reservations.into_iter().collect();
-        r.returners = d.returners.into_iter().collect();
+        r.draw = d.draw;
+        r.next_draw = d.next_draw;
+        for (t, deadline) in d.returners {
+            let at = r.order(t);
+            r.returners.insert(t, at, deadline);
+        }
         r.lapsed = d.lapsed.into_iter().collect();
         r.revoked = d.revoked.into_iter().collect();
         r.marks = d.marks.into_iter().filter(|(_, b)| *b != 0).collect();
         r.issue_log = d.issue_log.into_iter().collect();
         r.overrides = d.overrides;
-        r.draw = d.draw;
-        r.next_draw = d.next_draw;
         // Numbers up to the copy's floor may be in cookies already: none
         // is handed out again until a new copy reserves more.
         r.floor = d.floor.max(r.issued);
@@ -456,9 +508,9 @@ impl RoomState {
         self.draw.and_then(|d| d.drawn).map_or(t, |d| d.order(t))
     }
 
-    /// The returner first in line (returners go in the line's order).
+    /// The returner first in line.
     fn first_returner(&self) -> Option<u64> {
-        self.returners.keys().copied().min_by_key(|t| self.order(*t))
+        self.returners.first()
     }
 
     fn budget(&mut self, now: Millis, lim: &Limits) -> u64 {
@@ -588,7 +640,7 @@ impl RoomState {
         }
         // Only a ticket whose reservation lapsed may come back late. A used
         // ticket, or one skipped because it never checked in, is void.
-        if !self.returners.contains_key(&t) && self.lapsed.remove(&t).is_none() {
+        if !self.returners.contains(t) && self.lapsed.remove(&t).is_none() {
             return Visit::Unknown;
         }
         // The first returner in ticket order takes a free slot at once; the
@@ -597,14 +649,14 @@ impl RoomState {
         let open = self.overrides.admitting(lim);
         if open && self.has_free_slot(lim) && first.is_none_or(|f| f == t) && self.budget(now, lim) >= 1 {
             self.spend(lim, 1);
-            self.returners.remove(&t);
+            self.returners.remove(t);
             self.confirmed_session(t, now, lim);
             return Visit::Claimed;
         }
-        self.returners.insert(t, now + lim.claim_grace_ms);
         let at = self.order(t);
+        self.returners.insert(t, at, now + lim.claim_grace_ms);
         Visit::Returner {
-            ahead: self.returners.keys().filter(|r| self.order(**r) < at).count() as u64,
+            ahead: self.returners.ahead(at),
         }
     }
 
@@ -690,7 +742,11 @@ impl RoomState {
             // those whose turn had come, and the returners' and lapsed
             // tickets' claims, are held until it opens, and run from then.
             let grace = now.saturating_add(lim.claim_grace_ms);
-            for d in self.reservations.values_mut().chain(self.returners.values_mut()) {
+            for d in self
+                .reservations
+                .values_mut()
+                .chain(self.returners.deadline.values_mut())
+            {
                 *d = (*d).max(grace);
             }
             for d in self.lapsed.values_mut() {
@@ -698,13 +754,28 @@ impl RoomState {
             }
         }
         let mut expired_reservations = 0;
-        for map in [&mut self.reservations, &mut self.returners] {
-            let gone: Vec<u64> = map.iter().filter(|(_, d)| **d <= now).map(|(t, _)| *t).collect();
-            for t in gone {
-                map.remove(&t);
-                self.lapsed.insert(t, until);
-                expired_reservations += 1;
-            }
+        let gone: Vec<u64> = self
+            .reservations
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in gone {
+            self.reservations.remove(&t);
+            self.lapsed.insert(t, until);
+            expired_reservations += 1;
+        }
+        let gone: Vec<u64> = self
+            .returners
+            .deadline
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in gone {
+            self.returners.remove(t);
+            self.lapsed.insert(t, until);
+            expired_reservations += 1;
         }
         self.lapsed.retain(|_, d| *d > now);
         self.revoked.retain(|_, d| *d > now);
@@ -726,7 +797,7 @@ impl RoomState {
             let Some(t) = self.first_returner() else {
                 break;
             };
-            self.returners.remove(&t);
+            self.returners.remove(t);
             self.reservations.insert(t, deadline);
             allow -= 1;
             admitted += 1;
