@@ -11,6 +11,8 @@
 //! valid ticket, checked in, behind pointer -> wait (answered from the view)
 //! valid ticket otherwise                   -> visit: wait | claim -> forward | gone -> arrive
 //! no valid token                           -> arrive: direct -> forward | ticket -> wait
+//!   (in a drawn pre-queue: a pass, no store call; the pass -> arrive,
+//!   checked in at once: see [`drawn_prequeue`])
 //! the store fails                          -> [`store_down`]: the failure policy
 //! ```
 //!
@@ -139,6 +141,9 @@ pub enum Mint {
     NewTicket(Token),
     /// The visitor's ticket, now checked in.
     CheckedIn(Token),
+    /// A pass in a drawn pre-queue: a ticket without a number yet (number
+    /// 0), signed like any ticket; see [`drawn_prequeue`].
+    Pass,
 }
 
 /// A session created by this request.
@@ -191,8 +196,12 @@ pub fn first(f: &Facts) -> Step {
         RoomMode::Queue | RoomMode::Closed | RoomMode::Prequeue => {}
     }
     let Some(t) = f.token else {
-        return Step::Arrive;
+        return if drawn_prequeue(f) { pass(f) } else { Step::Arrive };
     };
+    if t.kind == Kind::Ticket && t.number == 0 {
+        // A pass: the visitor came back with a cookie. A place now.
+        return Step::Arrive;
+    }
     if t.kind == Kind::Session {
         return if is_current(t, f) {
             Step::Forward(Forward::plain(Outcome::Session))
@@ -327,7 +336,9 @@ pub fn arrived(f: &Facts, answer: Result<Arrival, &StoreError>, ticket_ttl_ms: u
         Ok(Arrival::Queued { ticket, pointer }) => {
             let token = Token {
                 kind: Kind::Ticket,
-                checked_in: false,
+                // In a drawn pre-queue the store checks a ticket in as it
+                // issues it (the visitor came back with a pass).
+                checked_in: drawn_prequeue(f),
                 epoch: f.snapshot.epoch,
                 number: ticket,
                 stamp_ms: f.now,
@@ -400,6 +411,32 @@ fn local_share(f: &Facts) -> u64 {
 /// The room's mode in force: an operator's, else the file's.
 fn mode(f: &Facts) -> RoomMode {
     f.snapshot.overrides.mode(f.limits)
+}
+
+/// In an event's pre-queue whose places are drawn at the opening, a new
+/// visitor gets a *pass* first (no number, no store call), and a numbered
+/// ticket, checked in at once, when they come back with it. So every
+/// ticket in the drawn block belongs to someone who keeps cookies: a
+/// client that never comes back (a crawler, a script without cookies)
+/// costs nothing, where in a drawn block each such ticket would cost the
+/// scheduler a look at the opening (places are scattered: no run of them
+/// can be skipped at once). Nothing is lost to a visitor: the pre-queue's
+/// order is drawn anyway.
+pub fn drawn_prequeue(f: &Facts) -> bool {
+    mode(f) == RoomMode::Prequeue && f.limits.draw.is_some()
+}
+
+/// A pass (see [`drawn_prequeue`]): waiting, with no place yet.
+fn pass(f: &Facts) -> Step {
+    wait(
+        f,
+        Place {
+            position: f.snapshot.waiting() + 1,
+            returner: false,
+            checked_in: false,
+            cookie: Some(Mint::Pass),
+        },
+    )
 }
 
 /// A new visitor: a place in line, unless the room is closed.

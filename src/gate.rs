@@ -133,6 +133,7 @@ fn who(token: Option<&Token>, minted: Option<&Mint>, created: Option<Created>) -
     match (minted, token) {
         (Some(Mint::Session { number, .. }), _) => Some(Visitor::Session(*number)),
         (Some(Mint::NewTicket(t) | Mint::CheckedIn(t)), _) => Some(Visitor::Ticket(t.number)),
+        (Some(Mint::Pass), _) => None,
         (None, Some(t)) if t.kind == Kind::Session => Some(Visitor::Session(t.number)),
         (None, Some(t)) => Some(Visitor::Ticket(t.number)),
         (None, None) => None,
@@ -404,6 +405,17 @@ fn mint(app: &App, room: &Room, what: Mint, now: Millis) -> HeaderValue {
     match what {
         Mint::Session { number, confirmed } => crate::cookie::session(&app.keys, room, number, now, confirmed, secure),
         Mint::NewTicket(t) | Mint::CheckedIn(t) => crate::cookie::ticket(&app.keys, room, &t, now, secure),
+        Mint::Pass => {
+            let pass = Token {
+                kind: Kind::Ticket,
+                checked_in: false,
+                epoch: room.view().snapshot.epoch,
+                number: 0,
+                stamp_ms: now,
+                expires_ms: now + app.live.load().config.token.ticket_ttl.as_millis() as u64,
+            };
+            crate::cookie::ticket(&app.keys, room, &pass, now, secure)
+        }
     }
 }
 
@@ -860,11 +872,18 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) ->
                 return with_cookie(r, place.cookie);
             }
             Step::Forward(fw) => {
-                if let Some(Created::Claimed { since_ms, .. }) = fw.created {
-                    count_claim(room, since_ms, now);
+                match fw.created {
+                    Some(Created::Claimed { since_ms, .. }) => count_claim(room, since_ms, now),
+                    // A pass's place, and the room had one free.
+                    Some(Created::Direct { .. }) => room.metrics.admitted_direct.inc(),
+                    None => {}
                 }
                 let r = json_response(StatusCode::OK, page::admitted_json(room.name()));
                 return with_cookie(r, fw.cookie);
+            }
+            // A pass (a drawn pre-queue's) back: its place, here as on a page.
+            Step::Arrive if t.number == 0 && t.kind == Kind::Ticket => {
+                ask(app, room, Some(&t), Asking::Status, now, Step::Arrive).await
             }
             // The ticket is void: a page load would make a new visitor.
             Step::Arrive => return not_known("ticket not known"),

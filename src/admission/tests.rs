@@ -768,3 +768,59 @@ fn in_a_drawn_block_the_place_decides_not_the_number() {
         }
     }
 }
+
+/// A drawn pre-queue hands a new visitor a pass, without a store call; the
+/// pass back is a place, checked in as it is issued. Outside a drawn
+/// pre-queue a pass is a new visitor's cookie like no cookie at all.
+#[test]
+fn a_drawn_pre_queue_hands_out_passes_first() {
+    let snap = snapshot();
+    let drawn = Limits {
+        mode: RoomMode::Prequeue,
+        draw: Some(crate::store::DrawSpec { event: 1, key: 2 }),
+        ..limits(10)
+    };
+    let plain = Limits {
+        mode: RoomMode::Prequeue,
+        ..limits(10)
+    };
+    let step = first(&facts(None, &snap, &drawn, UP, Asking::Page));
+    assert!(
+        matches!(
+            step,
+            Step::Wait(Place {
+                cookie: Some(Mint::Pass),
+                checked_in: false,
+                ..
+            })
+        ),
+        "{step:?}"
+    );
+    assert_eq!(first(&facts(None, &snap, &plain, UP, Asking::Page)), Step::Arrive);
+    let pass = ticket(0, false);
+    for lim in [&drawn, &plain, &limits(10)] {
+        assert_eq!(first(&facts(Some(&pass), &snap, lim, UP, Asking::Page)), Step::Arrive);
+    }
+    let queued = Ok(Arrival::Queued {
+        ticket: 31,
+        pointer: 20,
+    });
+    let step = arrived(&facts(Some(&pass), &snap, &drawn, UP, Asking::Status), queued, 60_000);
+    let Step::Wait(Place {
+        cookie: Some(Mint::NewTicket(t)),
+        ..
+    }) = step
+    else {
+        panic!("{step:?}")
+    };
+    assert!(t.checked_in && t.number == 31, "{t:?}");
+    // An operator's mode wins: a pre-queue opened early admits as ever.
+    let opened = Snapshot {
+        overrides: Overrides {
+            mode: Some(RoomMode::Queue),
+            ..Overrides::default()
+        },
+        ..snapshot()
+    };
+    assert_eq!(first(&facts(None, &opened, &drawn, UP, Asking::Page)), Step::Arrive);
+}

@@ -591,6 +591,10 @@ impl RoomState {
 
     fn arrive(&mut self, now: Millis, lim: &Limits) -> Arrival {
         self.follow_draw(lim);
+        // In a drawn pre-queue a ticket is asked for by a visitor who came
+        // back with a pass: checked in as it is issued (see
+        // [`crate::admission::drawn_prequeue`]).
+        let checked_in = lim.mode == RoomMode::Prequeue && lim.draw.is_some();
         let lim = &self.overrides.apply(lim);
         self.watch_floor();
         let nobody_waiting = self.issued == self.admitted && self.returners.is_empty();
@@ -610,6 +614,9 @@ impl RoomState {
             return Arrival::Direct { number: self.issued };
         }
         self.issued += 1;
+        if checked_in {
+            self.mark(self.issued);
+        }
         Arrival::Queued {
             ticket: self.issued,
             pointer: self.admitted,
