@@ -708,7 +708,12 @@ fn standing<'a>(
         Some(at) => room.eta_from_opening(view, ahead, at),
         None => room.eta_seconds(view, ahead),
     };
-    let poll = room.poll_after(place.checked_in, eta);
+    // A pass comes back at once: the draw's block closes at the opening,
+    // and a pass back after it lines up behind the block.
+    let poll = match place.cookie {
+        Some(Mint::Pass) => 1,
+        _ => room.poll_after(place.checked_in, eta),
+    };
     let w = Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now)
         .noticed(room.notice(view));
     if let Some(at) = opening {

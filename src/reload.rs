@@ -38,6 +38,7 @@ use crate::app::{App, Live, StartError};
 use crate::config::{Config, ConfigError};
 use crate::proxy::Proxy;
 use crate::room::Rooms;
+use crate::schedule::Phase;
 
 /// Quiet time after a change event before the file is read: editors write
 /// in several steps.
@@ -97,6 +98,9 @@ pub struct ReloadReport {
     /// Every value the reload changed, as `key: old -> new`
     /// (`room.registration.capacity: 2 -> 3`); logged one a line.
     pub changes: Vec<String>,
+    /// What a change to a running event does that the change alone does
+    /// not say; logged as warnings.
+    pub warnings: Vec<String>,
 }
 
 /// A configuration value as a change log shows it: as written in the file.
@@ -313,6 +317,9 @@ fn log_reload(app: &App, res: &Result<ReloadReport, ReloadError>) {
             for change in &r.changes {
                 tracing::info!("changed by the file: {change}");
             }
+            for w in &r.warnings {
+                tracing::warn!("{w}");
+            }
             if !r.restart_needed.is_empty() {
                 tracing::warn!(
                     keys = ?r.restart_needed,
@@ -360,6 +367,21 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
             report.rooms_changed.push(room.name().to_string());
         }
         room.carry_from(prev);
+        if let (Phase::Prequeue(a), Phase::Prequeue(b)) = (prev.phase(now), room.phase(now)) {
+            if a.shuffle != b.shuffle {
+                report.warnings.push(format!(
+                    "room {}: shuffle turned {} while the pre-queue of {:?} runs: {}",
+                    room.name(),
+                    if b.shuffle { "on" } else { "off" },
+                    b.name,
+                    if b.shuffle {
+                        "those who joined before keep arrival order, ahead of the draw"
+                    } else {
+                        "its line will be let in in arrival order"
+                    }
+                ));
+            }
+        }
         // A value changed if the room's own changed, or the one its
         // schedule has in force now (a running event's capacity, say).
         let (was, is) = (prev.limits(now), room.limits(now));

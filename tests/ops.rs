@@ -1000,3 +1000,33 @@ async fn closing_the_room_keeps_the_front_of_the_line_in_place() {
     assert_eq!(first.get_json("/_vestibule/status").await.json()["state"], "admitted");
     assert_eq!(second.get_json("/_vestibule/status").await.json()["position"], 1);
 }
+
+/// A reload that turns `shuffle` on or off while an event's pre-queue
+/// runs says what that does to the line (the key change alone does not).
+#[tokio::test]
+async fn turning_shuffle_on_mid_pre_queue_says_what_it_does() {
+    let event = |shuffle: bool| {
+        format!(
+            "[[room.event]]\nname = \"e\"\nprequeue_from = \"{}\"\nopens_at = \"{}\"\nshuffle = {shuffle}\n",
+            at(0),
+            at(600)
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = |shuffle| room_file(2, "") + &event(shuffle);
+    let h = from_file_at(dir.path(), &text(false), T0 + 60_000).await;
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &text(true))).unwrap();
+    let rep = api(&h, Method::POST, "/api/reload", "").await.json();
+    let warnings = rep["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{rep}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("shuffle turned on while the pre-queue of \"e\" runs"),
+        "{rep}"
+    );
+    std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &text(false))).unwrap();
+    let rep = api(&h, Method::POST, "/api/reload", "").await.json();
+    assert!(rep["warnings"][0].as_str().unwrap().contains("arrival order"), "{rep}");
+}
