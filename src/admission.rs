@@ -172,6 +172,8 @@ pub struct Place {
     pub returner: bool,
     /// The store knows the ticket is live (polls may be slower).
     pub checked_in: bool,
+    /// The place was drawn at the opening (the ticket is in a drawn block).
+    pub drawn: bool,
     pub cookie: Option<Mint>,
 }
 
@@ -248,6 +250,7 @@ fn cached_place(t: &Token, snap: &Snapshot, pointer: u64) -> Option<Place> {
         position: snap.ahead(t.number, pointer) + 1,
         returner: false,
         checked_in: true,
+        drawn: snap.draw.is_some_and(|d| d.contains(t.number)),
         cookie: None,
     })
 }
@@ -291,6 +294,7 @@ pub fn visited(f: &Facts, answer: Result<Visit, &StoreError>) -> Step {
                 position: f.snapshot.ahead(t.number, pointer) + 1,
                 returner: false,
                 checked_in: true,
+                drawn: f.snapshot.draw.is_some_and(|d| d.contains(t.number)),
                 cookie: Some(Mint::CheckedIn(Token { checked_in: true, ..*t })),
             },
         ),
@@ -300,6 +304,7 @@ pub fn visited(f: &Facts, answer: Result<Visit, &StoreError>) -> Step {
                 position: ahead + 1,
                 returner: true,
                 checked_in: true,
+                drawn: false,
                 cookie: None,
             },
         ),
@@ -350,6 +355,7 @@ pub fn arrived(f: &Facts, answer: Result<Arrival, &StoreError>, ticket_ttl_ms: u
                     position: f.snapshot.ahead(ticket, pointer) + 1,
                     returner: false,
                     checked_in: false,
+                    drawn: false,
                     cookie: Some(Mint::NewTicket(token)),
                 },
             )
@@ -434,6 +440,7 @@ fn pass(f: &Facts) -> Step {
             position: f.snapshot.waiting() + 1,
             returner: false,
             checked_in: false,
+            drawn: false,
             cookie: Some(Mint::Pass),
         },
     )

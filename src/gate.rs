@@ -714,8 +714,11 @@ fn standing<'a>(
         Some(Mint::Pass) => 1,
         _ => room.poll_after(place.checked_in, eta),
     };
-    let w = Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now)
-        .noticed(room.notice(view));
+    let w = Waiting {
+        drawn: place.drawn,
+        ..Waiting::new(room.name(), title, site, place.position, place.returner, eta, poll, now)
+            .noticed(room.notice(view))
+    };
     if let Some(at) = opening {
         let w = w.before_opening(at, now);
         return if shuffle { w.drawn_at_opening() } else { w };

@@ -54,6 +54,9 @@ pub struct Waiting<'a> {
     /// pre-queue.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub shuffle: bool,
+    /// The visitor's place was drawn at the opening. Only then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub drawn: bool,
     /// A late returner waiting for the next free slot, ahead of the line.
     pub returner: bool,
     /// Estimated seconds to admission; null until the line's speed is known.
@@ -90,6 +93,7 @@ impl<'a> Waiting<'a> {
             notice: None,
             position: Some(position),
             shuffle: false,
+            drawn: false,
             returner,
             eta_seconds,
             eta_text: eta_text(eta_seconds, returner),
@@ -148,6 +152,9 @@ impl<'a> Waiting<'a> {
         }
         if self.shuffle {
             out.push_str(r#","shuffle":true"#);
+        }
+        if self.drawn {
+            out.push_str(r#","drawn":true"#);
         }
         out.push_str(if self.returner {
             r#","returner":true"#
@@ -367,6 +374,7 @@ struct PreparedKey {
     site: Option<String>,
     notice: Option<String>,
     returner: bool,
+    drawn: bool,
     /// A pre-queue's page is never prepared (see [`Pages::prepare`]).
     prequeue: bool,
 }
@@ -379,12 +387,14 @@ impl PreparedKey {
             site: w.site_name.map(str::to_owned),
             notice: w.notice.map(str::to_owned),
             returner: w.returner,
+            drawn: w.drawn,
             prequeue: w.opens_at.is_some(),
         }
     }
 
     fn fits(&self, w: &Waiting<'_>) -> bool {
         self.returner == w.returner
+            && self.drawn == w.drawn
             && self.room == w.room
             && self.title.as_deref() == w.room_title
             && self.site.as_deref() == w.site_name
@@ -682,6 +692,11 @@ mod tests {
                 assert_eq!(before.to_json(), serde_json::to_string(&before).unwrap());
                 let drawn = before.drawn_at_opening();
                 assert_eq!(drawn.to_json(), serde_json::to_string(&drawn).unwrap());
+                let placed = Waiting {
+                    drawn: true,
+                    ..w.clone()
+                };
+                assert_eq!(placed.to_json(), serde_json::to_string(&placed).unwrap());
                 w.room_title = None;
                 w.site_name = None;
                 assert_eq!(w.to_json(), serde_json::to_string(&w).unwrap());
@@ -708,12 +723,20 @@ mod tests {
                 (99, false, Some(59), 7),
             ] {
                 let w = Waiting::new("reg-a", title, site, pos, returner, eta, poll, 1_700_000_123_456).noticed(notice);
-                let prepared = p.prepared(&w).expect("the built-in page prepares");
-                assert_eq!(
-                    prepared.fill(&w, 6),
-                    p.render(&w, 6),
-                    "{title} {pos} {returner} {eta:?}"
-                );
+                for w in [w.clone(), Waiting { drawn: true, ..w }] {
+                    let prepared = p.prepared(&w).expect("the built-in page prepares");
+                    assert_eq!(
+                        prepared.fill(&w, 6),
+                        p.render(&w, 6),
+                        "{title} {pos} {returner} {eta:?} {}",
+                        w.drawn
+                    );
+                    assert_eq!(
+                        prepared.fill(&w, 6).contains("in the order drawn at random"),
+                        w.drawn,
+                        "a drawn place says so, and only a drawn place"
+                    );
+                }
             }
         }
         // A pre-queue's page is rendered whole, with its countdown, and is

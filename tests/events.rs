@@ -203,6 +203,9 @@ async fn a_shuffled_pre_queue_is_let_in_in_a_drawn_order() {
                 continue;
             }
             let s = status(v).await;
+            if s["state"] == "queued" {
+                assert_eq!(s["drawn"].as_bool(), (i < 200).then_some(true), "{i}: {s}");
+            }
             match s["state"].as_str() {
                 Some("admitted") => {
                     assert!(v.get("/register").await.reached_upstream(), "{i}");

@@ -101,6 +101,7 @@ fn forward(outcome: Outcome, cookie: Option<Mint>, created: Option<Created>) -> 
 
 fn place(position: u64, returner: bool, checked_in: bool, cookie: Option<Mint>) -> Place {
     Place {
+        drawn: false,
         position,
         returner,
         checked_in,

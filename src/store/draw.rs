@@ -68,7 +68,8 @@ impl Draw {
         self.lo + self.size
     }
 
-    fn contains(&self, n: u64) -> bool {
+    /// Whether ticket (or order) `n` is in the block.
+    pub fn contains(&self, n: u64) -> bool {
         n > self.lo && n <= self.hi()
     }
 
