@@ -11,8 +11,8 @@
 //! valid ticket, checked in, behind pointer -> wait (answered from the view)
 //! valid ticket otherwise                   -> visit: wait | claim -> forward | gone -> arrive
 //! no valid token                           -> arrive: direct -> forward | ticket -> wait
-//!   (in a drawn pre-queue: a pass, no store call; the pass -> arrive,
-//!   checked in at once: see [`drawn_prequeue`])
+//!   (in a drawn pre-queue: a pass, no store call; the pass back -> arrive:
+//!   see [`drawn_prequeue`])
 //! the store fails                          -> [`store_down`]: the failure policy
 //! ```
 //!
@@ -341,9 +341,7 @@ pub fn arrived(f: &Facts, answer: Result<Arrival, &StoreError>, ticket_ttl_ms: u
         Ok(Arrival::Queued { ticket, pointer }) => {
             let token = Token {
                 kind: Kind::Ticket,
-                // In a drawn pre-queue the store checks a ticket in as it
-                // issues it (the visitor came back with a pass).
-                checked_in: drawn_prequeue(f),
+                checked_in: false,
                 epoch: f.snapshot.epoch,
                 number: ticket,
                 stamp_ms: f.now,
@@ -420,14 +418,15 @@ fn mode(f: &Facts) -> RoomMode {
 }
 
 /// In an event's pre-queue whose places are drawn at the opening, a new
-/// visitor gets a *pass* first (no number, no store call), and a numbered
-/// ticket, checked in at once, when they come back with it. So every
-/// ticket in the drawn block belongs to someone who keeps cookies: a
-/// client that never comes back (a crawler, a script without cookies)
-/// costs nothing, where in a drawn block each such ticket would cost the
-/// scheduler a look at the opening (places are scattered: no run of them
-/// can be skipped at once). Nothing is lost to a visitor: the pre-queue's
-/// order is drawn anyway.
+/// visitor gets a *pass* first (no number, no store call), and a ticket
+/// when they come back with it, checked in at its own first poll as any
+/// ticket is. A client that never comes back (a crawler, a script without
+/// cookies) costs nothing, where in a drawn block each of its tickets
+/// would cost the scheduler a look (places are scattered: no run of dead
+/// ones can be skipped at once). A pass replayed gets a ticket each time,
+/// but not a checked-in one: no slot is ever reserved for a ticket whose
+/// holder never came back with it. Nothing is lost to a visitor: the
+/// pre-queue's order is drawn anyway.
 pub fn drawn_prequeue(f: &Facts) -> bool {
     mode(f) == RoomMode::Prequeue && f.limits.draw.is_some()
 }

@@ -279,7 +279,8 @@ async fn clients_without_cookies_cost_a_drawn_pre_queue_nothing() {
         if i % 100 == 0 {
             let v = &people[i / 100];
             v.get("/register").await;
-            // Back with the pass: a ticket, checked in at once.
+            // Back with the pass: a ticket; back with the ticket: checked in.
+            assert_eq!(status(v).await["state"], "prequeue");
             assert_eq!(status(v).await["state"], "prequeue");
         }
     }
@@ -297,5 +298,41 @@ async fn clients_without_cookies_cost_a_drawn_pre_queue_nothing() {
     for (i, v) in people.iter().enumerate() {
         assert_eq!(status(v).await["state"], "admitted", "{i}");
         assert!(v.get("/register").await.reached_upstream());
+    }
+}
+
+/// (Review.) A pass replayed gets a ticket each time, never a live one:
+/// at the opening the slots go to the people who came back with their
+/// tickets, not to the 500 copies of one pass.
+#[tokio::test]
+async fn a_replayed_pass_gets_no_slot() {
+    let rooms = room()
+        .replace("capacity = 3\n", "capacity = 20\n        shuffle = true\n")
+        .replace("checkin_window = \"1h\"", "checkin_window = \"30s\"");
+    let h = Harness::start(&rooms).await;
+    h.tick_after(60 * SEC).await;
+    let bot = h.visitor();
+    bot.get_json("/register").await;
+    let pass = bot.cookie("vst_reg").expect("a pass");
+    for i in 0..500 {
+        let replay = h.visitor();
+        replay.set_cookie("vst_reg", &pass);
+        if i % 2 == 0 {
+            status(&replay).await;
+        } else {
+            replay.get_json("/register").await;
+        }
+    }
+    let people: Vec<Visitor> = (0..20).map(|_| h.visitor()).collect();
+    for v in &people {
+        v.get("/register").await;
+        status(v).await;
+        assert_eq!(status(v).await["state"], "prequeue");
+    }
+    h.tick().await;
+    assert_eq!(h.snapshot("reg").issued, 520, "a ticket for each replay");
+    h.tick_after(60 * SEC).await;
+    for (i, v) in people.iter().enumerate() {
+        assert_eq!(status(v).await["state"], "admitted", "{i}");
     }
 }

@@ -957,6 +957,7 @@ async fn rooms_at(srv: &RedisServer, prefix: &str, base: u64) -> (MemoryStore, R
         sessions: vec![],
         reservations: vec![],
         returners: vec![],
+        returner_order: vec![],
         lapsed: vec![],
         revoked: vec![],
         marks: vec![],
@@ -1220,23 +1221,52 @@ async fn a_line_from_before_the_pre_queue_is_not_drawn() {
     .await;
 }
 
-/// In a drawn pre-queue a ticket is checked in as it is issued: the gate
-/// asks for one only for a visitor who came back with a pass.
+/// A ticket in a drawn pre-queue is live once its holder comes back with
+/// it, as anywhere: a pass replayed (each replay gets a ticket) makes dead
+/// tickets, never slots. (Review: when the store checked tickets in as it
+/// issued them, one pass replayed 500 times held all 20 slots at the
+/// opening.) Nor does an operator's early opening make the store check in
+/// tickets the gate hands out without a pass.
 #[tokio::test]
-async fn a_drawn_pre_queue_checks_its_tickets_in_as_it_issues_them() {
+async fn a_drawn_pre_queue_s_tickets_live_once_their_holders_come_back() {
     each_store(async |s, kind| {
-        let (pre, open) = event_limits(3, KEY);
-        for _ in 0..10 {
-            ticket(&*s, 0, &pre).await;
-        }
-        // Long past the check-in window, nobody having polled: all live.
         let l = |m: Limits| Limits {
             checkin_window_ms: SEC,
             ..m
         };
-        s.tick(R, SEC, &l(pre)).await.unwrap();
-        let snap = s.tick(R, 60 * SEC, &l(open)).await.unwrap().snapshot;
-        assert_eq!((snap.reserved, snap.waiting()), (3, 7), "{kind}");
+        let (pre, open) = event_limits(3, KEY);
+        let (pre, open) = (l(pre), l(open));
+        for t in 1..=10 {
+            ticket(&*s, 0, &pre).await;
+            if t <= 4 {
+                s.visit(R, t, 0, &pre).await.unwrap();
+            }
+        }
+        s.tick(R, SEC, &pre).await.unwrap();
+        let snap = s.tick(R, 60 * SEC, &open).await.unwrap().snapshot;
+        assert_eq!((snap.reserved, snap.waiting()), (3, 1), "{kind}");
+    })
+    .await;
+    each_store(async |s, kind| {
+        let (pre, _) = event_limits(1, KEY);
+        let early = Overrides {
+            mode: Some(RoomMode::Queue),
+            ..Overrides::default()
+        };
+        s.set_overrides(R, early, 0, &pre).await.unwrap();
+        let first = s.arrive(R, 0, &pre).await.unwrap();
+        assert!(matches!(first, Arrival::Direct { number: 1 }), "{kind}: {first:?}");
+        for _ in 0..10 {
+            ticket(&*s, 0, &pre).await; // crawlers, never back
+        }
+        s.release(R, 1, 500, &pre).await.unwrap();
+        s.tick(R, SEC, &pre).await.unwrap();
+        let snap = s.tick(R, 30 * SEC, &pre).await.unwrap().snapshot;
+        assert_eq!(
+            (snap.reserved, snap.admitted),
+            (0, 11),
+            "{kind}: dead tickets are passed over, not given the slot"
+        );
     })
     .await;
 }
@@ -1459,4 +1489,64 @@ async fn a_second_event_after_an_unfinished_block_is_drawn_in_its_turn() {
     })
     .await;
     assert!(!got.into_inner().unwrap().is_empty());
+}
+
+/// (Review.) A restore keeps each returner's place in line from when it
+/// came back, even once its draw's record has given way to the next
+/// event's: the live store and the restored one serve returners alike.
+#[tokio::test]
+async fn returners_keep_their_drawn_order_across_a_restore() {
+    let base = Limits {
+        claim_grace_ms: 2 * SEC,
+        checkin_window_ms: 30 * SEC,
+        ..lim(2)
+    };
+    let key = (1u64..)
+        .find(|&k| {
+            let d = Draw { lo: 0, size: 6, key: k };
+            d.ticket(1) > d.ticket(2)
+        })
+        .unwrap();
+    let a = Draw { lo: 0, size: 6, key };
+    let (x1, x2) = (a.ticket(1), a.ticket(2));
+    let ev = |event, mode, capacity| Limits {
+        mode,
+        capacity,
+        draw: Some(DrawSpec { event, key }),
+        ..base
+    };
+    let (pre1, open1) = (ev(1, RoomMode::Prequeue, 2), ev(1, RoomMode::Queue, 2));
+    let (pre2, open2) = (ev(2, RoomMode::Prequeue, 2), ev(2, RoomMode::Queue, 1));
+    let unmarked = Limits { draw: None, ..pre1 };
+    let mem = MemoryStore::new();
+    mem.tick(R, 0, &pre1).await.unwrap();
+    for _ in 0..6 {
+        ticket(&mem, 50 * SEC, &unmarked).await;
+    }
+    for t in [x1, x2] {
+        mem.visit(R, t, 50 * SEC, &pre1).await.unwrap();
+    }
+    mem.tick(R, 51 * SEC, &pre1).await.unwrap();
+    assert_eq!(mem.tick(R, 55 * SEC, &open1).await.unwrap().admitted, 2);
+    mem.tick(R, 56 * SEC, &pre2).await.unwrap();
+    mem.tick(R, 58 * SEC, &pre2).await.unwrap();
+    for now in [59 * SEC, 80 * SEC] {
+        assert_eq!(
+            mem.visit(R, x1, now, &pre2).await.unwrap(),
+            Visit::Returner { ahead: 0 }
+        );
+        assert_eq!(
+            mem.visit(R, x2, now, &pre2).await.unwrap(),
+            Visit::Returner { ahead: 1 }
+        );
+    }
+    assert_eq!(mem.tick(R, 81 * SEC, &pre2).await.unwrap().snapshot.admitted, 6);
+    ticket(&mem, 81_500, &pre2).await;
+    let restored = MemoryStore::restore(mem.dump(), true, 81_600);
+    let mut first = Vec::new();
+    for s in [&mem, &restored] {
+        s.tick(R, 81_900, &open2).await.unwrap();
+        first.push(s.visit(R, x1, 81_950, &open2).await.unwrap());
+    }
+    assert_eq!(first[0], first[1], "live vs restored");
 }

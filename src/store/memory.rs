@@ -59,6 +59,10 @@ pub struct RoomDump {
     /// (ticket, deadline) for each map.
     pub reservations: Vec<(u64, Millis)>,
     pub returners: Vec<(u64, Millis)>,
+    /// (ticket, place in line when it came back) for each returner: a
+    /// drawn place outlives its draw's record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returner_order: Vec<(u64, u64)>,
     pub lapsed: Vec<(u64, Millis)>,
     pub revoked: Vec<(u64, Millis)>,
     /// (word, bits) check-in marks.
@@ -360,6 +364,12 @@ impl RoomState {
             session_ends,
             reservations: pairs(&self.reservations),
             returners: self.returners.deadline.iter().map(|(k, v)| (*k, *v)).collect(),
+            returner_order: self
+                .returners
+                .deadline
+                .keys()
+                .map(|t| (*t, self.returners.at[t]))
+                .collect(),
             lapsed: pairs(&self.lapsed),
             revoked: pairs(&self.revoked),
             marks: self.marks.iter().map(|(k, v)| (*k, *v)).collect(),
@@ -393,8 +403,9 @@ impl RoomState {
         r.reservations = d.reservations.into_iter().collect();
         r.draw = d.draw;
         r.next_draw = d.next_draw;
+        let kept: HashMap<u64, u64> = d.returner_order.into_iter().collect();
         for (t, deadline) in d.returners {
-            let at = r.order(t);
+            let at = kept.get(&t).copied().unwrap_or_else(|| r.order(t));
             r.returners.insert(t, at, deadline);
         }
         r.lapsed = d.lapsed.into_iter().collect();
@@ -591,10 +602,6 @@ impl RoomState {
 
     fn arrive(&mut self, now: Millis, lim: &Limits) -> Arrival {
         self.follow_draw(lim);
-        // In a drawn pre-queue a ticket is asked for by a visitor who came
-        // back with a pass: checked in as it is issued (see
-        // [`crate::admission::drawn_prequeue`]).
-        let checked_in = lim.mode == RoomMode::Prequeue && lim.draw.is_some();
         let lim = &self.overrides.apply(lim);
         self.watch_floor();
         let nobody_waiting = self.issued == self.admitted && self.returners.is_empty();
@@ -614,9 +621,6 @@ impl RoomState {
             return Arrival::Direct { number: self.issued };
         }
         self.issued += 1;
-        if checked_in {
-            self.mark(self.issued);
-        }
         Arrival::Queued {
             ticket: self.issued,
             pointer: self.admitted,

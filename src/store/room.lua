@@ -369,9 +369,6 @@ if op == 'arrive' then
   end
   issued = issued + 1
   redis.call('HSET', K_META, 'issued', I(issued))
-  -- In a drawn pre-queue a ticket is asked for by a visitor who came back
-  -- with a pass: checked in as it is issued.
-  if cfg_mode == 'w' and spec_ev then mark(issued) end
   return {'queued', I(issued), I(admitted), I(epoch)}
 
 elseif op == 'visit' then
