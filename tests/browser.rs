@@ -463,6 +463,8 @@ async fn a_drawn_pre_queue_s_page_shows_the_place_once_drawn() {
     let others: Vec<_> = (0..30).map(|_| h.visitor()).collect();
     for v in &others {
         v.get("/register").await;
+        // Back with the pass (a ticket), then with the ticket (checked in).
+        v.get_json("/_vestibule/status?room=reg").await;
         v.get_json("/_vestibule/status?room=reg").await;
     }
     let url = h.url("/register");
