@@ -214,30 +214,31 @@ struct Session {
 /// the first and the count ahead of one take no scan.
 #[derive(Debug, Default)]
 struct Returners {
-    deadline: BTreeMap<u64, Millis>,
-    at: HashMap<u64, u64>,
+    /// Ticket -> (deadline, order in line).
+    each: BTreeMap<u64, (Millis, u64)>,
+    /// (order in line, ticket), for the first and the count ahead.
     ordered: std::collections::BTreeSet<(u64, u64)>,
 }
 
 impl Returners {
     /// Ticket `t`, at `order` in line, waits until `deadline`.
     fn insert(&mut self, t: u64, order: u64, deadline: Millis) {
-        self.deadline.insert(t, deadline);
-        if let Some(old) = self.at.insert(t, order) {
+        if let Some((_, old)) = self.each.insert(t, (deadline, order)) {
             self.ordered.remove(&(old, t));
         }
         self.ordered.insert((order, t));
     }
 
     fn remove(&mut self, t: u64) -> bool {
-        if let Some(old) = self.at.remove(&t) {
+        let gone = self.each.remove(&t);
+        if let Some((_, old)) = gone {
             self.ordered.remove(&(old, t));
         }
-        self.deadline.remove(&t).is_some()
+        gone.is_some()
     }
 
     fn contains(&self, t: u64) -> bool {
-        self.deadline.contains_key(&t)
+        self.each.contains_key(&t)
     }
 
     fn first(&self) -> Option<u64> {
@@ -250,11 +251,11 @@ impl Returners {
     }
 
     fn len(&self) -> usize {
-        self.deadline.len()
+        self.each.len()
     }
 
     fn is_empty(&self) -> bool {
-        self.deadline.is_empty()
+        self.each.is_empty()
     }
 }
 
@@ -363,13 +364,8 @@ impl RoomState {
             sessions,
             session_ends,
             reservations: pairs(&self.reservations),
-            returners: self.returners.deadline.iter().map(|(k, v)| (*k, *v)).collect(),
-            returner_order: self
-                .returners
-                .deadline
-                .keys()
-                .map(|t| (*t, self.returners.at[t]))
-                .collect(),
+            returners: self.returners.each.iter().map(|(t, (d, _))| (*t, *d)).collect(),
+            returner_order: self.returners.each.iter().map(|(t, (_, o))| (*t, *o)).collect(),
             lapsed: pairs(&self.lapsed),
             revoked: pairs(&self.revoked),
             marks: self.marks.iter().map(|(k, v)| (*k, *v)).collect(),
@@ -756,7 +752,7 @@ impl RoomState {
             for d in self
                 .reservations
                 .values_mut()
-                .chain(self.returners.deadline.values_mut())
+                .chain(self.returners.each.values_mut().map(|(d, _)| d))
             {
                 *d = (*d).max(grace);
             }
@@ -764,30 +760,22 @@ impl RoomState {
                 *d = (*d).max(until);
             }
         }
-        let mut expired_reservations = 0;
-        let gone: Vec<u64> = self
+        // Reserved slots and returners' claims not taken in time lapse alike
+        // (a ticket is in one or the other).
+        let lapsing: Vec<u64> = self
             .reservations
             .iter()
+            .chain(self.returners.each.iter().map(|(t, (d, _))| (t, d)))
             .filter(|(_, d)| **d <= now)
             .map(|(t, _)| *t)
             .collect();
-        for t in gone {
-            self.reservations.remove(&t);
+        for &t in &lapsing {
+            if self.reservations.remove(&t).is_none() {
+                self.returners.remove(t);
+            }
             self.lapsed.insert(t, until);
-            expired_reservations += 1;
         }
-        let gone: Vec<u64> = self
-            .returners
-            .deadline
-            .iter()
-            .filter(|(_, d)| **d <= now)
-            .map(|(t, _)| *t)
-            .collect();
-        for t in gone {
-            self.returners.remove(t);
-            self.lapsed.insert(t, until);
-            expired_reservations += 1;
-        }
+        let expired_reservations = lapsing.len() as u64;
         self.lapsed.retain(|_, d| *d > now);
         self.revoked.retain(|_, d| *d > now);
 
