@@ -276,6 +276,7 @@ async fn clients_without_cookies_cost_a_drawn_pre_queue_nothing() {
         let bot = h.visitor();
         let r = bot.get_json("/register").await.json();
         assert!(r["state"] == "prequeue" && r["position"].is_null(), "{r}");
+        assert_eq!(r["poll_after_seconds"], 1, "a pass comes back at once: {r}");
         if i % 100 == 0 {
             let v = &people[i / 100];
             v.get("/register").await;
