@@ -31,7 +31,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(async move {
-            let pool = Pool::new(origin, Duration::from_secs(5), Duration::from_secs(60), None);
+            let pool = Pool::new(origin, Duration::from_secs(5), Duration::from_secs(60), None, None)
+                .expect("a plain upstream needs no TLS settings");
             let listener = TcpListener::bind(&listen).await?;
             loop {
                 let (stream, _) = listener.accept().await?;

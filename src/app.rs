@@ -19,7 +19,7 @@ use crate::failover::{LocalShare, StoreHealth};
 use crate::metrics::{Metrics, RoomMetrics};
 use crate::page::Pages;
 use crate::persist::{self, Saver, StateError};
-use crate::proxy::Proxy;
+use crate::proxy::Upstreams;
 use crate::room::{Room, Rooms};
 use crate::secrets::{AdminToken, SecretError};
 use crate::store::memory::MemoryStore;
@@ -33,7 +33,8 @@ pub struct Live {
     /// The configuration in force. Keys that need a restart keep the values
     /// the process started with (see [`crate::reload`]).
     pub config: Config,
-    pub proxy: Proxy,
+    /// The upstream clients, one per upstream the configuration names.
+    pub upstreams: Upstreams,
     pub pages: Pages,
     /// Bearer token the admin API requires, when configured.
     pub admin_token: Option<AdminToken>,
@@ -41,15 +42,17 @@ pub struct Live {
 
 impl Live {
     /// Builds everything the configuration names that can fail to load:
-    /// the page template and the admin token file.
-    pub fn new(config: Config, proxy: Option<Proxy>, metrics: &Metrics) -> Result<Live, StartError> {
+    /// the page template, the admin token file, the upstreams' TLS
+    /// settings. `old`'s upstream clients are kept where nothing they were
+    /// made with changed.
+    pub fn new(config: Config, old: Option<&Live>, metrics: &Metrics) -> Result<Live, StartError> {
         let pages = Pages::new(config.page.template.as_deref())?;
         let admin_token = match &config.server.admin_token_file {
             Some(p) => Some(AdminToken::read(p)?),
             None => None,
         };
         Ok(Live {
-            proxy: proxy.unwrap_or_else(|| Proxy::new(&config.server, metrics)),
+            upstreams: Upstreams::new(&config, old.map(|o| &o.upstreams), metrics)?,
             config,
             pages,
             admin_token,
@@ -85,6 +88,8 @@ pub struct App {
     pub(crate) changes: tokio::sync::Mutex<()>,
     /// The access log (`None`: `[log] access = "off"`).
     pub(crate) access: Option<Arc<AccessLog>>,
+    /// The TLS listener's certificates (`None`: no `[server.tls]`).
+    pub(crate) certs: Option<crate::tls::Served>,
 }
 
 /// Errors starting up.
@@ -100,6 +105,10 @@ pub enum StartError {
     Store(String),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("TLS certificates: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Certificates(Vec<crate::tls::TlsError>),
+    #[error("upstream TLS: {0}")]
+    UpstreamTls(#[from] crate::tls::TlsError),
     #[error("cannot open the access log {path}: {source}")]
     AccessLog { path: String, source: std::io::Error },
 }
@@ -172,8 +181,13 @@ impl App {
                 Some(log)
             }
         };
+        let certs = match &cfg.server.tls {
+            None => None,
+            Some(t) => Some(crate::tls::Served::load(t).map_err(StartError::Certificates)?),
+        };
         let app = App {
-            rooms: ArcSwap::from_pointee(Rooms::new(&cfg.rooms, cfg.server.tick, &metrics)),
+            certs,
+            rooms: ArcSwap::from_pointee(Rooms::with_sites(&cfg.rooms, &cfg.sites, cfg.server.tick, &metrics)),
             live: ArcSwap::from_pointee(Live::new(cfg.clone(), None, &metrics)?),
             store,
             keys,
@@ -238,6 +252,13 @@ impl App {
     /// Whether cookies are marked `Secure` (`[token] cookie_secure`, live).
     pub fn cookie_secure(&self) -> bool {
         self.live.load().config.token.cookie_secure
+    }
+
+    /// Whether the cookies `peer` is given are marked `Secure`: always
+    /// over TLS, and as `[token] cookie_secure` says otherwise (a TLS
+    /// terminator in front).
+    pub fn secure(&self, peer: crate::http::Peer) -> bool {
+        peer.tls || self.cookie_secure()
     }
 
     /// A short page (or JSON) for errors and refusals (see

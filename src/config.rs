@@ -37,7 +37,40 @@ pub mod raw {
         #[serde(default)]
         pub room: Vec<Room>,
         #[serde(default)]
+        pub site: Vec<Site>,
+        #[serde(default)]
         pub log: Log,
+    }
+
+    /// One `[[site]]`: the upstream for some host names.
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Site {
+        pub name: Option<String>,
+        #[serde(default)]
+        pub hosts: Vec<String>,
+        pub upstream: Option<String>,
+    }
+
+    /// `[server.tls]`
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Tls {
+        pub listen: Option<String>,
+        pub cert_file: Option<String>,
+        pub key_file: Option<String>,
+        pub redirect_http: Option<bool>,
+        #[serde(default)]
+        pub cert: Vec<Cert>,
+    }
+
+    /// One `[[server.tls.cert]]`.
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cert {
+        pub hosts: Option<Vec<String>>,
+        pub cert_file: Option<String>,
+        pub key_file: Option<String>,
     }
 
     /// `[server]`
@@ -62,6 +95,11 @@ pub mod raw {
         pub admin_token_file: Option<String>,
         pub shutdown_delay: Option<String>,
         pub shutdown_grace: Option<String>,
+        pub upstream_ca_file: Option<String>,
+        pub upstream_client_cert_file: Option<String>,
+        pub upstream_client_key_file: Option<String>,
+        pub upstream_insecure_skip_verify: Option<bool>,
+        pub tls: Option<Tls>,
     }
 
     /// `[token]`
@@ -113,6 +151,9 @@ pub mod raw {
         pub title: Option<String>,
         #[serde(default)]
         pub paths: Vec<String>,
+        #[serde(default)]
+        pub hosts: Vec<String>,
+        pub upstream: Option<String>,
         pub capacity: Option<i64>,
         pub admit_per_minute: Option<i64>,
         pub session_ttl: Option<String>,
@@ -149,6 +190,7 @@ pub mod defaults {
 
     pub const LISTEN: &str = "127.0.0.1:8080";
     pub const ADMIN_LISTEN: &str = "127.0.0.1:9090";
+    pub const TLS_LISTEN: &str = "0.0.0.0:443";
     pub const fn tick() -> Duration {
         Duration::from_secs(1)
     }
@@ -206,7 +248,122 @@ pub struct Config {
     pub persistence: Persistence,
     pub page: PageConfig,
     pub rooms: Vec<RoomConfig>,
+    /// `[[site]]`: upstreams chosen by host name, in the file's order.
+    pub sites: Vec<SiteConfig>,
     pub log: LogConfig,
+}
+
+/// One `[[site]]`: requests for these hosts that no room takes go to this
+/// upstream instead of `[server] upstream`; a room on these hosts without
+/// an upstream of its own forwards there too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteConfig {
+    /// For logs and the admin API.
+    pub name: String,
+    pub hosts: Vec<HostPattern>,
+    pub upstream: Upstream,
+}
+
+/// A host name a room or site answers for, lowercase, without a port:
+/// exact (`tickets.example.com`) or a wildcard of exactly one label
+/// (`*.example.com` matches `a.example.com`, not `example.com` nor
+/// `a.b.example.com`, as a certificate's wildcard does).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostPattern {
+    Exact(String),
+    /// The part after `*`, starting with the dot: `.example.com`.
+    Wildcard(String),
+}
+
+impl HostPattern {
+    /// Parses a pattern as an operator writes it; the error says why not.
+    pub fn parse(s: &str) -> Result<HostPattern, String> {
+        let lower = s.trim().trim_end_matches('.').to_ascii_lowercase();
+        let (wild, name) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        if name.is_empty() {
+            return Err("is empty".into());
+        }
+        if name.contains(':') {
+            return Err("has a port; hosts match the name alone".into());
+        }
+        if !name.is_ascii() {
+            return Err("is not ASCII; write an international name in its xn-- form".into());
+        }
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !name.split('.').all(label_ok) {
+            return Err("is not a host name (letters, digits and '-' between dots; '*.' only in front)".into());
+        }
+        Ok(if wild {
+            HostPattern::Wildcard(format!(".{name}"))
+        } else {
+            HostPattern::Exact(name.to_string())
+        })
+    }
+
+    /// Whether `host` (lowercase, no port, as [`crate::http::request_host`]
+    /// gives it) is one this pattern names.
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(h) => h == host,
+            HostPattern::Wildcard(suffix) => host
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+        }
+    }
+
+    /// More specific patterns win a tie: an exact name over a wildcard.
+    pub fn is_exact(&self) -> bool {
+        matches!(self, HostPattern::Exact(_))
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(h) => f.write_str(h),
+            HostPattern::Wildcard(s) => write!(f, "*{s}"),
+        }
+    }
+}
+
+/// `[server.tls]`: HTTPS for visitors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsConfig {
+    /// The TLS listener (HTTP/1.1 and HTTP/2 by ALPN).
+    pub listen: SocketAddr,
+    /// The plain listener (`[server] listen`) answers 308 to https.
+    pub redirect_http: bool,
+    /// Certificates; the first is served to clients that name no host,
+    /// or one no certificate is for.
+    pub certs: Vec<CertConfig>,
+}
+
+/// A certificate chain and its key, and the hosts it is served for
+/// (empty: the names in the certificate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertConfig {
+    pub hosts: Vec<HostPattern>,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// How vestibule checks an `https://` upstream and proves itself to it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpstreamTls {
+    /// Trust only these roots (a private CA); `None`: the system's.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and key, for backends that require mTLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Accept any certificate (logged loudly at every start and reload).
+    pub insecure_skip_verify: bool,
 }
 
 /// `[server]`: listeners, upstream and timeouts.
@@ -256,6 +413,10 @@ pub struct ServerConfig {
     pub shutdown_delay: Duration,
     /// At shutdown, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
+    /// HTTPS for visitors (`None`: plain HTTP only).
+    pub tls: Option<TlsConfig>,
+    /// How `https://` upstreams are checked.
+    pub upstream_tls: UpstreamTls,
 }
 
 /// The upstream origin, split once so each request only swaps the path.
@@ -421,6 +582,11 @@ pub struct RoomConfig {
     pub title: String,
     /// Path prefixes that belong to the room (segment-aware).
     pub paths: Vec<String>,
+    /// The hosts the room's paths are gated on (empty: every host).
+    pub hosts: Vec<HostPattern>,
+    /// Where the room's admitted visitors go (`None`: the site's, or
+    /// `[server] upstream`).
+    pub upstream: Option<Upstream>,
     /// Maximum active sessions plus reserved slots.
     pub capacity: u32,
     /// Admissions per minute, direct and from the line together.
@@ -581,15 +747,20 @@ enum Kind {
     Texts,
     /// A time with its offset, in quotes or as TOML writes one.
     Time,
-    /// `[[room.event]]` tables, each screened with [`EVENT_KEYS`].
-    Events,
+    /// A table (`[server.tls]`), its keys screened in turn.
+    Table(&'static [(&'static str, Kind)]),
+    /// An array of tables written with this header (`[[room.event]]`),
+    /// each screened with these keys.
+    Tables(&'static str, &'static [(&'static str, Kind)]),
 }
 
 impl Kind {
     fn accepts(self, v: &toml::Value) -> bool {
         use toml::Value as V;
         match (self, v) {
-            (Kind::Time, V::String(_) | V::Datetime(_)) | (Kind::Events, V::Array(_)) => true,
+            (Kind::Time, V::String(_) | V::Datetime(_))
+            | (Kind::Tables(..), V::Array(_))
+            | (Kind::Table(_), V::Table(_)) => true,
             (Kind::Text | Kind::Duration, V::String(_))
             | (Kind::Number, V::Integer(_))
             | (Kind::Flag, V::Boolean(_)) => true,
@@ -599,16 +770,17 @@ impl Kind {
         }
     }
 
-    fn expected(self) -> &'static str {
+    fn expected(self) -> String {
         match self {
-            Kind::Text => "text in quotes",
-            Kind::Duration => "a duration in quotes",
-            Kind::Number => "a whole number",
-            Kind::Size => "a whole number of 0 or more",
-            Kind::Flag => "true or false",
-            Kind::Texts => "a list of texts in quotes",
-            Kind::Time => "a time with its offset",
-            Kind::Events => "[[room.event]] tables",
+            Kind::Text => "text in quotes".into(),
+            Kind::Duration => "a duration in quotes".into(),
+            Kind::Number => "a whole number".into(),
+            Kind::Size => "a whole number of 0 or more".into(),
+            Kind::Flag => "true or false".into(),
+            Kind::Texts => "a list of texts in quotes".into(),
+            Kind::Time => "a time with its offset".into(),
+            Kind::Table(_) => "a table".into(),
+            Kind::Tables(header, _) => format!("{header} tables"),
         }
     }
 
@@ -625,49 +797,29 @@ impl Kind {
             }
             (Kind::Duration, _) => format!("a duration in quotes, like {leaf} = \"600s\" or \"10m\""),
             (Kind::Flag, _) => format!("{leaf} = true or {leaf} = false, without quotes"),
+            (Kind::Texts, _) if leaf == "hosts" => format!("{leaf} = [\"tickets.example.com\"]"),
             (Kind::Texts, _) => format!("{leaf} = [\"/register\"]"),
             (Kind::Text, _) => format!("in quotes: {leaf} = \"...\""),
             (Kind::Time, _) => format!("a time with its offset: {leaf} = \"2026-12-10T20:00:00+01:00\""),
-            (Kind::Events, _) => "one [[room.event]] table per event".to_string(),
+            (Kind::Table(_), _) => format!("a table of its own: [{key}]"),
+            (Kind::Tables(header, _), _) => format!("one {header} table each"),
         }
     }
 }
 
 /// Every key of the file, by table, with what its value must be. Held to
 /// the `raw` types by a test.
-const SCHEMA: &[(&str, &[(&str, Kind)])] = {
+const SCHEMA: &[(&str, Kind)] = {
     use Kind::*;
     &[
-        (
-            "server",
-            &[
-                ("listen", Text),
-                ("admin_listen", Text),
-                ("upstream", Text),
-                ("workers", Size),
-                ("tick", Duration),
-                ("connect_timeout", Duration),
-                ("response_timeout", Duration),
-                ("upstream_read_timeout", Duration),
-                ("header_read_timeout", Duration),
-                ("send_timeout", Duration),
-                ("max_header_bytes", Size),
-                ("max_connections", Number),
-                ("http2_max_active_streams", Number),
-                ("http2_max_streams", Number),
-                ("trust_forwarded_headers", Flag),
-                ("admin_token_file", Text),
-                ("shutdown_delay", Duration),
-                ("shutdown_grace", Duration),
-            ],
-        ),
+        ("server", Table(SERVER_KEYS)),
         (
             "token",
-            &[("secret_file", Text), ("cookie_secure", Flag), ("ticket_ttl", Duration)],
+            Table(&[("secret_file", Text), ("cookie_secure", Flag), ("ticket_ttl", Duration)]),
         ),
         (
             "store",
-            &[
+            Table(&[
                 ("kind", Text),
                 ("url", Text),
                 ("state_file", Text),
@@ -677,28 +829,88 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = {
                 ("on_failure", Text),
                 ("instances", Number),
                 ("cluster", Flag),
-            ],
+            ]),
         ),
-        ("page", &[("template", Text), ("site_name", Text)]),
-        ("log", &[("format", Text), ("access", Text), ("access_file", Text)]),
+        ("page", Table(&[("template", Text), ("site_name", Text)])),
         (
-            "room",
-            &[
-                ("name", Text),
-                ("title", Text),
-                ("paths", Texts),
-                ("capacity", Number),
-                ("admit_per_minute", Number),
-                ("session_ttl", Duration),
-                ("claim_grace", Duration),
-                ("checkin_window", Duration),
-                ("queue", Text),
-                ("notice", Text),
-                ("mode", Text),
-                ("max_session", Duration),
-                ("event", Events),
-            ],
+            "log",
+            Table(&[("format", Text), ("access", Text), ("access_file", Text)]),
         ),
+        ("room", Tables("[[room]]", ROOM_KEYS)),
+        (
+            "site",
+            Tables("[[site]]", &[("name", Text), ("hosts", Texts), ("upstream", Text)]),
+        ),
+    ]
+};
+
+/// The keys of `[server]`.
+const SERVER_KEYS: &[(&str, Kind)] = {
+    use Kind::*;
+    &[
+        ("listen", Text),
+        ("admin_listen", Text),
+        ("upstream", Text),
+        ("workers", Size),
+        ("tick", Duration),
+        ("connect_timeout", Duration),
+        ("response_timeout", Duration),
+        ("upstream_read_timeout", Duration),
+        ("header_read_timeout", Duration),
+        ("send_timeout", Duration),
+        ("max_header_bytes", Size),
+        ("max_connections", Number),
+        ("http2_max_active_streams", Number),
+        ("http2_max_streams", Number),
+        ("trust_forwarded_headers", Flag),
+        ("admin_token_file", Text),
+        ("shutdown_delay", Duration),
+        ("shutdown_grace", Duration),
+        ("upstream_ca_file", Text),
+        ("upstream_client_cert_file", Text),
+        ("upstream_client_key_file", Text),
+        ("upstream_insecure_skip_verify", Flag),
+        ("tls", Table(TLS_KEYS)),
+    ]
+};
+
+/// The keys of `[server.tls]`.
+const TLS_KEYS: &[(&str, Kind)] = {
+    use Kind::*;
+    &[
+        ("listen", Text),
+        ("cert_file", Text),
+        ("key_file", Text),
+        ("redirect_http", Flag),
+        (
+            "cert",
+            Tables(
+                "[[server.tls.cert]]",
+                &[("hosts", Texts), ("cert_file", Text), ("key_file", Text)],
+            ),
+        ),
+    ]
+};
+
+/// The keys of a `[[room]]` table.
+const ROOM_KEYS: &[(&str, Kind)] = {
+    use Kind::*;
+    &[
+        ("name", Text),
+        ("title", Text),
+        ("paths", Texts),
+        ("hosts", Texts),
+        ("upstream", Text),
+        ("capacity", Number),
+        ("admit_per_minute", Number),
+        ("session_ttl", Duration),
+        ("claim_grace", Duration),
+        ("checkin_window", Duration),
+        ("queue", Text),
+        ("notice", Text),
+        ("mode", Text),
+        ("max_session", Duration),
+        ("event", Tables("[[room.event]]", EVENT_KEYS)),
     ]
 };
 
@@ -724,40 +936,7 @@ const EVENT_KEYS: &[(&str, Kind)] = {
 fn screen(text: &str, mut doc: toml::Table) -> (toml::Table, Vec<Problem>) {
     // (key, message, hint), located at the end.
     let mut found_: Vec<(String, String, Option<String>)> = Vec::new();
-    let tables: Vec<&str> = SCHEMA.iter().map(|(t, _)| *t).collect();
-    doc.retain(|name, value| {
-        let Some((_, keys)) = SCHEMA.iter().find(|(t, _)| *t == name) else {
-            found_.push((name.to_string(), unknown(name, &tables), did_you_mean(name, &tables)));
-            return false;
-        };
-        match value {
-            toml::Value::Array(rooms) if name == "room" => {
-                for (i, r) in rooms.iter_mut().enumerate() {
-                    if let toml::Value::Table(t) = r {
-                        screen_table(&format!("room[{i}]"), t, keys, &mut found_);
-                    } else {
-                        let m = format!("expected a [[room]] table, found {}", found(r));
-                        found_.push((format!("room[{i}]"), m, None));
-                        *r = toml::Value::Table(toml::Table::new());
-                    }
-                }
-                true
-            }
-            toml::Value::Table(t) if name != "room" => {
-                screen_table(name, t, keys, &mut found_);
-                true
-            }
-            other => {
-                let shape = if name == "room" { "[[room]] tables" } else { "a table" };
-                found_.push((
-                    name.to_string(),
-                    format!("expected {shape}, found {}", found(other)),
-                    None,
-                ));
-                false
-            }
-        }
-    });
+    screen_table("", &mut doc, SCHEMA, &mut found_);
     let mut problems: Vec<Problem> = found_
         .into_iter()
         .map(|(key, message, hint)| Problem {
@@ -771,7 +950,8 @@ fn screen(text: &str, mut doc: toml::Table) -> (toml::Table, Vec<Problem>) {
     (doc, problems)
 }
 
-/// [`screen`] for one table at `path` (`server`, `room[1]`).
+/// [`screen`] for one table at `path` (`server`, `room[1]`; empty for the
+/// file itself).
 fn screen_table(
     path: &str,
     t: &mut toml::Table,
@@ -780,32 +960,36 @@ fn screen_table(
 ) {
     let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
     t.retain(|k, v| {
-        let key = format!("{path}.{k}");
+        let key = if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        };
         match keys.iter().find(|(n, _)| *n == k) {
             None => {
                 out.push((key, unknown(k, &names), did_you_mean(k, &names)));
                 false
             }
-            Some((_, Kind::Events)) if Kind::Events.accepts(v) => {
-                if let toml::Value::Array(events) = v {
-                    for (j, e) in events.iter_mut().enumerate() {
-                        let at = format!("{key}[{j}]");
-                        match e {
-                            toml::Value::Table(t) => screen_table(&at, t, EVENT_KEYS, out),
-                            other => {
-                                out.push((
-                                    at,
-                                    format!("expected a [[room.event]] table, found {}", found(other)),
-                                    None,
-                                ));
-                                *other = toml::Value::Table(toml::Table::new());
+            Some((_, kind)) if kind.accepts(v) => {
+                match (kind, v) {
+                    (Kind::Table(keys), toml::Value::Table(t)) => screen_table(&key, t, keys, out),
+                    (Kind::Tables(header, keys), toml::Value::Array(items)) => {
+                        for (j, item) in items.iter_mut().enumerate() {
+                            let at = format!("{key}[{j}]");
+                            match item {
+                                toml::Value::Table(t) => screen_table(&at, t, keys, out),
+                                other => {
+                                    let m = format!("expected a {header} table, found {}", found(other));
+                                    out.push((at, m, None));
+                                    *other = toml::Value::Table(toml::Table::new());
+                                }
                             }
                         }
                     }
+                    _ => {}
                 }
                 true
             }
-            Some((_, kind)) if kind.accepts(v) => true,
             Some((_, kind)) => {
                 let hint = kind.hint(&key, v);
                 out.push((
@@ -1106,6 +1290,7 @@ impl Validator<'_> {
             }
         }
         self.cross_room(&rooms);
+        let sites = self.sites(raw.site);
         let log = self.log(raw.log, base);
         Some(Config {
             server: server?,
@@ -1114,6 +1299,7 @@ impl Validator<'_> {
             persistence,
             page,
             rooms,
+            sites: sites?,
             log,
         })
     }
@@ -1199,7 +1385,7 @@ impl Validator<'_> {
                 );
                 None
             }
-            Some(u) => self.upstream(u),
+            Some(u) => self.upstream("server.upstream", u),
         };
         if s.workers == Some(0) {
             self.problem(
@@ -1285,7 +1471,7 @@ impl Validator<'_> {
                 Some("browsers send cookies; leave room for them".into()),
             );
         }
-        let admin_token_file = s.admin_token_file.map(|p| base.join(p));
+        let admin_token_file = s.admin_token_file.as_ref().map(|p| base.join(p));
         if let Some(a) = admin_listen {
             if admin_token_file.is_none() && !a.ip().is_loopback() {
                 self.problem(
@@ -1309,6 +1495,8 @@ impl Validator<'_> {
             s.shutdown_grace.as_deref(),
             defaults::shutdown_grace(),
         );
+        let upstream_tls = self.upstream_tls(&s, base);
+        let tls = self.tls(s.tls, base);
         Some(ServerConfig {
             listen: listen?,
             admin_listen: admin_listen?,
@@ -1328,35 +1516,240 @@ impl Validator<'_> {
             admin_token_file,
             shutdown_delay,
             shutdown_grace,
+            tls: tls?,
+            upstream_tls,
         })
     }
 
-    fn upstream(&mut self, u: &str) -> Option<Upstream> {
-        let hint = Some("write it as http://HOST:PORT, without a path".to_string());
+    fn upstream(&mut self, key: &str, u: &str) -> Option<Upstream> {
+        let hint = Some("write it as http://HOST:PORT or https://HOST, without a path".to_string());
         let uri: Uri = match u.parse() {
             Ok(uri) => uri,
             Err(e) => {
-                self.problem("server.upstream", format!("{u:?} is not a URL ({e})"), hint);
+                self.problem(key, format!("{u:?} is not a URL ({e})"), hint);
                 return None;
             }
         };
         let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
-            self.problem("server.upstream", format!("{u:?} needs a scheme and host"), hint);
+            self.problem(key, format!("{u:?} needs a scheme and host"), hint);
             return None;
         };
-        if scheme != Scheme::HTTP {
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
             self.problem(
-                "server.upstream",
+                key,
                 format!("scheme {scheme} is not supported"),
-                Some("vestibule talks plain HTTP to the backend; terminate TLS in front of vestibule".into()),
+                Some("use http:// or https://".into()),
             );
             return None;
         }
         if !matches!(uri.path(), "" | "/") {
-            self.problem("server.upstream", "must not have a path", hint);
+            self.problem(key, "must not have a path", hint);
+            return None;
+        }
+        if authority.as_str().contains('@') {
+            self.problem(
+                key,
+                "must not hold a user name or password",
+                Some("vestibule passes the client's own Authorization header on".into()),
+            );
             return None;
         }
         Some(Upstream { scheme, authority })
+    }
+
+    /// A list of host patterns; every wrong one is a problem.
+    fn hosts(&mut self, key: &str, raw: &[String]) -> Option<Vec<HostPattern>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for h in raw {
+            match HostPattern::parse(h) {
+                Ok(p) if out.contains(&p) => {
+                    self.problem(key, format!("{h:?} is listed twice"), None);
+                    ok = false;
+                }
+                Ok(p) => out.push(p),
+                Err(why) => {
+                    self.problem(
+                        key,
+                        format!("{h:?} {why}"),
+                        Some("write names like \"tickets.example.com\" or \"*.example.com\"".into()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// `[[site]]` tables; `None` if any is wrong.
+    fn sites(&mut self, raw: Vec<raw::Site>) -> Option<Vec<SiteConfig>> {
+        let mut sites = Vec::new();
+        let mut ok = true;
+        for (i, s) in raw.into_iter().enumerate() {
+            let k = |f: &str| format!("site[{i}].{f}");
+            let name = match s.name {
+                Some(n) if valid_room_name(&n) => Some(n),
+                Some(n) => {
+                    self.problem(
+                        &k("name"),
+                        format!("{n:?} is not a valid site name"),
+                        Some("use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter".into()),
+                    );
+                    None
+                }
+                None => {
+                    self.problem(&k("name"), "is required", Some("add name = \"tickets\"".into()));
+                    None
+                }
+            };
+            if s.hosts.is_empty() {
+                self.problem(
+                    &k("hosts"),
+                    "needs at least one host",
+                    Some("add hosts = [\"tickets.example.com\"]".into()),
+                );
+            }
+            let hosts = self.hosts(&k("hosts"), &s.hosts);
+            let upstream = match s.upstream.as_deref() {
+                Some(u) => self.upstream(&k("upstream"), u),
+                None => {
+                    self.problem(
+                        &k("upstream"),
+                        "is required",
+                        Some("add upstream = \"http://10.0.0.5:8080\"".into()),
+                    );
+                    None
+                }
+            };
+            match (name, hosts, upstream) {
+                (Some(name), Some(hosts), Some(upstream)) if !hosts.is_empty() => {
+                    sites.push(SiteConfig { name, hosts, upstream })
+                }
+                _ => ok = false,
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut claimed: std::collections::HashMap<&HostPattern, &str> = std::collections::HashMap::new();
+        for (i, site) in sites.iter().enumerate() {
+            if !names.insert(site.name.as_str()) {
+                self.problem(
+                    &format!("site[{i}].name"),
+                    format!("site {:?} is defined twice", site.name),
+                    None,
+                );
+                ok = false;
+            }
+            for h in &site.hosts {
+                if let Some(other) = claimed.insert(h, site.name.as_str()) {
+                    self.problem(
+                        &format!("site[{i}].hosts"),
+                        format!("{h} is already in site {other:?}"),
+                        Some("a host belongs to one site".into()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(sites)
+    }
+
+    /// `[server.tls]`, and the upstream TLS keys of `[server]`.
+    fn tls(&mut self, t: Option<raw::Tls>, base: &Path) -> Option<Option<TlsConfig>> {
+        let Some(t) = t else { return Some(None) };
+        let listen = self.addr("server.tls.listen", t.listen.as_deref(), defaults::TLS_LISTEN)?;
+        let mut certs = Vec::new();
+        let mut ok = true;
+        match (t.cert_file, t.key_file) {
+            (Some(c), Some(k)) => certs.push(CertConfig {
+                hosts: Vec::new(),
+                cert_file: base.join(c),
+                key_file: base.join(k),
+            }),
+            (None, None) if !t.cert.is_empty() => {}
+            (c, _) => {
+                let missing = if c.is_none() { "cert_file" } else { "key_file" };
+                self.problem(
+                    &format!("server.tls.{missing}"),
+                    "is required",
+                    Some(
+                        "set cert_file (the chain, PEM) and key_file (its private key, PEM), \
+                         or list certificates as [[server.tls.cert]]"
+                            .into(),
+                    ),
+                );
+                ok = false;
+            }
+        }
+        for (i, c) in t.cert.into_iter().enumerate() {
+            let k = |f: &str| format!("server.tls.cert[{i}].{f}");
+            let hosts = match &c.hosts {
+                Some(h) if h.is_empty() => {
+                    self.problem(
+                        &k("hosts"),
+                        "is empty",
+                        Some("remove it to serve the certificate for the names it holds".into()),
+                    );
+                    None
+                }
+                Some(h) => self.hosts(&k("hosts"), h),
+                None => Some(Vec::new()),
+            };
+            let (Some(cert_file), Some(key_file)) = (c.cert_file, c.key_file) else {
+                self.problem(
+                    &k("cert_file"),
+                    "needs cert_file and key_file",
+                    Some("cert_file = the chain (PEM), key_file = its private key (PEM)".into()),
+                );
+                ok = false;
+                continue;
+            };
+            match hosts {
+                Some(hosts) => certs.push(CertConfig {
+                    hosts,
+                    cert_file: base.join(cert_file),
+                    key_file: base.join(key_file),
+                }),
+                None => ok = false,
+            }
+        }
+        ok.then_some(Some(TlsConfig {
+            listen,
+            redirect_http: t.redirect_http.unwrap_or(false),
+            certs,
+        }))
+    }
+
+    fn upstream_tls(&mut self, s: &raw::Server, base: &Path) -> UpstreamTls {
+        let client_cert = match (&s.upstream_client_cert_file, &s.upstream_client_key_file) {
+            (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
+            (None, None) => None,
+            (c, _) => {
+                let (set, missing) = if c.is_some() {
+                    ("upstream_client_cert_file", "upstream_client_key_file")
+                } else {
+                    ("upstream_client_key_file", "upstream_client_cert_file")
+                };
+                self.problem(
+                    &format!("server.{missing}"),
+                    format!("is required with {set}"),
+                    Some("a client certificate needs its key, and the key its certificate".into()),
+                );
+                None
+            }
+        };
+        let insecure = s.upstream_insecure_skip_verify.unwrap_or(false);
+        if insecure && s.upstream_ca_file.is_some() {
+            self.problem(
+                "server.upstream_insecure_skip_verify",
+                "is set with upstream_ca_file",
+                Some("trust the private CA (keep upstream_ca_file) and remove upstream_insecure_skip_verify".into()),
+            );
+        }
+        UpstreamTls {
+            ca_file: s.upstream_ca_file.as_ref().map(|p| base.join(p)),
+            client_cert,
+            insecure_skip_verify: insecure,
+        }
     }
 
     fn token(&mut self, t: raw::Token, base: &Path) -> TokenConfig {
@@ -1617,10 +2010,17 @@ impl Validator<'_> {
             }
         };
         let name = name?;
+        let hosts = self.hosts(&k("hosts"), &r.hosts);
+        let upstream = r.upstream.as_deref().and_then(|u| self.upstream(&k("upstream"), u));
+        if r.upstream.is_some() && upstream.is_none() {
+            return None;
+        }
         Some(RoomConfig {
             title: r.title.unwrap_or_else(|| name.clone()),
             name,
             paths: r.paths,
+            hosts: hosts?,
+            upstream,
             capacity: capacity?,
             admit_per_minute,
             session_ttl,
@@ -1746,14 +2146,24 @@ impl Validator<'_> {
                     Some("give each room its own name".into()),
                 );
             }
+            // A path belongs to one room on each host: the same path may
+            // be gated by several rooms on different hosts.
+            let hosts: Vec<Option<&HostPattern>> = if r.hosts.is_empty() {
+                vec![None]
+            } else {
+                r.hosts.iter().map(Some).collect()
+            };
             for p in &r.paths {
-                // Paths match without regard to case (crate::path).
-                if let Some(other) = paths.insert(p.to_ascii_lowercase(), r.name.as_str()) {
-                    self.problem(
-                        &format!("room[{i}].paths"),
-                        format!("{p:?} is already in room {other:?}"),
-                        Some("a path prefix belongs to one room; paths match in any case".into()),
-                    );
+                for h in &hosts {
+                    // Paths match without regard to case (crate::path).
+                    if let Some(other) = paths.insert((p.to_ascii_lowercase(), *h), r.name.as_str()) {
+                        let on = h.map(|h| format!(" on {h}")).unwrap_or_default();
+                        self.problem(
+                            &format!("room[{i}].paths"),
+                            format!("{p:?}{on} is already in room {other:?}"),
+                            Some("a path prefix belongs to one room on a host; paths match in any case".into()),
+                        );
+                    }
                 }
             }
         }
@@ -1807,19 +2217,35 @@ mod tests {
     /// fields it expects when it meets an unknown one.
     #[test]
     fn the_screen_knows_every_key_the_file_types_have() {
-        for (table, keys) in SCHEMA {
-            let header = if *table == "room" {
-                "[[room]]"
-            } else {
-                &format!("[{table}]")
-            };
-            let err = toml::from_str::<raw::File>(&format!("{header}\nnot_a_key = 1\n")).unwrap_err();
+        // `before`: the headers an array of tables' own tables need first.
+        fn check(path: &str, before: &str, header: &str, keys: &[(&str, Kind)]) {
+            let err = toml::from_str::<raw::File>(&format!("{before}{header}\nnot_a_key = 1\n")).unwrap_err();
             let msg = err.message();
             let mut expected: Vec<&str> = msg.split('`').skip(3).step_by(2).collect();
             let mut ours: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
             expected.sort();
             ours.sort();
-            assert_eq!(ours, expected, "[{table}]: {msg}");
+            assert_eq!(ours, expected, "{header}: {msg}");
+            for (k, kind) in keys {
+                let at = format!("{path}.{k}");
+                let inside = if header.starts_with("[[") {
+                    format!("{before}{header}\n")
+                } else {
+                    before.to_string()
+                };
+                match kind {
+                    Kind::Table(inner) => check(&at, &inside, &format!("[{at}]"), inner),
+                    Kind::Tables(h, inner) => check(&at, &inside, h, inner),
+                    _ => {}
+                }
+            }
+        }
+        for (table, kind) in SCHEMA {
+            match kind {
+                Kind::Table(keys) => check(table, "", &format!("[{table}]"), keys),
+                Kind::Tables(header, keys) => check(table, "", header, keys),
+                _ => panic!("{table} is a table"),
+            }
         }
     }
 
@@ -1837,7 +2263,7 @@ mod tests {
             r#"
             [server]
             listen = "nowhere"
-            upstream = "https://x"
+            upstream = "ftp://x"
             tick = "soon"
             [[room]]
             name = "Bad Name"

@@ -107,14 +107,14 @@ pub fn request_head(data: &[u8]) {
         1 => RequestFraming::Length(data.len() as u64),
         _ => RequestFraming::Chunked,
     };
-    let Ok(head) = crate::proxy::request_head(
-        &parts,
-        framing,
-        false,
-        std::net::IpAddr::from([10, 0, 0, 1]),
-        "upstream:80",
-        data.len() % 2 == 0,
-    ) else {
+    let hop = crate::proxy::Hop {
+        peer: std::net::IpAddr::from([10, 0, 0, 1]),
+        tls: data.len() % 5 == 0,
+        upstream: "upstream:80",
+        own_host: data.len() % 7 == 0,
+        trust: data.len() % 2 == 0,
+    };
+    let Ok(head) = crate::proxy::request_head(&parts, framing, false, &hop) else {
         // Refused: CONNECT, two Hosts, or a coding other than chunked.
         let hosts = parts.headers.get_all(http::header::HOST).iter().count();
         let codings: Vec<_> = parts.headers.get_all(http::header::TRANSFER_ENCODING).iter().collect();

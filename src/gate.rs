@@ -10,7 +10,6 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -25,10 +24,10 @@ use crate::admission::{self, Asking, Created, Facts, Forward, Mint, Place, Step,
 use crate::app::App;
 use crate::body::Body;
 use crate::clock::Millis;
-use crate::config::RoomMode;
+use crate::config::{RoomMode, Upstream};
 use crate::cookie::cookies;
 use crate::failover::LOCAL_BIT;
-use crate::http::{is_local_path, json_response, prefers_json, query_param, respond};
+use crate::http::{is_local_path, json_response, prefers_json, query_param, request_host, respond, Peer};
 use crate::metrics::{ClientErrorKind, EndedBy, Outcome, RoomMetrics};
 use crate::page::{self, Waiting};
 use crate::proxy::ProxyError;
@@ -44,26 +43,29 @@ use crate::upstream::h1::SessionEnded;
 /// future is copied into the heap at its full size, so a status poll, the
 /// lobby's busiest request, must not pay for a forward's, the largest
 /// (held by this module's tests).
-pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxResponse {
+pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: Peer) -> BoxResponse {
     if let Some(rest) = req.uri().path().strip_prefix("/_vestibule/") {
         let what = match rest {
             "status" => Internal::Status,
             "leave" => Internal::Leave,
             _ => Internal::Unknown,
         };
-        return Box::pin(async move { internal(&app, what, req).await });
+        return Box::pin(async move { internal(&app, what, req, peer).await });
     }
     let rooms = app.rooms.load_full();
-    let room = match rooms.route(req.uri().path()) {
-        Ok(Some(room)) => room.clone(),
-        Ok(None) => return Box::pin(async move { bypass(&app, &rooms, req, peer).await }),
+    let host = if rooms.needs_host() { request_host(&req) } else { None };
+    let (room, upstream) = match rooms.route_request(host, req.uri().path()) {
+        Ok(r) => (r.room.cloned(), r.upstream.cloned()),
         Err(why) => {
             let json = prefers_json(req.headers());
-            let resp = malformed(&app, why.into(), json);
+            let resp = malformed(&app, why, json);
             // Left from inside the answer's future, where the note is
             // taken (access::noted), not here before it runs.
             return Box::pin(async move { noted(&app, resp, || Note::outside("refused")) });
         }
+    };
+    let Some(room) = room else {
+        return Box::pin(async move { bypass(&app, &rooms, upstream.as_ref(), req, peer).await });
     };
     drop(rooms);
     let now = app.clock.now_ms();
@@ -91,7 +93,7 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
         let session = token
             .filter(|t| t.kind == Kind::Session && outcome == Outcome::Session)
             .map(|t| t.number);
-        let forwarding = forwarding(&app, req, peer, note);
+        let forwarding = forwarding(&app, upstream.as_ref(), req, peer, note);
         return Box::pin(Plain {
             forwarding,
             app,
@@ -99,7 +101,7 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> BoxRes
             session,
         });
     }
-    Box::pin(async move { walk(&app, &room, token, asking, now, step, req, peer).await })
+    Box::pin(async move { walk(&app, &room, token, asking, now, step, req, peer, upstream).await })
 }
 
 /// The answer to a request that cannot be passed on ([`crate::request`]):
@@ -144,11 +146,17 @@ fn who(token: Option<&Token>, minted: Option<&Mint>, created: Option<Created>) -
 pub type BoxResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>>;
 
 /// A path in no room: passed to the upstream.
-async fn bypass(app: &App, rooms: &Rooms, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn bypass(
+    app: &App,
+    rooms: &Rooms,
+    upstream: Option<&Upstream>,
+    req: Request<Incoming>,
+    peer: Peer,
+) -> Response<Body> {
     app.bypass_metrics.request(Outcome::Bypass);
-    let cookies = confirm_on_bypass(app, rooms, req.headers()).await;
+    let cookies = confirm_on_bypass(app, rooms, req.headers(), app.secure(peer)).await;
     let note = app.access.is_some().then(|| Note::outside(Outcome::Bypass.as_str()));
-    forwarding(app, req, peer, note)
+    forwarding(app, upstream, req, peer, note)
         .finish(app, &app.bypass_metrics, cookies, None, None)
         .await
 }
@@ -157,7 +165,7 @@ async fn bypass(app: &App, rooms: &Rooms, req: Request<Incoming>, peer: SocketAd
 /// no room (a stylesheet, an image): it confirms them too. The common
 /// case, no provisional cookie, costs a scan of the Cookie header and no
 /// MAC.
-async fn confirm_on_bypass(app: &App, rooms: &Rooms, headers: &HeaderMap) -> Vec<HeaderValue> {
+async fn confirm_on_bypass(app: &App, rooms: &Rooms, headers: &HeaderMap, secure: bool) -> Vec<HeaderValue> {
     let mut set = Vec::new();
     for room in rooms.iter() {
         if !cookies(headers, &room.cookie).any(crate::token::looks_like_provisional_session) {
@@ -176,6 +184,7 @@ async fn confirm_on_bypass(app: &App, rooms: &Rooms, headers: &HeaderMap) -> Vec
                     confirmed: true,
                 },
                 now,
+                secure,
             ));
         }
     }
@@ -299,7 +308,8 @@ async fn walk(
     now: Millis,
     mut step: Step,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: Peer,
+    upstream: Option<Upstream>,
 ) -> Response<Body> {
     let t = token.as_ref();
     loop {
@@ -314,16 +324,16 @@ async fn walk(
                     .access
                     .is_some()
                     .then(|| Note::room(room, fw.outcome.as_str(), visitor));
-                return forward(app, room, fw, session, req, peer, now, note).await;
+                return forward(app, room, fw, session, req, (peer, upstream.as_ref()), now, note).await;
             }
             Step::Wait(place) => {
-                let resp = waiting(app, room, &req, place, now);
+                let resp = waiting(app, room, &req, place, now, app.secure(peer));
                 return noted(app, resp, || {
                     Note::room(room, "queued", who(t, place.cookie.as_ref(), None))
                 });
             }
             Step::Refuse(place) => {
-                let resp = refused(app, room, &req, place, now);
+                let resp = refused(app, room, &req, place, now, app.secure(peer));
                 return noted(app, resp, || {
                     Note::room(room, "rejected", who(t, place.cookie.as_ref(), None))
                 });
@@ -382,13 +392,14 @@ async fn forward(
     fw: Forward,
     session: Option<u64>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    (peer, upstream): (Peer, Option<&Upstream>),
     now: Millis,
     note: Option<Note>,
 ) -> Response<Body> {
     room.metrics.request(fw.outcome);
-    let cookies = fw.cookie.map(|c| mint(app, room, c, now)).into_iter().collect();
-    forwarding(app, req, peer, note)
+    let secure = app.secure(peer);
+    let cookies = fw.cookie.map(|c| mint(app, room, c, now, secure)).into_iter().collect();
+    forwarding(app, upstream, req, peer, note)
         .finish(
             app,
             &room.metrics,
@@ -400,8 +411,7 @@ async fn forward(
 }
 
 /// Signs the cookie the rule asked for.
-fn mint(app: &App, room: &Room, what: Mint, now: Millis) -> HeaderValue {
-    let secure = app.cookie_secure();
+fn mint(app: &App, room: &Room, what: Mint, now: Millis, secure: bool) -> HeaderValue {
     match what {
         Mint::Session { number, confirmed } => crate::cookie::session(&app.keys, room, number, now, confirmed, secure),
         Mint::NewTicket(t) | Mint::CheckedIn(t) => crate::cookie::ticket(&app.keys, room, &t, now, secure),
@@ -442,6 +452,8 @@ pin_project_lite::pin_project! {
         #[pin]
         sent: F,
         json: bool,
+        // Cookies it clears are `Secure`.
+        secure: bool,
         started: tokio::time::Instant,
         // For the access log (`None`: off).
         note: Option<Note>,
@@ -451,14 +463,16 @@ pin_project_lite::pin_project! {
 /// Starts forwarding `req` (see [`Forwarding`]).
 fn forwarding(
     app: &App,
+    upstream: Option<&Upstream>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: Peer,
     note: Option<Note>,
 ) -> Forwarding<impl Future<Output = Result<Response<Body>, ProxyError>> + Send> {
     Forwarding {
         json: prefers_json(req.headers()),
+        secure: app.secure(peer),
         started: tokio::time::Instant::now(),
-        sent: app.live.load().proxy.forward(req, peer),
+        sent: app.live.load().upstreams.get(upstream).forward(req, peer),
         note,
     }
 }
@@ -478,6 +492,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
         let Forwarding {
             sent,
             json,
+            secure,
             started,
             note,
         } = self;
@@ -486,7 +501,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
         let resp = match answer {
             Ok(mut resp) => {
                 m.upstream_duration.observe(upstream.as_secs_f64());
-                let ended = origin_ended(app, session, &mut resp);
+                let ended = origin_ended(app, session, &mut resp, secure);
                 if ended.is_none() {
                     for c in cookies {
                         resp.headers_mut().append(header::SET_COOKIE, c);
@@ -522,11 +537,13 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
 /// session's cookie, and the number is returned for [`end_session`].
 /// Anywhere else (a path in no room, a room in passthrough) it ends
 /// nothing.
-fn origin_ended(app: &App, session: Option<(&Room, u64)>, resp: &mut Response<Body>) -> Option<u64> {
+fn origin_ended(app: &App, session: Option<(&Room, u64)>, resp: &mut Response<Body>, secure: bool) -> Option<u64> {
     resp.extensions_mut().remove::<SessionEnded>()?;
     let (room, n) = session?;
-    resp.headers_mut()
-        .append(header::SET_COOKIE, crate::cookie::clear(room, app.cookie_secure()));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        crate::cookie::clear(room, secure || app.cookie_secure()),
+    );
     Some(n)
 }
 
@@ -633,7 +650,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Plain<F>
             Ok(mut resp) => {
                 m.upstream_duration.observe(upstream.as_secs_f64());
                 let session = this.session.map(|n| (&**this.room, n));
-                if let Some(n) = origin_ended(this.app, session, &mut resp) {
+                if let Some(n) = origin_ended(this.app, session, &mut resp, *f.secure) {
                     // Polled, not awaited: the slot is let go of beside the answer.
                     let (app, room, now) = (this.app.clone(), this.room.clone(), this.app.clock.now_ms());
                     tokio::spawn(async move { end_session(&app, &room, n, now, EndedBy::Origin).await });
@@ -647,7 +664,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Plain<F>
 }
 
 /// The waiting answer: HTML for browsers, JSON for `Accept: application/json`.
-fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis) -> Response<Body> {
+fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis, secure: bool) -> Response<Body> {
     room.metrics.request(Outcome::Queued);
     let live = app.live.load();
     let view = room.view();
@@ -664,11 +681,11 @@ fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
     } else {
         respond(StatusCode::OK, "text/html; charset=utf-8", live.pages.waiting(&w))
     };
-    in_line(app, room, resp, w.poll_after_seconds, place.cookie, now)
+    in_line(app, room, resp, w.poll_after_seconds, place.cookie, now, secure)
 }
 
 /// A waiting visitor's request that cannot wait (a form): 503, not sent.
-fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis) -> Response<Body> {
+fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis, secure: bool) -> Response<Body> {
     room.metrics.request(Outcome::Rejected);
     let poll = standing(room, &room.view(), &place, "", None, now).poll_after_seconds;
     let msg = "Your request was not sent to the site: you are in line, and the site takes visitors in turn. \
@@ -680,7 +697,7 @@ fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
         Some(poll),
         prefers_json(req.headers()),
     );
-    in_line(app, room, resp, poll, place.cookie, now)
+    in_line(app, room, resp, poll, place.cookie, now, secure)
 }
 
 /// Where a visitor in line stands, as the page, the status and a refusal
@@ -739,12 +756,13 @@ fn in_line(
     poll: u64,
     cookie: Option<Mint>,
     now: Millis,
+    secure: bool,
 ) -> Response<Body> {
     let h = resp.headers_mut();
     h.insert(header::RETRY_AFTER, HeaderValue::from(poll));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(c) = cookie {
-        h.append(header::SET_COOKIE, mint(app, room, c, now));
+        h.append(header::SET_COOKIE, mint(app, room, c, now, secure));
     }
     resp
 }
@@ -770,7 +788,7 @@ enum Internal {
 }
 
 /// `/_vestibule/...`: status and leave.
-async fn internal(app: &App, what: Internal, req: Request<Incoming>) -> Response<Body> {
+async fn internal(app: &App, what: Internal, req: Request<Incoming>, peer: Peer) -> Response<Body> {
     let now = app.clock.now_ms();
     let rooms = app.rooms.load_full();
     let room = pick_room(&rooms, &req, app, now);
@@ -788,7 +806,7 @@ async fn internal(app: &App, what: Internal, req: Request<Incoming>) -> Response
             None => Note::outside(outcome),
         }
     });
-    let resp = internal_answer(app, what, &req, room, now).await;
+    let resp = internal_answer(app, what, &req, room, now, app.secure(peer)).await;
     if let Some(n) = note {
         n.leave();
     }
@@ -802,6 +820,7 @@ async fn internal_answer(
     req: &Request<Incoming>,
     room: Option<Arc<Room>>,
     now: Millis,
+    secure: bool,
 ) -> Response<Body> {
     match what {
         Internal::Status => {
@@ -811,7 +830,7 @@ async fn internal_answer(
                     r#"{"state":"none","error":"unknown room"}"#.into(),
                 );
             };
-            status(app, &room, req, now).await
+            status(app, &room, req, now, secure).await
         }
         Internal::Leave => {
             let target = query_param(req.uri().query(), "return_to")
@@ -823,7 +842,7 @@ async fn internal_answer(
                     end_session(app, &room, t.number, now, EndedBy::Leave).await;
                 }
                 resp.headers_mut()
-                    .append(header::SET_COOKIE, crate::cookie::clear(&room, app.cookie_secure()));
+                    .append(header::SET_COOKIE, crate::cookie::clear(&room, secure));
             }
             let location = HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/"));
             resp.headers_mut().insert(header::LOCATION, location);
@@ -844,13 +863,14 @@ async fn internal_answer(
 /// `GET /_vestibule/status`: where the caller's ticket stands, by the
 /// same rule as a page load. Claims the slot when the ticket is admitted,
 /// so the next page load goes through.
-async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis) -> Response<Body> {
+async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis, secure: bool) -> Response<Body> {
     room.metrics.request(Outcome::Status);
     let not_known =
         |what: &str| json_response(StatusCode::NOT_FOUND, format!(r#"{{"state":"none","error":"{what}"}}"#));
     let with_cookie = |mut r: Response<Body>, cookie: Option<Mint>| {
         if let Some(c) = cookie {
-            r.headers_mut().append(header::SET_COOKIE, mint(app, room, c, now));
+            r.headers_mut()
+                .append(header::SET_COOKIE, mint(app, room, c, now, secure));
         }
         r
     };
@@ -923,6 +943,7 @@ fn pick_room(rooms: &Rooms, req: &Request<Incoming>, app: &App, now: Millis) -> 
 mod tests {
     use super::*;
     use std::mem::size_of;
+    use std::net::SocketAddr;
 
     /// The size of what `f` returns, without calling it: futures' types
     /// cannot be named, so a `const` assertion cannot hold them.
@@ -932,14 +953,20 @@ mod tests {
 
     fn exchange() -> usize {
         returned(|proxy: &crate::proxy::Proxy, req: Request<Incoming>| {
-            proxy.forward(req, SocketAddr::from(([127, 0, 0, 1], 1)))
+            proxy.forward(req, Peer::plain(SocketAddr::from(([127, 0, 0, 1], 1))))
         })
     }
 
     fn plain() -> usize {
         returned(|app: Arc<App>, req: Request<Incoming>| {
             let room = app.room("r").expect("room");
-            let forwarding = forwarding(&app, req, SocketAddr::from(([127, 0, 0, 1], 1)), None);
+            let forwarding = forwarding(
+                &app,
+                None,
+                req,
+                Peer::plain(SocketAddr::from(([127, 0, 0, 1], 1))),
+                None,
+            );
             Plain {
                 forwarding,
                 app,
@@ -952,13 +979,21 @@ mod tests {
     fn walked() -> usize {
         returned(|app: Arc<App>, req: Request<Incoming>| async move {
             let room = app.room("r").expect("room");
-            let peer = SocketAddr::from(([127, 0, 0, 1], 1));
-            walk(&app, &room, None, Asking::Page, 0, Step::Arrive, req, peer).await
+            let peer = Peer::plain(SocketAddr::from(([127, 0, 0, 1], 1)));
+            walk(&app, &room, None, Asking::Page, 0, Step::Arrive, req, peer, None).await
         })
     }
 
     fn status_poll() -> usize {
-        returned(|app: Arc<App>, req: Request<Incoming>| async move { internal(&app, Internal::Status, req).await })
+        returned(|app: Arc<App>, req: Request<Incoming>| async move {
+            internal(
+                &app,
+                Internal::Status,
+                req,
+                Peer::plain(SocketAddr::from(([127, 0, 0, 1], 1))),
+            )
+            .await
+        })
     }
 
     /// Every future level a forwarded request passes through copies the

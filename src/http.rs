@@ -9,6 +9,78 @@ use http::{Response, StatusCode};
 
 use crate::body::Body;
 
+/// Who sent a request, as its connection tells: the client's address,
+/// and whether it came over TLS (its cookies are then `Secure`, and the
+/// upstream hears `X-Forwarded-Proto: https`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub addr: std::net::SocketAddr,
+    pub tls: bool,
+}
+
+impl Peer {
+    /// A client on a plain connection.
+    pub fn plain(addr: std::net::SocketAddr) -> Peer {
+        Peer { addr, tls: false }
+    }
+}
+
+/// The host a request names, as the client wrote it: the URI's authority
+/// (HTTP/2's `:authority`, an absolute-form request), else `Host`.
+pub fn request_host<B>(req: &http::Request<B>) -> Option<&str> {
+    match req.uri().authority() {
+        Some(a) => Some(a.host()),
+        None => req.headers().get(header::HOST).and_then(|v| v.to_str().ok()),
+    }
+}
+
+/// The answer of a plain listener whose site is on TLS: `308` to the
+/// same host and path on https (on `port`, named unless 443), keeping the
+/// method and body. `None` for what stays on plain HTTP: vestibule's own
+/// endpoints and ACME's HTTP challenges (a certificate's renewal must
+/// reach the backend that answers them). A request with no usable host
+/// gets a 400.
+pub fn https_redirect<B>(req: &http::Request<B>, port: u16) -> Option<Response<Body>> {
+    let path = req.uri().path();
+    if path.starts_with("/_vestibule/") || path.starts_with("/.well-known/acme-challenge/") {
+        return None;
+    }
+    let host = request_host(req).map(|h| match h.rsplit_once(':') {
+        Some((name, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+        _ => h,
+    });
+    // A name or an address, nothing a Location could be bent with.
+    let host = host.filter(|h| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':'))
+    });
+    let Some(host) = host else {
+        return Some(respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain; charset=utf-8",
+            "This site is served over HTTPS; the request named no host to send you to.\n".into(),
+        ));
+    };
+    let mut location = format!("https://{host}");
+    if port != 443 {
+        location.push_str(&format!(":{port}"));
+    }
+    location.push_str(req.uri().path_and_query().map_or("/", |pq| pq.as_str()));
+    let mut resp = respond(
+        StatusCode::PERMANENT_REDIRECT,
+        "text/plain; charset=utf-8",
+        String::new(),
+    );
+    match HeaderValue::from_str(&location) {
+        Ok(v) => {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        Err(_) => *resp.status_mut() = StatusCode::BAD_REQUEST,
+    }
+    Some(resp)
+}
+
 /// One query parameter, percent-decoded; borrowed when there is nothing to
 /// decode (`?room=registration`, every status poll).
 pub fn query_param<'q>(query: Option<&'q str>, key: &str) -> Option<Cow<'q, str>> {

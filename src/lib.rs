@@ -32,6 +32,7 @@
 //! | [`failover`] | the store's health and the `local` failure policy's sessions |
 //! | [`config`] | the TOML file, validation with every problem reported |
 //! | [`schedule`] | a room's announced events: the room's mode and limits at a given moment |
+//! | [`tls`] | TLS material: certificates by SNI, swapped when their files change; the upstream client's trust |
 //! | [`token`] | signing and verifying tickets and sessions (HMAC-SHA256, key rotation) |
 //! | [`cookie`] | vestibule's cookies: found among the site's, minted |
 //! | [`room`] | routing paths to rooms, the per-room view, the measured admission rate |
@@ -77,6 +78,7 @@ pub mod secrets;
 pub mod server;
 pub mod shutdown;
 pub mod store;
+pub mod tls;
 pub mod token;
 pub mod upstream;
 

@@ -58,6 +58,8 @@ pub struct Running {
     pub app: Arc<App>,
     /// Bound public addresses (the first is `[server] listen`).
     pub addrs: Vec<SocketAddr>,
+    /// The TLS listener's address, when `[server.tls]` is set.
+    pub tls_addr: Option<SocketAddr>,
     pub admin_addr: SocketAddr,
     /// Stops the public listeners, the scheduler, the saver and the watcher.
     stop: watch::Sender<bool>,
@@ -158,6 +160,10 @@ pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
             Err(e) => tracing::warn!(error = %e, "extra listener skipped"),
         }
     }
+    let tls_listener = match &cfg.server.tls {
+        Some(t) => Some(bind(t.listen).await?),
+        None => None,
+    };
     let admin_listener = bind(cfg.server.admin_listen).await?;
     let addrs = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Bind {
@@ -170,6 +176,24 @@ pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
     let (stop_admin, stop_admin_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let conn = server::ConnSettings::from(&cfg.server);
+    let mut tls_addr = None;
+    let mut plain = server::Public::Gate;
+    if let (Some(l), Some(t), Some(certs)) = (tls_listener, &cfg.server.tls, &app.certs) {
+        tls_addr = l.local_addr().ok();
+        if t.redirect_http {
+            plain = server::Public::RedirectTo(tls_addr.map_or(t.listen.port(), |a| a.port()));
+        }
+        let tls = crate::tls::server_config(certs.resolver()).map_err(|e| StartError::Certificates(vec![e]))?;
+        tasks.push(tokio::spawn(server::serve_public(
+            l,
+            app.clone(),
+            conn.clone(),
+            stop_rx.clone(),
+            cfg.server.shutdown_grace,
+            Some(tls.into()),
+            server::Public::Gate,
+        )));
+    }
     for l in listeners {
         tasks.push(tokio::spawn(server::serve_public(
             l,
@@ -177,6 +201,8 @@ pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
             conn.clone(),
             stop_rx.clone(),
             cfg.server.shutdown_grace,
+            None,
+            plain,
         )));
     }
     let admin_task = tokio::spawn(admin::serve(admin_listener, app.clone(), stop_admin_rx));
@@ -199,10 +225,16 @@ pub async fn spawn(cfg: Config, opts: Options) -> Result<Running, StartError> {
         )));
     }
     app.ready.store(true, Ordering::SeqCst);
-    tracing::info!(listen = ?addrs, admin = %admin_addr, upstream = %cfg.server.upstream, rooms = cfg.rooms.len(), "vestibule started");
+    tracing::info!(listen = ?addrs, tls = ?tls_addr, admin = %admin_addr, upstream = %cfg.server.upstream, rooms = cfg.rooms.len(), "vestibule started");
+    if let Some(certs) = &app.certs {
+        for p in certs.resolver().current().pairs() {
+            crate::tls::log_served(&p.info);
+        }
+    }
     Ok(Running {
         app,
         addrs,
+        tls_addr,
         admin_addr,
         stop,
         tasks,

@@ -121,6 +121,32 @@ fn check(path: &std::path::Path) -> ExitCode {
                 },
                 cfg.server.upstream
             );
+            for s in &cfg.sites {
+                let hosts: Vec<String> = s.hosts.iter().map(ToString::to_string).collect();
+                println!("site {}: {} -> {}", s.name, hosts.join(" "), s.upstream);
+            }
+            if let Some(t) = &cfg.server.tls {
+                let redirect = if t.redirect_http { ", plain HTTP redirected" } else { "" };
+                println!("TLS on {}{redirect}:", t.listen);
+                if let Ok(certs) = vestibule::tls::Certs::load(t) {
+                    let now = vestibule::tls::now_unix();
+                    for p in certs.pairs() {
+                        println!(
+                            "  {}: {} (valid until {}, {} days left)",
+                            p.cert_file.display(),
+                            p.info.names.join(" "),
+                            vestibule::tls::date(p.info.not_after),
+                            p.info.days_left(now)
+                        );
+                        if let Some(w) = p.info.warning(now) {
+                            eprintln!("warning: {}: the certificate {w}", p.cert_file.display());
+                        }
+                    }
+                }
+            }
+            if cfg.server.upstream_tls.insecure_skip_verify {
+                eprintln!("warning: upstream_insecure_skip_verify: https upstreams' certificates are not checked");
+            }
             let now = vestibule::Clock::system().now_ms();
             for r in cfg.rooms.iter().filter(|r| !r.events.is_empty()) {
                 println!("room {} events:", r.name);

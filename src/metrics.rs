@@ -142,13 +142,18 @@ pub enum ClientErrorKind {
     /// The client took none of its response for `send_timeout`: its
     /// connection was closed.
     SendTimeout,
+    /// A TLS handshake failed or did not finish within
+    /// `header_read_timeout`: no certificate the client accepts, a
+    /// scanner, a client speaking plain HTTP to the TLS port.
+    TlsHandshake,
 }
 
 impl ClientErrorKind {
-    pub const ALL: [ClientErrorKind; 3] = [
+    pub const ALL: [ClientErrorKind; 4] = [
         ClientErrorKind::Request,
         ClientErrorKind::Body,
         ClientErrorKind::SendTimeout,
+        ClientErrorKind::TlsHandshake,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +161,7 @@ impl ClientErrorKind {
             ClientErrorKind::Request => "request",
             ClientErrorKind::Body => "body",
             ClientErrorKind::SendTimeout => "send_timeout",
+            ClientErrorKind::TlsHandshake => "tls_handshake",
         }
     }
 }
@@ -179,11 +185,12 @@ pub struct Metrics {
     upstream_errors: IntCounterVec,
     config_reloads: IntCounterVec,
     config_last_reload_successful: IntGauge,
+    certificate_reloads: IntCounterVec,
     store_errors: IntCounterVec,
     store_up: IntGauge,
     store_outages: IntCounter,
     state_saves: IntCounterVec,
-    client_errors: [IntCounter; 3],
+    client_errors: [IntCounter; 4],
     upstream_read_timeouts: IntCounter,
     access_log_dropped: IntCounter,
 }
@@ -272,6 +279,11 @@ impl Metrics {
             ),
             upstream_errors: counter("upstream_errors_total", "Failed upstream exchanges.", &["room", "kind"]),
             config_reloads: counter("config_reloads_total", "Configuration reloads.", &["result"]),
+            certificate_reloads: counter(
+                "tls_certificate_reloads_total",
+                "Loads of changed TLS certificate files (error: refused, the served ones kept).",
+                &["result"],
+            ),
             config_last_reload_successful: reg(
                 &r,
                 IntGauge::new(
@@ -323,6 +335,7 @@ impl Metrics {
         // Both outcomes exist from the start, at zero.
         for result in ["ok", "error"] {
             m.config_reloads.with_label_values(&[result]);
+            m.certificate_reloads.with_label_values(&[result]);
             m.state_saves.with_label_values(&[result]);
         }
         m.config_last_reload_successful.set(1);
@@ -394,6 +407,13 @@ impl Metrics {
             .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
         self.config_last_reload_successful.set(i64::from(ok));
+    }
+
+    /// Counts a load of changed certificate files.
+    pub fn certificate_reload(&self, ok: bool) {
+        self.certificate_reloads
+            .with_label_values(&[if ok { "ok" } else { "error" }])
+            .inc();
     }
 
     /// Records a store transition (up, or down: one more outage).

@@ -4,8 +4,9 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -16,10 +17,12 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 
 use crate::body::Body;
-use crate::config::{ServerConfig, Upstream};
+use crate::config::{Config, ServerConfig, Upstream, UpstreamTls};
 use crate::cookie::{crumbs, COOKIE_PREFIX};
+use crate::http::Peer;
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::request::{self, Malformed};
+use crate::tls::TlsError;
 use crate::upstream::h1::{connection_named, is_hop_by_hop, HeadWriter, RequestFraming, RequestHead};
 use crate::upstream::{Pool, ReadTimeout, ResponseBody, SendError, Upgraded};
 
@@ -79,16 +82,22 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 impl Proxy {
-    /// The client for `cfg`'s upstream; bodies cut off for the upstream's
-    /// silence are counted in `metrics`.
-    pub fn new(cfg: &ServerConfig, metrics: &Metrics) -> Proxy {
+    /// The client for `upstream`, with `cfg`'s timeouts; `tls` for an
+    /// `https://` one. Bodies cut off for the upstream's silence are
+    /// counted in `metrics`.
+    pub fn new(
+        cfg: &ServerConfig,
+        upstream: &Upstream,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        metrics: &Metrics,
+    ) -> Result<Proxy, TlsError> {
         let origin = Uri::builder()
-            .scheme(cfg.upstream.scheme.clone())
-            .authority(cfg.upstream.authority.clone())
+            .scheme(upstream.scheme.clone())
+            .authority(upstream.authority.clone())
             .path_and_query("/")
             .build()
             .expect("scheme and authority were validated with the config");
-        Proxy {
+        Ok(Proxy {
             pool: Pool::new(
                 origin,
                 cfg.connect_timeout,
@@ -97,11 +106,22 @@ impl Proxy {
                     after: cfg.upstream_read_timeout,
                     cut_off: metrics.upstream_read_timeouts(),
                 }),
-            ),
-            upstream: cfg.upstream.clone(),
+                tls,
+            )?,
+            upstream: upstream.clone(),
             response_timeout: cfg.response_timeout,
             trust_forwarded: cfg.trust_forwarded_headers,
-        }
+        })
+    }
+
+    /// The upstream this client forwards to.
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// Idle pooled connections now (for tests).
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle_count()
     }
 
     /// Sends `req` upstream and returns its response with a streamed body.
@@ -117,7 +137,7 @@ impl Proxy {
     pub fn forward(
         &self,
         mut req: Request<Incoming>,
-        peer: SocketAddr,
+        peer: Peer,
     ) -> impl Future<Output = Result<Response<Body>, ProxyError>> + Send + 'static {
         let upgrade = wants_upgrade(&req);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -125,14 +145,14 @@ impl Proxy {
         // Encoded here, not in the future: the parsed request holds on to
         // the client connection's read buffer, which hyper wants back
         // before the future first runs (it reads ahead at once).
-        let head = request_head(
-            &parts,
-            RequestFraming::of(&body),
-            upgrade,
-            peer.ip(),
-            self.upstream.authority.as_str(),
-            self.trust_forwarded,
-        );
+        let hop = Hop {
+            peer: peer.addr.ip(),
+            tls: peer.tls,
+            upstream: self.upstream.authority.as_str(),
+            own_host: self.upstream.scheme == http::uri::Scheme::HTTPS,
+            trust: self.trust_forwarded,
+        };
+        let head = request_head(&parts, RequestFraming::of(&body), upgrade, &hop);
         drop(parts);
         let deadline = tokio::time::Instant::now() + self.response_timeout;
         let (send, refused) = match head {
@@ -145,6 +165,129 @@ impl Proxy {
             timeout: self.response_timeout,
             client_upgrade,
         }
+    }
+}
+
+/// What decides whether a client can be kept across a reload: the
+/// settings it was made with, the TLS files' bytes included (a renewed
+/// client certificate or CA makes new connections).
+#[derive(Debug, Clone, PartialEq)]
+struct Made {
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    upstream_read_timeout: Duration,
+    trust_forwarded: bool,
+    tls: UpstreamTls,
+    tls_files: Vec<Option<Vec<u8>>>,
+}
+
+impl Made {
+    fn of(cfg: &ServerConfig) -> Made {
+        let t = &cfg.upstream_tls;
+        let files = t.ca_file.iter().chain(t.client_cert.iter().flat_map(|(c, k)| [c, k]));
+        Made {
+            connect_timeout: cfg.connect_timeout,
+            response_timeout: cfg.response_timeout,
+            upstream_read_timeout: cfg.upstream_read_timeout,
+            trust_forwarded: cfg.trust_forwarded_headers,
+            tls: t.clone(),
+            tls_files: files.map(|f| std::fs::read(f).ok()).collect(),
+        }
+    }
+}
+
+/// The upstream clients a configuration names: `[server] upstream`, and
+/// each site's and room's own. One per distinct upstream, each with its
+/// pool.
+pub struct Upstreams {
+    default: Proxy,
+    others: Vec<Proxy>,
+    /// The previous configuration's clients that this one has no more:
+    /// rooms routed before the reload may still name them, for the
+    /// moment between the two swaps (see [`crate::reload`]).
+    retired: Vec<Proxy>,
+    made: Made,
+}
+
+impl Upstreams {
+    /// The clients `cfg` needs; those of `old` with the same upstream and
+    /// settings are kept (their pooled connections with them).
+    pub fn new(cfg: &Config, old: Option<&Upstreams>, metrics: &Metrics) -> Result<Upstreams, TlsError> {
+        let made = Made::of(&cfg.server);
+        let mut wanted: Vec<&Upstream> = vec![&cfg.server.upstream];
+        for u in cfg
+            .sites
+            .iter()
+            .map(|s| &s.upstream)
+            .chain(cfg.rooms.iter().filter_map(|r| r.upstream.as_ref()))
+        {
+            if !wanted.contains(&u) {
+                wanted.push(u);
+            }
+        }
+        let reusable = old.filter(|o| o.made == made);
+        let any_https = wanted.iter().any(|u| u.scheme == http::uri::Scheme::HTTPS);
+        let mut tls = None;
+        if any_https && reusable.is_none_or(|o| wanted.iter().any(|u| o.find(u).is_none())) {
+            if cfg.server.upstream_tls.insecure_skip_verify {
+                tracing::warn!(
+                    "upstream_insecure_skip_verify is on: https upstreams' certificates are NOT checked; \
+                     anyone on the path to the backend can read and change its traffic"
+                );
+            }
+            tls = Some(crate::tls::client_config(&cfg.server.upstream_tls)?);
+        }
+        let mut made_list = Vec::new();
+        for u in wanted {
+            let kept = reusable.and_then(|o| o.find(u)).cloned();
+            let p = match kept {
+                Some(p) => p,
+                None => Proxy::new(&cfg.server, u, tls.clone(), metrics)?,
+            };
+            made_list.push(p);
+        }
+        let default = made_list.remove(0);
+        let retired = old
+            .map(|o| {
+                std::iter::once(&o.default)
+                    .chain(&o.others)
+                    .filter(|p| {
+                        !std::iter::once(&default)
+                            .chain(&made_list)
+                            .any(|n| n.upstream == p.upstream)
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Upstreams {
+            default,
+            others: made_list,
+            retired,
+            made,
+        })
+    }
+
+    fn find(&self, u: &Upstream) -> Option<&Proxy> {
+        std::iter::once(&self.default)
+            .chain(&self.others)
+            .find(|p| &p.upstream == u)
+    }
+
+    /// The client for `upstream` (`None`: `[server] upstream`).
+    pub fn get(&self, upstream: Option<&Upstream>) -> &Proxy {
+        match upstream {
+            None => &self.default,
+            Some(u) => self
+                .find(u)
+                .or_else(|| self.retired.iter().find(|p| &p.upstream == u))
+                .unwrap_or(&self.default),
+        }
+    }
+
+    /// `[server] upstream`'s client.
+    pub fn default_proxy(&self) -> &Proxy {
+        &self.default
     }
 }
 
@@ -216,6 +359,22 @@ fn wants_upgrade<B>(req: &Request<B>) -> bool {
         && !h.get_all(header::UPGRADE).iter().any(h2c)
 }
 
+/// What a request's head is rewritten with, besides the request itself.
+pub(crate) struct Hop<'a> {
+    /// The client's address, appended to `X-Forwarded-For`.
+    pub peer: IpAddr,
+    /// The client came over TLS: `X-Forwarded-Proto: https`.
+    pub tls: bool,
+    /// The upstream's authority: the `Host` of a request that has none.
+    pub upstream: &'a str,
+    /// Send the upstream's own name as `Host` (the client's goes in
+    /// `X-Forwarded-Host`): an `https://` upstream is someone else's
+    /// service, which routes by the name its certificate is for.
+    pub own_host: bool,
+    /// Keep the forwarded headers a load balancer in front set.
+    pub trust: bool,
+}
+
 /// The head of the request the upstream gets, written from the client's
 /// as it goes (no header map is edited on the way):
 ///
@@ -240,25 +399,21 @@ pub(crate) fn request_head(
     parts: &http::request::Parts,
     framing: RequestFraming,
     upgrade: bool,
-    peer: IpAddr,
-    upstream_authority: &str,
-    trust: bool,
+    hop: &Hop<'_>,
 ) -> Result<RequestHead, Malformed> {
     if parts.method == http::Method::CONNECT {
         return Err(Malformed::Connect);
     }
-    match write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, None) {
+    match write_request_head(parts, framing, upgrade, hop, None) {
         Ok(head) => Ok(head),
         Err(Stop::Refused(m)) => Err(m),
         // Rare: a `Connection` that names headers of the message's own,
         // met after some of them may have been written. Again, without.
         Err(Stop::Named) => {
             let named = named_by_connection(&parts.headers);
-            write_request_head(parts, framing, upgrade, peer, upstream_authority, trust, Some(&named)).map_err(|stop| {
-                match stop {
-                    Stop::Refused(m) => m,
-                    Stop::Named => unreachable!("with the named headers known, the walk does not stop for them"),
-                }
+            write_request_head(parts, framing, upgrade, hop, Some(&named)).map_err(|stop| match stop {
+                Stop::Refused(m) => m,
+                Stop::Named => unreachable!("with the named headers known, the walk does not stop for them"),
             })
         }
     }
@@ -295,11 +450,10 @@ fn write_request_head(
     parts: &http::request::Parts,
     framing: RequestFraming,
     upgrade: bool,
-    peer: IpAddr,
-    upstream_authority: &str,
-    trust: bool,
+    hop: &Hop<'_>,
     named: Option<&HashSet<HeaderName>>,
 ) -> Result<RequestHead, Stop> {
+    let (peer, trust) = (hop.peer, hop.trust);
     let h = &parts.headers;
     let mut client_host = None;
     let mut had_coding = false;
@@ -396,7 +550,11 @@ fn write_request_head(
         }
     }
     let client_host = authority.map(str::as_bytes).or(client_host);
-    w.field("host", client_host.unwrap_or(upstream_authority.as_bytes()));
+    let host = match client_host {
+        Some(h) if !hop.own_host => h,
+        _ => hop.upstream.as_bytes(),
+    };
+    w.field("host", host);
     if upgrade {
         if let Some(proto) = h.get(header::UPGRADE) {
             w.field("connection", b"upgrade");
@@ -404,7 +562,7 @@ fn write_request_head(
         }
     }
     if !had_xfp {
-        w.field("x-forwarded-proto", b"http");
+        w.field("x-forwarded-proto", if hop.tls { b"https" } else { b"http" });
     }
     if let (false, Some(host)) = (had_xfh, client_host) {
         w.field("x-forwarded-host", host);
@@ -479,7 +637,14 @@ mod tests {
     fn head_fields(req: http::request::Builder, trust: bool) -> Vec<(String, Vec<u8>)> {
         let (parts, ()) = req.body(()).unwrap().into_parts();
         let peer = "10.0.0.1".parse().unwrap();
-        let head = request_head(&parts, RequestFraming::Empty, false, peer, "up:8080", trust).unwrap();
+        let hop = Hop {
+            peer,
+            tls: false,
+            upstream: "up:8080",
+            own_host: false,
+            trust,
+        };
+        let head = request_head(&parts, RequestFraming::Empty, false, &hop).unwrap();
         let text = head.bytes;
         let mut fields = Vec::new();
         for line in text.split(|&b| b == b'\n').skip(1) {
@@ -573,15 +738,14 @@ mod tests {
     fn requests_that_cannot_be_passed_on_faithfully_are_refused() {
         let refused = |req: http::request::Builder| {
             let (parts, ()) = req.body(()).unwrap().into_parts();
-            request_head(
-                &parts,
-                RequestFraming::Chunked,
-                false,
-                "10.0.0.1".parse().unwrap(),
-                "up",
-                false,
-            )
-            .err()
+            let hop = Hop {
+                peer: "10.0.0.1".parse().unwrap(),
+                tls: false,
+                upstream: "up",
+                own_host: false,
+                trust: false,
+            };
+            request_head(&parts, RequestFraming::Chunked, false, &hop).err()
         };
         let get = || http::Request::get("/x");
         assert_eq!(refused(get().header("host", "a")), None);

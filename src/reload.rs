@@ -36,9 +36,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::app::{App, Live, StartError};
 use crate::config::{Config, ConfigError};
-use crate::proxy::Proxy;
 use crate::room::Rooms;
 use crate::schedule::Phase;
+use crate::tls::Followed;
 
 /// Quiet time after a change event before the file is read: editors write
 /// in several steps.
@@ -60,6 +60,9 @@ pub const RESTART_KEYS: &[&str] = &[
     "server.http2_max_active_streams",
     "server.http2_max_streams",
     "server.shutdown_grace",
+    "server.tls",
+    "server.tls.listen",
+    "server.tls.redirect_http",
     "store.kind",
     "store.url",
     "store.state_file",
@@ -169,6 +172,29 @@ impl Shown for Vec<String> {
     }
 }
 
+impl Shown for Vec<crate::config::HostPattern> {
+    fn shown(&self) -> String {
+        format!(
+            "[{}]",
+            self.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ")
+        )
+    }
+}
+
+impl Shown for Vec<crate::config::SiteConfig> {
+    fn shown(&self) -> String {
+        let one = |s: &crate::config::SiteConfig| format!("{} {} -> {}", s.name, s.hosts.shown(), s.upstream);
+        format!("[{}]", self.iter().map(one).collect::<Vec<_>>().join("; "))
+    }
+}
+
+impl Shown for Vec<crate::config::CertConfig> {
+    fn shown(&self) -> String {
+        let one = |c: &crate::config::CertConfig| c.cert_file.shown();
+        format!("[{}]", self.iter().map(one).collect::<Vec<_>>().join(", "))
+    }
+}
+
 impl Shown for PathBuf {
     fn shown(&self) -> String {
         format!("{:?}", self.display().to_string())
@@ -198,6 +224,22 @@ fn live_changes(old: &Config, new: &Config) -> Vec<String> {
         };
     }
     setting!("server.upstream", server.upstream);
+    setting!("server.upstream_ca_file", server.upstream_tls.ca_file);
+    setting!(
+        "server.upstream_insecure_skip_verify",
+        server.upstream_tls.insecure_skip_verify
+    );
+    diff!(
+        old.server.upstream_tls.client_cert.as_ref().map(|c| c.0.clone()),
+        new.server.upstream_tls.client_cert.as_ref().map(|c| c.0.clone()),
+        "server.upstream_client_cert_file"
+    );
+    diff!(
+        old.server.tls.as_ref().map(|t| t.certs.clone()).unwrap_or_default(),
+        new.server.tls.as_ref().map(|t| t.certs.clone()).unwrap_or_default(),
+        "server.tls certificates"
+    );
+    setting!("site", sites);
     setting!("server.connect_timeout", server.connect_timeout);
     setting!("server.response_timeout", server.response_timeout);
     setting!("server.upstream_read_timeout", server.upstream_read_timeout);
@@ -219,6 +261,8 @@ fn live_changes(old: &Config, new: &Config) -> Vec<String> {
         }
         room!(title);
         room!(paths);
+        room!(hosts);
+        room!(upstream);
         room!(capacity);
         room!(admit_per_minute);
         room!(session_ttl);
@@ -256,6 +300,25 @@ fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
     keep!("server.http2_max_active_streams", server.http2_max_active_streams);
     keep!("server.http2_max_streams", server.http2_max_streams);
     keep!("server.shutdown_grace", server.shutdown_grace);
+    // A TLS listener starts and stops with the process; its certificates
+    // follow the file.
+    match (&old.server.tls, &mut new.server.tls) {
+        (Some(o), Some(n)) => {
+            if o.listen != n.listen {
+                changed.push("server.tls.listen");
+                n.listen = o.listen;
+            }
+            if o.redirect_http != n.redirect_http {
+                changed.push("server.tls.redirect_http");
+                n.redirect_http = o.redirect_http;
+            }
+        }
+        (None, None) => {}
+        (o, n) => {
+            changed.push("server.tls");
+            *n = o.clone();
+        }
+    }
     if old.store != new.store {
         changed.push(match (&old.store, &new.store) {
             (crate::config::StoreConfig::Redis(_), crate::config::StoreConfig::Redis(_)) => "store.url",
@@ -271,15 +334,6 @@ fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
     keep!("log.access_file", log.access_file);
     debug_assert!(changed.iter().all(|k| RESTART_KEYS.contains(k)));
     changed
-}
-
-fn same_proxy_settings(a: &Config, b: &Config) -> bool {
-    let (a, b) = (&a.server, &b.server);
-    a.upstream == b.upstream
-        && a.connect_timeout == b.connect_timeout
-        && a.response_timeout == b.response_timeout
-        && a.upstream_read_timeout == b.upstream_read_timeout
-        && a.trust_forwarded_headers == b.trust_forwarded_headers
 }
 
 /// Re-reads the configuration file and applies it; see [`apply`].
@@ -351,11 +405,15 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
         )));
     }
     report.changes = live_changes(&old.config, &cfg);
-    let proxy: Option<Proxy> = same_proxy_settings(&old.config, &cfg).then(|| old.proxy.clone());
-    let live = Live::new(cfg, proxy, &app.metrics)?;
+    let live = Live::new(cfg, Some(&old), &app.metrics)?;
 
     let old_rooms = app.rooms.load_full();
-    let rooms = Rooms::new(&live.config.rooms, live.config.server.tick, &app.metrics);
+    let rooms = Rooms::with_sites(
+        &live.config.rooms,
+        &live.config.sites,
+        live.config.server.tick,
+        &app.metrics,
+    );
     let now = app.clock.now_ms();
     for room in rooms.iter() {
         let Some(prev) = old_rooms.get(room.name()) else {
@@ -444,7 +502,33 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
     }
     app.live.store(Arc::new(live));
     app.rooms.store(Arc::new(rooms));
+    follow_certificates(app, false);
     Ok(report)
+}
+
+/// Loads the TLS listener's certificates again if their files changed
+/// (or always, `force`d); a set that does not load is refused, logged and
+/// counted, and the served one stays.
+pub fn follow_certificates(app: &App, force: bool) {
+    let (Some(served), Some(cfg)) = (&app.certs, app.live.load().config.server.tls.clone()) else {
+        return;
+    };
+    match served.follow(&cfg, force) {
+        Followed::Unchanged => {}
+        Followed::Replaced(infos) => {
+            app.metrics.certificate_reload(true);
+            tracing::info!(count = infos.len(), "TLS certificates reloaded");
+            for info in &infos {
+                crate::tls::log_served(info);
+            }
+        }
+        Followed::Refused(errors) => {
+            app.metrics.certificate_reload(false);
+            for e in &errors {
+                tracing::error!("TLS certificates refused, the served ones stay: {e}");
+            }
+        }
+    }
 }
 
 /// Watches `path` and reloads when its content changes; on SIGHUP (when
@@ -463,7 +547,17 @@ pub fn watch(
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let watcher = start_watcher(&dir, tx);
+    let mut dirs = vec![dir];
+    if let Some(t) = &app.live.load().config.server.tls {
+        for f in t.certs.iter().flat_map(|c| [&c.cert_file, &c.key_file]) {
+            if let Some(d) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dirs.iter().any(|x| x == d) {
+                    dirs.push(d.to_path_buf());
+                }
+            }
+        }
+    }
+    let watcher = start_watcher(&dirs, tx);
     let mut hup = hangups(sighup);
     let mut last = std::fs::read(&path).ok();
     // The file may have changed between the read the running configuration
@@ -496,14 +590,20 @@ pub fn watch(
                 _ = crate::shutdown::stopped(&mut stop) => return,
             };
             if forced {
-                tracing::info!("SIGHUP: reloading the configuration and reopening the access log");
+                tracing::info!(
+                    "SIGHUP: reloading the configuration and the certificates, and reopening the access log"
+                );
                 if let Some(log) = &app.access {
                     log.reopen();
                 }
                 last = tokio::fs::read(&path).await.ok();
                 let _ = reload_file(&app).await;
+                follow_certificates(&app, true);
                 continue;
             }
+            // Renewed certificates (certbot's symlink swap, cert-manager's
+            // secret update), whether or not the configuration changed.
+            follow_certificates(&app, false);
             let text = match tokio::fs::read(&path).await {
                 Ok(t) => t,
                 // Mid-rename, or being replaced: the next event or poll retries.
@@ -523,7 +623,7 @@ pub fn watch(
     }
 }
 
-fn start_watcher(dir: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+fn start_watcher(dirs: &[PathBuf], tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
     let handler = move |res: notify::Result<notify::Event>| {
         if res.is_ok_and(|e| may_change(&e.kind)) {
@@ -538,13 +638,16 @@ fn start_watcher(dir: &Path, tx: mpsc::Sender<()>) -> Option<notify::Recommended
             return None;
         }
     };
-    match w.watch(dir, notify::RecursiveMode::NonRecursive) {
-        Ok(()) => Some(w),
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the configuration directory; polling every {POLL:?}");
-            None
+    for (i, dir) in dirs.iter().enumerate() {
+        if let Err(e) = w.watch(dir, notify::RecursiveMode::NonRecursive) {
+            let what = if i == 0 { "the configuration" } else { "a certificate's" };
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch {what} directory; polling every {POLL:?}");
+            if i == 0 {
+                return None;
+            }
         }
     }
+    Some(w)
 }
 
 /// Whether an event can mean the file changed. inotify also reports opens

@@ -38,6 +38,10 @@ pub enum Malformed {
     Connect,
     #[error(transparent)]
     Path(#[from] Refusal),
+    /// A room's path, on a host no room takes it on, bound for an
+    /// upstream that room's own hosts reach ([`crate::room::Rooms::route_request`]).
+    #[error("a room's path on a host it is not served on")]
+    Misdirected,
 }
 
 impl Malformed {
@@ -46,6 +50,7 @@ impl Malformed {
         match self {
             Malformed::TransferCoding => StatusCode::NOT_IMPLEMENTED,
             Malformed::Connect => StatusCode::METHOD_NOT_ALLOWED,
+            Malformed::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -54,6 +59,7 @@ impl Malformed {
     pub fn explanation(self) -> &'static str {
         match self {
             Malformed::TransferCoding => "The request's body is sent in a way this site does not accept.",
+            Malformed::Misdirected => "This page is not served under this address. Use the site's own address.",
             _ => "The address or the headers of this request are not valid.",
         }
     }

@@ -2,6 +2,7 @@
 //! waiting visitors are answered from, and the measured admission rate that
 //! the estimated wait is computed from.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use crate::clock::Millis;
-use crate::config::RoomConfig;
+use crate::config::{HostPattern, RoomConfig, SiteConfig, Upstream};
 use crate::metrics::{Metrics, RoomMetrics};
 use crate::path::{self, Readings, Refusal};
+use crate::request::Malformed;
 use crate::schedule::{Phase, RoomMode};
 use crate::store::{DrawSpec, Limits, Snapshot};
 
@@ -300,28 +302,126 @@ fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The configured rooms and the path router.
+/// One way into a room: a path prefix, on a host or on any.
+struct Entry {
+    prefix: String,
+    /// `None`: any host.
+    host: Option<HostPattern>,
+    room: usize,
+}
+
+/// Where a request goes: its room, if a room takes it, and the upstream
+/// it is forwarded to when it is (`None`: `[server] upstream`).
+#[derive(Clone, Copy)]
+pub struct Route<'a> {
+    pub room: Option<&'a Arc<Room>>,
+    pub upstream: Option<&'a Upstream>,
+    /// The `[[site]]` the host belongs to, if any.
+    pub site: Option<&'a str>,
+}
+
+/// The configured rooms and sites, and the router: by host, then by path.
 pub struct Rooms {
     rooms: Vec<Arc<Room>>,
     by_name: HashMap<String, usize>,
-    /// (prefix, room index), longest prefix first.
-    routes: Vec<(String, usize)>,
+    /// Longest prefix first; for one prefix, exact hosts before wildcards
+    /// before any host.
+    routes: Vec<Entry>,
+    /// Whether any room names hosts: if none does, the host is never read.
+    by_host: bool,
+    sites: Vec<SiteConfig>,
+    /// For each room that names hosts, the upstreams its own hosts reach
+    /// (`None`: `[server] upstream`): the same path reaching one of them
+    /// under another name would pass its gate by ([`Rooms::route_request`]).
+    reaches: Vec<Vec<Option<Upstream>>>,
 }
 
 impl Rooms {
     pub fn new(cfgs: &[RoomConfig], tick: std::time::Duration, metrics: &Metrics) -> Rooms {
+        Rooms::with_sites(cfgs, &[], tick, metrics)
+    }
+
+    /// Rooms, and the sites that route other paths by host.
+    pub fn with_sites(
+        cfgs: &[RoomConfig],
+        sites: &[SiteConfig],
+        tick: std::time::Duration,
+        metrics: &Metrics,
+    ) -> Rooms {
         let rooms: Vec<Arc<Room>> = cfgs
             .iter()
             .map(|c| Arc::new(Room::new(c.clone(), tick, metrics)))
             .collect();
         let by_name = rooms.iter().enumerate().map(|(i, r)| (r.cfg.name.clone(), i)).collect();
-        let mut routes: Vec<(String, usize)> = rooms
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| r.cfg.paths.iter().map(move |p| (p.clone(), i)))
-            .collect();
-        routes.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
-        Rooms { rooms, by_name, routes }
+        let mut routes: Vec<Entry> = Vec::new();
+        for (i, r) in rooms.iter().enumerate() {
+            for p in &r.cfg.paths {
+                if r.cfg.hosts.is_empty() {
+                    routes.push(Entry {
+                        prefix: p.clone(),
+                        host: None,
+                        room: i,
+                    });
+                }
+                for h in &r.cfg.hosts {
+                    routes.push(Entry {
+                        prefix: p.clone(),
+                        host: Some(h.clone()),
+                        room: i,
+                    });
+                }
+            }
+        }
+        let specificity = |h: &Option<HostPattern>| match h {
+            Some(h) if h.is_exact() => 0,
+            Some(_) => 1,
+            None => 2,
+        };
+        routes.sort_by_key(|e| (std::cmp::Reverse(e.prefix.len()), specificity(&e.host)));
+        let mut built = Rooms {
+            by_host: rooms.iter().any(|r| !r.cfg.hosts.is_empty()),
+            rooms,
+            by_name,
+            routes,
+            sites: sites.to_vec(),
+            reaches: Vec::new(),
+        };
+        built.reaches = built.rooms.iter().map(|r| built.reached_by(&r.cfg)).collect();
+        built
+    }
+
+    /// The upstreams a room's own hosts forward to.
+    fn reached_by(&self, r: &RoomConfig) -> Vec<Option<Upstream>> {
+        if let Some(u) = &r.upstream {
+            return vec![Some(u.clone())];
+        }
+        let mut out: Vec<Option<Upstream>> = Vec::new();
+        let mut add = |u: Option<&Upstream>| {
+            let u = u.cloned();
+            if !out.contains(&u) {
+                out.push(u);
+            }
+        };
+        for h in &r.hosts {
+            match h {
+                HostPattern::Exact(name) => add(self.site(name).map(|s| &s.upstream)),
+                // Any name under it: the sites that take some, and the
+                // default for the rest.
+                HostPattern::Wildcard(suffix) => {
+                    add(None);
+                    for s in &self.sites {
+                        let overlaps = s.hosts.iter().any(|q| match q {
+                            HostPattern::Exact(n) => h.matches(n),
+                            HostPattern::Wildcard(other) => other == suffix,
+                        });
+                        if overlaps {
+                            add(Some(&s.upstream));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Room>> {
@@ -332,15 +432,86 @@ impl Rooms {
         self.by_name.get(name).map(|&i| &self.rooms[i])
     }
 
-    /// The room whose longest prefix matches `path`, read every way a
-    /// backend might read it ([`crate::path`]): a spelling that reaches a
-    /// room's path behind the proxy is gated as that room's, and one no
-    /// honest client sends is refused.
+    /// Whether routing reads the request's host (some room names hosts,
+    /// or some site does).
+    pub fn needs_host(&self) -> bool {
+        self.by_host || !self.sites.is_empty()
+    }
+
+    /// The configured sites.
+    pub fn sites(&self) -> &[SiteConfig] {
+        &self.sites
+    }
+
+    /// The site `host` (normalised) belongs to: an exact name in any site
+    /// before a wildcard.
+    fn site(&self, host: &str) -> Option<&SiteConfig> {
+        let exact = |s: &&SiteConfig| s.hosts.iter().any(|h| h.is_exact() && h.matches(host));
+        let wild = |s: &&SiteConfig| s.hosts.iter().any(|h| !h.is_exact() && h.matches(host));
+        self.sites.iter().find(exact).or_else(|| self.sites.iter().find(wild))
+    }
+
+    /// The room whose longest prefix matches `path` on any host; see
+    /// [`Rooms::route_request`].
     pub fn route(&self, path: &str) -> Result<Option<&Arc<Room>>, Refusal> {
+        self.room_for(None, path)
+    }
+
+    /// Where a request for `path` on `host` (the `Host` header or the
+    /// URI's authority, as the client sent it) goes.
+    ///
+    /// The room is the one whose longest prefix matches the path, read
+    /// every way a backend might read it ([`crate::path`]): a spelling
+    /// that reaches a room's path behind the proxy is gated as that
+    /// room's, and one no honest client sends is refused. A room that
+    /// names hosts takes the path on those hosts only; the same path on
+    /// a host no room takes, bound for an upstream that room's hosts
+    /// reach, is refused (421): a backend that serves any `Host` would
+    /// otherwise serve the room's path to whoever named another host.
+    pub fn route_request(&self, host: Option<&str>, path: &str) -> Result<Route<'_>, Malformed> {
+        if !self.by_host && self.sites.is_empty() {
+            let room = self.room_for(None, path)?;
+            return Ok(Route {
+                room,
+                upstream: room.and_then(|r| r.cfg.upstream.as_ref()),
+                site: None,
+            });
+        }
+        let host = host.map(normalize_host);
+        let host = host.as_deref();
+        let room = self.room_for(host, path)?;
+        let site = host.and_then(|h| self.site(h));
+        let upstream = room.and_then(|r| r.cfg.upstream.as_ref()).or(site.map(|s| &s.upstream));
+        if room.is_none() && self.by_host {
+            let readings = path::readings(path)?;
+            let (a, b) = match &readings {
+                Readings::Plain(p) => (*p, None),
+                Readings::Two(a, b) => (&**a, Some(b.as_str())),
+            };
+            let gated_elsewhere = self.routes.iter().any(|e| {
+                e.host.is_some()
+                    && (path::prefix_matches(&e.prefix, a) || b.is_some_and(|b| path::prefix_matches(&e.prefix, b)))
+                    && self.reaches[e.room].iter().any(|u| u.as_ref() == upstream)
+            });
+            if gated_elsewhere {
+                return Err(Malformed::Misdirected);
+            }
+        }
+        Ok(Route {
+            room,
+            upstream,
+            site: site.map(|s| s.name.as_str()),
+        })
+    }
+
+    fn room_for(&self, host: Option<&str>, path: &str) -> Result<Option<&Arc<Room>>, Refusal> {
         match path::readings(path)? {
-            Readings::Plain(p) => Ok(self.longest_prefix(p)),
+            Readings::Plain(p) => Ok(self.longest_prefix(host, p)),
             Readings::Two(as_written, decoded) => {
-                match (self.longest_prefix(&as_written), self.longest_prefix(&decoded)) {
+                match (
+                    self.longest_prefix(host, &as_written),
+                    self.longest_prefix(host, &decoded),
+                ) {
                     (Some(a), Some(b)) if !Arc::ptr_eq(a, b) => Err(Refusal::TwoRooms),
                     (a, b) => Ok(a.or(b)),
                 }
@@ -348,11 +519,34 @@ impl Rooms {
         }
     }
 
-    fn longest_prefix(&self, path: &str) -> Option<&Arc<Room>> {
+    fn longest_prefix(&self, host: Option<&str>, path: &str) -> Option<&Arc<Room>> {
         self.routes
             .iter()
-            .find(|(prefix, _)| path::prefix_matches(prefix, path))
-            .map(|&(_, i)| &self.rooms[i])
+            .find(|e| {
+                let on_host = match (&e.host, host) {
+                    (None, _) => true,
+                    (Some(p), Some(h)) => p.matches(h),
+                    (Some(_), None) => false,
+                };
+                on_host && path::prefix_matches(&e.prefix, path)
+            })
+            .map(|e| &self.rooms[e.room])
+    }
+}
+
+/// A request's host as patterns are written: lowercase, without the port
+/// or a trailing dot (borrowed when it is already so, as nearly always).
+fn normalize_host(h: &str) -> Cow<'_, str> {
+    let h = match h.rsplit_once(':') {
+        // Not an IPv6 literal's last group: `[::1]:8080`, `example.com:80`.
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+        _ => h,
+    };
+    let h = h.strip_suffix('.').unwrap_or(h);
+    if h.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(h.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(h)
     }
 }
 
@@ -366,6 +560,8 @@ mod tests {
             name: name.into(),
             title: name.into(),
             paths: paths.iter().map(|p| p.to_string()).collect(),
+            hosts: Vec::new(),
+            upstream: None,
             capacity: 1,
             admit_per_minute: None,
             session_ttl: defaults::session_ttl(),

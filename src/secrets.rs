@@ -78,6 +78,20 @@ pub fn preflight(cfg: &Config) -> Vec<String> {
             problems.push(format!("token.secret_file: {}: {e}", p.display()));
         }
     }
+    if let Some(t) = &cfg.server.tls {
+        if let Err(errors) = crate::tls::Certs::load(t) {
+            problems.extend(errors.iter().map(|e| format!("server.tls: {e}")));
+        }
+    }
+    let https = std::iter::once(&cfg.server.upstream)
+        .chain(cfg.sites.iter().map(|s| &s.upstream))
+        .chain(cfg.rooms.iter().filter_map(|r| r.upstream.as_ref()))
+        .any(|u| u.scheme == http::uri::Scheme::HTTPS);
+    if https {
+        if let Err(e) = crate::tls::client_config(&cfg.server.upstream_tls) {
+            problems.push(format!("upstream TLS: {e}"));
+        }
+    }
     problems
 }
 

@@ -1,6 +1,8 @@
-//! The public listener: accepts connections, serves HTTP/1.1 and cleartext
-//! HTTP/2 (hyper-util's auto builder, upgrades enabled), and drains them
-//! gracefully on shutdown.
+//! The public listeners: accept connections, serve HTTP/1.1 and HTTP/2
+//! (hyper-util's auto builder, upgrades enabled; cleartext HTTP/2 on the
+//! plain listener, HTTP/2 by ALPN on the TLS one), and drain them
+//! gracefully on shutdown. A TLS handshake runs in the connection's own
+//! task, within the quiet limit, so a slow one never holds up accepting.
 //!
 //! What one client can hold is bounded (README, "Security"): the
 //! connections at once (`max_connections`; more wait in the kernel's
@@ -9,11 +11,11 @@
 //! ([`HTTP2_SEND_BUFFER`]), the requests of one HTTP/2 connection worked
 //! on at once, each forwarded one holding an upstream connection
 //! (`http2_max_active_streams`), and how long a connection may stay quiet
-//! or leave a response untaken ([`crate::idle`]).
+//! or leave a response untaken ([`crate::idle`]). The same bounds hold on
+//! the TLS listener.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,14 +26,17 @@ use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use prometheus::IntCounter;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 use crate::access::{self, AccessLog};
 use crate::app::App;
 use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::gate;
+use crate::http::{https_redirect, Peer};
 use crate::idle::{serve_until_quiet, Activity, Counted, Drain, Ended, Limits, Tracked};
 use crate::metrics::ClientErrorKind;
 use crate::shutdown::stopped;
@@ -91,6 +96,22 @@ pub struct Bounds {
     pub stalled: Option<IntCounter>,
     /// Where each request's line goes (`None`: not logged).
     pub access: Option<Arc<AccessLog>>,
+    /// TLS: connections start with a handshake (`None`: plain).
+    pub tls: Option<Tls>,
+}
+
+/// A TLS listener's handshakes.
+#[derive(Clone)]
+pub struct Tls {
+    pub acceptor: TlsAcceptor,
+    /// Counts handshakes that failed or timed out.
+    pub failed: Option<IntCounter>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
 }
 
 impl Bounds {
@@ -109,17 +130,32 @@ impl Bounds {
             http2_active_streams: None,
             stalled: None,
             access: None,
+            tls: None,
         }
     }
 }
 
-/// Serves the public listener until `stop` flips, then drains.
+/// Where a public listener's requests go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Public {
+    /// Through the gate.
+    Gate,
+    /// The plain listener of a site on TLS: everything but vestibule's
+    /// own endpoints and ACME's HTTP challenges is sent to https, on this
+    /// port.
+    RedirectTo(u16),
+}
+
+/// Serves a public listener until `stop` flips, then drains: over TLS
+/// when `tls` is given, else plain (answering as `public` says).
 pub async fn serve_public(
     listener: TcpListener,
     app: Arc<App>,
     s: ConnSettings,
     stop: watch::Receiver<bool>,
     grace: Duration,
+    tls: Option<TlsAcceptor>,
+    public: Public,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -145,15 +181,91 @@ pub async fn serve_public(
         http2_active_streams: Some(s.http2_max_active_streams),
         stalled: Some(app.metrics.client_errors(ClientErrorKind::SendTimeout)),
         access: app.access.clone(),
+        tls: tls.map(|acceptor| Tls {
+            acceptor,
+            failed: Some(app.metrics.client_errors(ClientErrorKind::TlsHandshake)),
+        }),
     };
     accept_loop(
         listener,
         builder,
         stop,
         bounds,
-        move |req: Request<Incoming>, peer: SocketAddr| gate::handle(app.clone(), req, peer),
+        move |req: Request<Incoming>, peer: Peer| {
+            if let Public::RedirectTo(port) = public {
+                if let Some(resp) = https_redirect(&req, port) {
+                    return Box::pin(std::future::ready(resp)) as gate::BoxResponse;
+                }
+            }
+            gate::handle(app.clone(), req, peer)
+        },
     )
     .await
+}
+
+/// A client connection: plain TCP, or TLS over it.
+enum ClientIo {
+    Plain(TcpStream),
+    /// Boxed: rustls' state is over a kilobyte.
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ClientIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ClientIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ClientIo::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ClientIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ClientIo::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ClientIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ClientIo::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ClientIo::Plain(s) => s.is_write_vectored(),
+            ClientIo::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ClientIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            ClientIo::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ClientIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ClientIo::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 /// Accepts connections and serves each with `handler` until `stop` flips;
@@ -169,9 +281,12 @@ pub async fn accept_loop<H, F>(
     bounds: Bounds,
     handler: H,
 ) where
-    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    H: Fn(Request<Incoming>, Peer) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<Body>> + Send + Unpin + 'static,
 {
+    // Shared by the connections' tasks (each connection's own copy is
+    // made as it starts).
+    let builder = Arc::new(builder);
     let drain = Arc::new(Drain::default());
     let places = Arc::new(Semaphore::new(bounds.max_connections));
     let mut full_logged = false;
@@ -200,7 +315,7 @@ pub async fn accept_loop<H, F>(
         }
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
+                let (stream, addr) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         // Out of file descriptors and the like: back off
@@ -211,6 +326,7 @@ pub async fn accept_loop<H, F>(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let peer = Peer { addr, tls: bounds.tls.is_some() };
                 let h = handler.clone();
                 let turns = bounds.http2_active_streams;
                 let activity = Arc::new(turns.map_or_else(Activity::default, Activity::new));
@@ -219,7 +335,7 @@ pub async fn accept_loop<H, F>(
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let http2 = req.version() == hyper::Version::HTTP_2;
                     let request = requests.start();
-                    let entry = access.as_ref().map(|log| log.start(&req, peer));
+                    let entry = access.as_ref().map(|log| log.start(&req, addr));
                     // Boxed (the gate boxes its own): its future is several
                     // KiB, and hyper would otherwise copy it on every move.
                     // Made at
@@ -254,19 +370,38 @@ pub async fn accept_loop<H, F>(
                         Ok::<_, Infallible>(resp.map(|b| Tracked::new(b, request, http2, turn, entry)))
                     }
                 });
-                let io = Counted::new(TokioIo::new(stream), activity.clone());
-                let conn = builder.serve_connection_with_upgrades(io, svc).into_owned();
                 let drain = drain.clone();
                 let (limits, stalled) = (bounds.limits, bounds.stalled.clone());
+                let tls = bounds.tls.clone();
+                let builder = builder.clone();
                 tokio::spawn(async move {
                     let _place = place;
+                    let io = match tls {
+                        None => ClientIo::Plain(stream),
+                        // Within the quiet limit, as a request head.
+                        Some(t) => match tokio::time::timeout(limits.quiet, t.acceptor.accept(stream)).await {
+                            Ok(Ok(s)) => ClientIo::Tls(Box::new(s)),
+                            Ok(Err(e)) => {
+                                t.failed.inspect(IntCounter::inc);
+                                tracing::debug!(%addr, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                t.failed.inspect(IntCounter::inc);
+                                tracing::debug!(%addr, "TLS handshake timed out");
+                                return;
+                            }
+                        },
+                    };
+                    let io = Counted::new(TokioIo::new(io), activity.clone());
+                    let conn = builder.serve_connection_with_upgrades(io, svc).into_owned();
                     match serve_until_quiet(conn, finish, activity, limits, &drain).await {
-                        Ended::Done(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
+                        Ended::Done(Err(e)) => tracing::debug!(%addr, error = %e, "connection ended with an error"),
                         Ended::Done(Ok(())) => {}
-                        Ended::Quiet => tracing::debug!(%peer, quiet = ?limits.quiet, "closed a quiet connection"),
+                        Ended::Quiet => tracing::debug!(%addr, quiet = ?limits.quiet, "closed a quiet connection"),
                         Ended::Stalled => {
                             stalled.inspect(IntCounter::inc);
-                            tracing::info!(%peer, send_timeout = ?limits.send_timeout, "closed a connection whose client took nothing of a response");
+                            tracing::info!(%addr, send_timeout = ?limits.send_timeout, "closed a connection whose client took nothing of a response");
                         }
                     }
                 });

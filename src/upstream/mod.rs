@@ -28,7 +28,9 @@
 //!   more on a new connection if its method is idempotent and it has no
 //!   body, as nginx does; nothing else is repeated.
 //! * Connecting reuses hyper-util's `HttpConnector`: name resolution, a
-//!   connect timeout, `TCP_NODELAY` and TCP keep-alive.
+//!   connect timeout, `TCP_NODELAY` and TCP keep-alive. An `https://`
+//!   upstream gets TLS over it (rustls, [`Stream`]); the handshake is the
+//!   dear part, which pooling pays once per connection.
 //! * Each connection keeps one response timer for its whole life and
 //!   re-arms it per request. Moving an armed deadline later is a
 //!   compare-and-swap in tokio, where a fresh `timeout()` per request
@@ -37,6 +39,9 @@
 //!   one also removes its timer from tokio's wheel, under tokio's lock.
 
 pub mod h1;
+mod stream;
+
+pub use stream::Stream;
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
@@ -50,7 +55,6 @@ use http::{Request, Response, StatusCode, Uri};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::io::AsyncWrite;
-use tokio::net::TcpStream;
 use tower_service::Service;
 
 use h1::{Decoded, Decoder, RequestFraming, RequestHead, ResponseHead};
@@ -85,6 +89,9 @@ struct Inner {
     connector: HttpConnector,
     /// Scheme and authority to connect to.
     origin: Uri,
+    /// For an `https://` origin: the client settings and the name its
+    /// certificate must hold.
+    tls: Option<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>)>,
     idle_timeout: Duration,
     read_timeout: Option<ReadTimeout>,
 }
@@ -114,7 +121,7 @@ const MAX_READ_SIZE: usize = 64 * 1024;
 
 /// One upstream connection.
 struct Conn {
-    io: TcpStream,
+    io: Stream,
     /// Read from the upstream and not yet consumed.
     rbuf: BytesMut,
     /// Made on the first exchange with a deadline, then re-armed: for the
@@ -203,7 +210,7 @@ impl Upload {
     /// (the exchange cannot go on without the request); the upstream no
     /// longer taking it only abandons the upload (its answer may be on its
     /// way: an early 413, say).
-    fn poll_send(&mut self, io: &mut TcpStream, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+    fn poll_send(&mut self, io: &mut Stream, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
         while self.state == Sending::InProgress {
             match ready!(self.poll_step(io, cx)) {
                 Ok(true) => {}
@@ -221,7 +228,7 @@ impl Upload {
     }
 
     /// One write, or one frame of the body: `Ok(true)` while there is more.
-    fn poll_step(&mut self, io: &mut TcpStream, cx: &mut Context<'_>) -> Poll<Result<bool, WriteFailed>> {
+    fn poll_step(&mut self, io: &mut Stream, cx: &mut Context<'_>) -> Poll<Result<bool, WriteFailed>> {
         if self.head_sent < self.head.len() || self.out.iter().any(|b| !b.is_empty()) {
             let mut slices = [IoSlice::new(&[]); 4];
             let mut n = 0;
@@ -250,6 +257,16 @@ impl Upload {
                 written -= k;
             }
             return Poll::Ready(Ok(true));
+        }
+        // Everything given is written: out of TLS's records too, before
+        // waiting on the client's body or the answer.
+        match Pin::new(&mut *io).poll_flush(cx) {
+            Poll::Pending => {
+                self.waits_on_client = false;
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(_)) => return Poll::Ready(Err(WriteFailed::Upstream)),
+            Poll::Ready(Ok(())) => {}
         }
         let Some(body) = self.body.as_mut() else {
             return Poll::Ready(Ok(false));
@@ -317,7 +334,7 @@ enum WriteFailed {
 }
 
 impl Conn {
-    fn new(io: TcpStream) -> Conn {
+    fn new(io: Stream) -> Conn {
         Conn {
             io,
             rbuf: BytesMut::new(),
@@ -356,14 +373,15 @@ impl Conn {
     /// system call; otherwise one non-blocking read looks.
     fn is_open(&self) -> bool {
         let mut cx = Context::from_waker(Waker::noop());
-        match self.io.poll_read_ready(&mut cx) {
+        let tcp = self.io.tcp();
+        match tcp.poll_read_ready(&mut cx) {
             Poll::Pending => true,
             Poll::Ready(Err(_)) => false,
             // Readiness may be left over from the last response's read:
             // look, without blocking. Bytes or an end both rule it out.
             Poll::Ready(Ok(())) => {
                 let mut probe = [0u8; 1];
-                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
         }
     }
@@ -452,27 +470,40 @@ impl Pool {
     /// no traffic comes to do it, if there is a runtime to run it on.
     /// A response body that waits `read_timeout` for the upstream's next
     /// bytes is cut off (`None`: it waits as long as the client does).
+    /// An `https://` origin is reached with `tls`'s settings.
     pub fn new(
         origin: Uri,
         connect_timeout: Duration,
         idle_timeout: Duration,
         read_timeout: Option<ReadTimeout>,
-    ) -> Pool {
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Pool, crate::tls::TlsError> {
+        let tls = match (origin.scheme() == Some(&http::uri::Scheme::HTTPS), tls) {
+            (false, _) => None,
+            (true, None) => return Err(crate::tls::TlsError::Setup(format!("{origin}: no TLS settings"))),
+            (true, Some(cfg)) => {
+                let authority = origin.authority().expect("an upstream origin has an authority");
+                Some((cfg.into(), crate::tls::server_name(authority)?))
+            }
+        };
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(60)));
+        // It connects; TLS, for an https origin, is layered on here.
+        connector.enforce_http(false);
         let inner = Arc::new(Inner {
             idle: Mutex::new(Vec::new()),
             connector,
             origin,
+            tls,
             idle_timeout,
             read_timeout,
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(sweep(Arc::downgrade(&inner)));
         }
-        Pool { inner }
+        Ok(Pool { inner })
     }
 
     /// Sends `req` (origin-form URI, `Host` set, hop-by-hop headers gone):
@@ -587,13 +618,20 @@ impl Pool {
         Ok(Conn::new(io))
     }
 
-    async fn connect(&self) -> Result<TcpStream, SendError> {
+    async fn connect(&self) -> Result<Stream, SendError> {
         let mut connector = self.inner.connector.clone();
         let io = connector
             .call(self.inner.origin.clone())
             .await
-            .map_err(|e| SendError::Connect(error_chain(&e)))?;
-        Ok(io.into_inner())
+            .map_err(|e| SendError::Connect(error_chain(&e)))?
+            .into_inner();
+        let Some((tls, name)) = &self.inner.tls else {
+            return Ok(Stream::Plain(io));
+        };
+        match tls.connect(name.clone(), io).await {
+            Ok(s) => Ok(Stream::Tls(Box::new(s))),
+            Err(e) => Err(SendError::Connect(format!("TLS handshake: {}", error_chain(&e)))),
+        }
     }
 
     /// The most recently used idle connection still open and within its
@@ -695,7 +733,7 @@ pub struct ResponseBody {
 /// The upstream's side of a connection switched to another protocol by a
 /// 101 answer: its socket, and what it sent after the answer.
 pub struct Upgraded {
-    pub io: TcpStream,
+    pub io: Stream,
     pub read_ahead: Bytes,
 }
 
@@ -833,18 +871,18 @@ mod tests {
     use http_body_util::BodyExt;
     use hyper_util::rt::TokioIo;
     use tokio::io::AsyncReadExt;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     /// A connection to `l`, and the server's end of it.
     async fn idle_conn(l: &TcpListener) -> (Conn, TcpStream) {
         let io = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (server_side, _) = l.accept().await.unwrap();
-        (Conn::new(io), server_side)
+        (Conn::new(Stream::Plain(io)), server_side)
     }
 
     fn pool_for(l: &TcpListener, idle_timeout: Duration) -> Pool {
         let origin: Uri = format!("http://{}/", l.local_addr().unwrap()).parse().unwrap();
-        Pool::new(origin, Duration::from_secs(1), idle_timeout, None)
+        Pool::new(origin, Duration::from_secs(1), idle_timeout, None, None).unwrap()
     }
 
     #[tokio::test]
@@ -871,8 +909,8 @@ mod tests {
         let (older, _s1) = idle_conn(&l).await;
         let (newer, mut s2) = idle_conn(&l).await;
         let (newest, s3) = idle_conn(&l).await;
-        let newer_port = newer.io.local_addr().unwrap().port();
-        let older_port = older.io.local_addr().unwrap().port();
+        let newer_port = newer.io.tcp().local_addr().unwrap().port();
+        let older_port = older.io.tcp().local_addr().unwrap().port();
         pool.inner.put(older);
         pool.inner.put(newer);
         pool.inner.put(newest);
@@ -884,7 +922,7 @@ mod tests {
         s2.write_all(b"x").await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let got = pool.checkout().expect("an open one is left");
-        assert_eq!(got.io.local_addr().unwrap().port(), older_port);
+        assert_eq!(got.io.tcp().local_addr().unwrap().port(), older_port);
         assert_ne!(older_port, newer_port);
         assert_eq!(pool.idle_count(), 0, "the closed and the out-of-step one are gone");
         assert!(pool.checkout().is_none());

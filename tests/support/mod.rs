@@ -40,11 +40,19 @@ pub struct Upstream {
     /// Connections open now, and the most open at once.
     pub open: Arc<AtomicU64>,
     pub peak_open: Arc<AtomicU64>,
+    /// TLS connections whose client showed a certificate.
+    pub client_certs: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Upstream {
     pub async fn start() -> Upstream {
+        Upstream::start_tls(None).await
+    }
+
+    /// The same fake upstream, over TLS when `tls` is given (an
+    /// `https://` backend); failed handshakes count no connection.
+    pub async fn start_tls(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
@@ -53,16 +61,38 @@ impl Upstream {
         let (open, peak_open) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let (h, t, c) = (hits.clone(), total.clone(), conns.clone());
         let (o, p) = (open.clone(), peak_open.clone());
+        let client_certs = Arc::new(AtomicU64::new(0));
+        let cc = client_certs.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                c.fetch_add(1, Ordering::SeqCst);
-                let now_open = o.fetch_add(1, Ordering::SeqCst) + 1;
-                p.fetch_max(now_open, Ordering::SeqCst);
-                let (h, t, o) = (h.clone(), t.clone(), o.clone());
+                let (h, t, o, c, p, cc, tls) = (
+                    h.clone(),
+                    t.clone(),
+                    o.clone(),
+                    c.clone(),
+                    p.clone(),
+                    cc.clone(),
+                    tls.clone(),
+                );
                 tokio::spawn(async move {
+                    let stream = match tls {
+                        None => Either::Plain(stream),
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(s) => {
+                                if s.get_ref().1.peer_certificates().is_some() {
+                                    cc.fetch_add(1, Ordering::SeqCst);
+                                }
+                                Either::Tls(Box::new(s))
+                            }
+                            Err(_) => return,
+                        },
+                    };
+                    c.fetch_add(1, Ordering::SeqCst);
+                    let now_open = o.fetch_add(1, Ordering::SeqCst) + 1;
+                    p.fetch_max(now_open, Ordering::SeqCst);
                     /// Counts the connection closed however its task ends.
                     struct Closed(Arc<AtomicU64>);
                     impl Drop for Closed {
@@ -89,6 +119,7 @@ impl Upstream {
             conns,
             open,
             peak_open,
+            client_certs,
             task,
         }
     }
@@ -207,6 +238,58 @@ async fn upstream_handler(
     }
 }
 
+/// A test server's connection: plain, or TLS.
+pub enum Either {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
+}
+
+impl tokio::io::AsyncRead for Either {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Either::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Either::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Either {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Either::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Either::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Either::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Either::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Either::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Either::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// A tiny adapter: an iterator as a `Stream`, without pulling in futures.
 fn futures_util_stream<I: Iterator + Unpin>(it: I) -> IterStream<I> {
     IterStream(it)
@@ -287,6 +370,11 @@ impl Harness {
         ));
         let config = Config::parse(&text, Path::new("."), "test").unwrap_or_else(|e| panic!("{e}"));
         Harness::launch(upstream, config, T0, None, store).await
+    }
+
+    /// vestibule on a configuration made by the test, in front of `upstream`.
+    pub async fn launch_with(upstream: Upstream, config: Config) -> Harness {
+        Harness::launch(upstream, config, T0, None, None).await
     }
 
     /// Spawns vestibule on `config` with a manual clock at `t0`, the test

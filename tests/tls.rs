@@ -1,0 +1,478 @@
+//! TLS at both ends, over real sockets with certificates made here
+//! (rcgen): the TLS listener (ALPN, SNI, renewals, the redirect listener,
+//! `Secure` cookies) and `https://` upstreams (verification, mTLS,
+//! pooled connections).
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, StatusCode, Version};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, ServerName};
+use support::*;
+use tokio::net::TcpStream;
+
+/// A test CA, and the files it signs into a temporary directory.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca: rcgen::Certificate,
+    ca_key: KeyPair,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, "vestibule test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = p.self_signed(&ca_key).unwrap();
+        Pki {
+            dir: tempfile::tempdir().unwrap(),
+            ca,
+            ca_key,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A certificate for `names` signed by the CA, written as `stem.pem`
+    /// and `stem.key`; returns their paths.
+    fn leaf(&self, names: &[&str], stem: &str) -> (PathBuf, PathBuf) {
+        let p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &self.ca, &self.ca_key).unwrap();
+        let (c, k) = (self.path(&format!("{stem}.pem")), self.path(&format!("{stem}.key")));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+
+    fn ca_file(&self) -> PathBuf {
+        let p = self.path("ca.pem");
+        std::fs::write(&p, self.ca.pem()).unwrap();
+        p
+    }
+
+    fn roots(&self) -> rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca.der().clone()).unwrap();
+        roots
+    }
+
+    /// A client that trusts the CA and offers `alpn`.
+    fn client(&self, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
+        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(self.roots())
+            .with_no_client_auth();
+        cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    }
+
+    /// Server settings for a fake https backend with the certificate at
+    /// `stem`, asking for a client certificate the CA signed if `mtls`.
+    fn backend(&self, stem: &str, mtls: bool) -> tokio_rustls::TlsAcceptor {
+        let (c, k) = (self.path(&format!("{stem}.pem")), self.path(&format!("{stem}.key")));
+        let chain: Vec<CertificateDer<'static>> = rustls::pki_types::pem::PemObject::pem_file_iter(&c)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = rustls::pki_types::pem::PemObject::from_pem_file(&k).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let b = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let b = if mtls {
+            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(self.roots()), provider)
+                .build()
+                .unwrap();
+            b.with_client_cert_verifier(v)
+        } else {
+            b.with_no_client_auth()
+        };
+        let cfg = b.with_single_cert(chain, key).unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+    }
+}
+
+/// A TLS connection to `addr` asking for `name`; the names in the
+/// certificate it was given, and the protocol ALPN chose.
+async fn handshake(
+    pki: &Pki,
+    addr: SocketAddr,
+    name: &str,
+    alpn: &[&[u8]],
+) -> std::io::Result<(tokio_rustls::client::TlsStream<TcpStream>, Vec<String>, Option<Vec<u8>>)> {
+    let tcp = TcpStream::connect(addr).await?;
+    let s = pki
+        .client(alpn)
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await?;
+    let (_, conn) = s.get_ref();
+    let cert = conn.peer_certificates().unwrap()[0].clone();
+    let info = x509_names(&cert);
+    let proto = conn.alpn_protocol().map(<[u8]>::to_vec);
+    Ok((s, info, proto))
+}
+
+fn x509_names(der: &CertificateDer<'_>) -> Vec<String> {
+    let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
+    c.subject_alternative_name()
+        .unwrap()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One HTTP/1.1 request on an open connection.
+type H1 = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn h1(io: tokio_rustls::client::TlsStream<TcpStream>) -> H1 {
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.unwrap();
+    tokio::spawn(conn);
+    send
+}
+
+async fn get(send: &mut H1, host: &str, path: &str) -> (StatusCode, http::HeaderMap, String) {
+    let req = Request::get(path).header("host", host).body(Empty::new()).unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The config file of a vestibule with a TLS listener (and the plain one)
+/// in front of the harness's upstream, one room of `capacity`.
+fn tls_file(tls: &str, capacity: u32) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{{upstream}}\"\n\
+         [server.tls]\nlisten = \"127.0.0.1:0\"\n{tls}\n\
+         [[room]]\nname = \"registration\"\npaths = [\"/register\"]\ncapacity = {capacity}\n\
+         [log]\naccess = \"off\"\n"
+    )
+}
+
+#[tokio::test]
+async fn browsers_get_http2_by_alpn_and_older_clients_http1() {
+    let pki = Pki::new();
+    let (c, k) = pki.leaf(&["tickets.example.test"], "site");
+    let text = tls_file(&format!("cert_file = {c:?}\nkey_file = {k:?}\n"), 10);
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &text).await;
+    let addr = h.running.tls_addr.unwrap();
+
+    let (io, names, proto) = handshake(&pki, addr, "tickets.example.test", &[b"h2", b"http/1.1"])
+        .await
+        .unwrap();
+    assert_eq!(names, ["tickets.example.test"]);
+    assert_eq!(proto.as_deref(), Some(&b"h2"[..]));
+    let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = Request::get("https://tickets.example.test/register")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.version(), Version::HTTP_2);
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("; Secure"),
+        "a session cookie over TLS is Secure: {cookie}"
+    );
+    let echo: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(echo["headers"]["x-forwarded-proto"], "https");
+    assert_eq!(echo["headers"]["host"], "tickets.example.test");
+
+    let (io, _, proto) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    assert_eq!(proto.as_deref(), Some(&b"http/1.1"[..]));
+    let mut send = h1(io).await;
+    let (status, headers, _) = get(&mut send, "tickets.example.test", "/register").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["set-cookie"].to_str().unwrap().contains("; Secure"));
+
+    // The plain listener still serves (no redirect asked for), without Secure.
+    let r = h.visitor().get("/register").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.header("set-cookie").unwrap().contains("Secure"));
+    assert_eq!(r.json()["headers"]["x-forwarded-proto"], "http");
+}
+
+#[tokio::test]
+async fn the_name_a_client_asks_for_picks_the_certificate() {
+    let pki = Pki::new();
+    let (c1, k1) = pki.leaf(&["www.example.test"], "www");
+    let (c2, k2) = pki.leaf(&["tickets.example.test", "*.tickets.example.test"], "tickets");
+    let (c3, k3) = pki.leaf(&["live.example.test"], "live");
+    let tls = format!(
+        "cert_file = {c1:?}\nkey_file = {k1:?}\n\
+         [[server.tls.cert]]\ncert_file = {c2:?}\nkey_file = {k2:?}\n\
+         [[server.tls.cert]]\nhosts = [\"stream.example.test\"]\ncert_file = {c3:?}\nkey_file = {k3:?}\n"
+    );
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &tls_file(&tls, 10)).await;
+    let addr = h.running.tls_addr.unwrap();
+    let names = |n: &'static str| {
+        let pki = &pki;
+        async move { handshake(pki, addr, n, &[b"http/1.1"]).await.map(|(_, names, _)| names) }
+    };
+    assert_eq!(names("tickets.example.test").await.unwrap()[0], "tickets.example.test");
+    assert_eq!(
+        names("eu.tickets.example.test").await.unwrap()[0],
+        "tickets.example.test"
+    );
+    assert_eq!(names("www.example.test").await.unwrap(), ["www.example.test"]);
+    // `hosts` chooses, not the names inside.
+    let e = names("stream.example.test").await.unwrap_err();
+    assert!(
+        e.to_string().contains("certificate"),
+        "live's certificate is not for this name: {e}"
+    );
+    // Unknown names get the first certificate, which the client then refuses.
+    assert!(names("other.example.test").await.is_err());
+    // No handshake failure held anything: a normal client still gets in.
+    let (io, _, _) = handshake(&pki, addr, "www.example.test", &[b"http/1.1"]).await.unwrap();
+    let (status, _, _) = get(&mut h1(io).await, "www.example.test", "/").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_renewal_on_disk_is_served_without_dropping_a_connection_and_a_broken_one_is_refused() {
+    let pki = Pki::new();
+    let (c, k) = pki.leaf(&["tickets.example.test"], "site");
+    let text = tls_file(&format!("cert_file = {c:?}\nkey_file = {k:?}\n"), 10);
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &text).await;
+    let addr = h.running.tls_addr.unwrap();
+    let (io, names, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    assert_eq!(names, ["tickets.example.test"]);
+    let mut open = h1(io).await;
+    assert_eq!(get(&mut open, "tickets.example.test", "/").await.0, StatusCode::OK);
+
+    // certbot renews: a new chain and key, written over the old files.
+    let (rc, rk) = pki.leaf(&["tickets.example.test", "renewed.example.test"], "renewed");
+    std::fs::rename(&rk, &k).unwrap();
+    std::fs::rename(&rc, &c).unwrap();
+    eventually(10, "the renewal is served", async || {
+        handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+            .await
+            .is_ok_and(|(_, n, _)| n.len() == 2)
+    })
+    .await;
+    assert_eq!(
+        get(&mut open, "tickets.example.test", "/").await.0,
+        StatusCode::OK,
+        "the connection made before the renewal goes on"
+    );
+    assert_eq!(
+        metric(
+            &h.metrics().await,
+            "vestibule_tls_certificate_reloads_total{result=\"ok\"}"
+        ),
+        1.0
+    );
+
+    // A broken renewal (half a file, a key of another certificate): refused,
+    // the served certificate stays.
+    let (_, other_key) = pki.leaf(&["x.example.test"], "other");
+    std::fs::copy(&other_key, &k).unwrap();
+    eventually(10, "the broken renewal is refused", async || {
+        metric(
+            &h.metrics().await,
+            "vestibule_tls_certificate_reloads_total{result=\"error\"}",
+        ) == 1.0
+    })
+    .await;
+    let (_, names, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 2, "the renewed certificate is still served");
+    std::fs::write(&c, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
+    vestibule::reload::follow_certificates(&h.running.app, true);
+    assert_eq!(
+        metric(
+            &h.metrics().await,
+            "vestibule_tls_certificate_reloads_total{result=\"error\"}"
+        ),
+        2.0
+    );
+    assert!(handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn the_plain_listener_redirects_to_https_but_for_vestibules_own_paths_and_acme() {
+    let pki = Pki::new();
+    let (c, k) = pki.leaf(&["tickets.example.test"], "site");
+    let text = tls_file(
+        &format!("cert_file = {c:?}\nkey_file = {k:?}\nredirect_http = true\n"),
+        10,
+    );
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &text).await;
+    let port = h.running.tls_addr.unwrap().port();
+    let v = h.visitor();
+    let r = v
+        .send(
+            http::Method::POST,
+            "/register?step=2",
+            &[("host", "tickets.example.test:8080")],
+            Bytes::from("a=1"),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PERMANENT_REDIRECT,
+        "308 keeps the method and body"
+    );
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("https://tickets.example.test:{port}/register?step=2")
+    );
+    assert_eq!(h.upstream.total(), 0);
+    let acme = v.get("/.well-known/acme-challenge/token123").await;
+    assert!(acme.reached_upstream(), "ACME's HTTP challenge reaches the backend");
+    let status = v.get("/_vestibule/status?room=registration").await;
+    assert_ne!(status.status, StatusCode::PERMANENT_REDIRECT);
+    // A Location cannot be bent with a strange Host.
+    let r = v
+        .send(http::Method::GET, "/", &[("host", "evil.test/x?")], Bytes::new())
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_broken_certificate_stops_the_start_with_the_file_named() {
+    let pki = Pki::new();
+    let (c, _) = pki.leaf(&["a.example.test"], "a");
+    let (_, k_other) = pki.leaf(&["b.example.test"], "b");
+    let text =
+        tls_file(&format!("cert_file = {c:?}\nkey_file = {k_other:?}\n"), 10).replace("{upstream}", "127.0.0.1:1");
+    let path = pki.path("vestibule.toml");
+    std::fs::write(&path, text).unwrap();
+    let cfg = vestibule::config::Config::load(&path).unwrap();
+    let problems = vestibule::secrets::preflight(&cfg);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("b.key: this key is not the key of the certificate in"),
+        "{problems:?}"
+    );
+    let started = vestibule::spawn(
+        cfg,
+        vestibule::Options {
+            keys: Some(vestibule::token::Keys::from_text("test-secret-0123456789abcdef0123456789").unwrap()),
+            scheduler: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(started.is_err());
+}
+
+/// vestibule in front of an https fake backend, with `server_extra` in
+/// `[server]`; the upstream's URL is https://localhost:PORT.
+async fn in_front_of_https(backend: Upstream, server_extra: &str) -> Harness {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"https://localhost:{}\"\n\
+         connect_timeout = \"2s\"\n{server_extra}\n\
+         [[room]]\nname = \"registration\"\npaths = [\"/register\"]\ncapacity = 10\n[log]\naccess = \"off\"\n",
+        backend.addr.port()
+    );
+    let config = vestibule::config::Config::parse(&text, Path::new("."), "test").unwrap_or_else(|e| panic!("{e}"));
+    Harness::launch_with(backend, config).await
+}
+
+#[tokio::test]
+async fn an_https_upstream_is_verified_and_its_connections_reused() {
+    let pki = Pki::new();
+    pki.leaf(&["localhost"], "backend");
+    let backend = Upstream::start_tls(Some(pki.backend("backend", false))).await;
+    let ca = pki.ca_file();
+    let h = in_front_of_https(backend, &format!("upstream_ca_file = {ca:?}")).await;
+    let v = h.visitor();
+    for i in 0..20 {
+        let r = v.get(&format!("/register?i={i}")).await;
+        assert!(r.reached_upstream(), "{}", r.text());
+        assert_eq!(
+            r.json()["headers"]["host"],
+            format!("localhost:{}", h.upstream.addr.port())
+        );
+        assert_eq!(r.json()["headers"]["x-forwarded-host"], h.running.addr().to_string());
+    }
+    assert_eq!(
+        h.upstream.conns.load(Ordering::SeqCst),
+        1,
+        "twenty requests one after another, one TLS handshake"
+    );
+}
+
+#[tokio::test]
+async fn an_https_upstream_with_the_wrong_name_or_an_unknown_ca_is_refused() {
+    let pki = Pki::new();
+    pki.leaf(&["backend.other.test"], "backend");
+    let backend = Upstream::start_tls(Some(pki.backend("backend", false))).await;
+    let ca = pki.ca_file();
+    let h = in_front_of_https(backend, &format!("upstream_ca_file = {ca:?}")).await;
+    let r = h.visitor().get("/register").await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text());
+    assert_eq!(h.upstream.total(), 0);
+    assert_eq!(h.snapshot("registration").active, 0, "a failed exchange holds no slot");
+
+    // The system's roots do not know the test CA.
+    let pki = Pki::new();
+    pki.leaf(&["localhost"], "backend");
+    let backend = Upstream::start_tls(Some(pki.backend("backend", false))).await;
+    let h = in_front_of_https(backend, "").await;
+    assert_eq!(h.visitor().get("/register").await.status, StatusCode::BAD_GATEWAY);
+    // Unless told to trust anything (and it says so loudly).
+    let pki = Pki::new();
+    pki.leaf(&["backend.other.test"], "backend");
+    let backend = Upstream::start_tls(Some(pki.backend("backend", false))).await;
+    let h = in_front_of_https(backend, "upstream_insecure_skip_verify = true").await;
+    assert!(h.visitor().get("/register").await.reached_upstream());
+}
+
+#[tokio::test]
+async fn an_mtls_upstream_gets_the_client_certificate() {
+    let pki = Pki::new();
+    pki.leaf(&["localhost"], "backend");
+    let (cc, ck) = pki.leaf(&["vestibule.client.test"], "client");
+    let ca = pki.ca_file();
+    let backend = Upstream::start_tls(Some(pki.backend("backend", true))).await;
+    let h = in_front_of_https(
+        backend,
+        &format!("upstream_ca_file = {ca:?}\nupstream_client_cert_file = {cc:?}\nupstream_client_key_file = {ck:?}"),
+    )
+    .await;
+    assert!(h.visitor().get("/register").await.reached_upstream());
+    assert_eq!(h.upstream.client_certs.load(Ordering::SeqCst), 1);
+
+    // Without one, the backend refuses the handshake: a 502.
+    let backend = Upstream::start_tls(Some(pki.backend("backend", true))).await;
+    let h = in_front_of_https(backend, &format!("upstream_ca_file = {ca:?}")).await;
+    assert_eq!(h.visitor().get("/register").await.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(h.upstream.total(), 0);
+}
