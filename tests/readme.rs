@@ -81,6 +81,12 @@ fn the_reference_mentions_every_key() {
             if l.starts_with("[[room.event]]") {
                 return Some("event".to_string());
             }
+            if l.starts_with("[server.tls]") {
+                return Some("tls".to_string());
+            }
+            if l.starts_with("[[server.tls.cert]]") {
+                return Some("cert".to_string());
+            }
             l.split_once(" =").map(|(k, _)| k.trim().to_string())
         })
         .collect();
@@ -91,6 +97,9 @@ fn the_reference_mentions_every_key() {
         "[page]",
         "[[room]]",
         "[[room]]\n[[room.event]]",
+        "[server.tls]",
+        "[server.tls]\n[[server.tls.cert]]",
+        "[[site]]",
     ] {
         let keys = accepted_keys(table);
         assert!(keys.len() >= 2, "{table}: {keys:?}");
