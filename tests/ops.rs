@@ -890,9 +890,12 @@ async fn a_room_can_be_closed_or_passed_through_and_opened_again() {
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert!(newcomer.cookie("vst_registration").is_none(), "no ticket for nothing");
     let j = newcomer.get_json("/register").await.json();
+    // A room path's JSON answer says it in words too, in the visitor's
+    // language (English here): see tests/lang.rs.
     assert_eq!(
         j,
-        serde_json::json!({"state": "closed", "room": "registration", "notice": "Sold out, sorry.", "poll_after_seconds": 60})
+        serde_json::json!({"state": "closed", "room": "registration", "notice": "Sold out, sorry.", "poll_after_seconds": 60,
+            "lang": "en", "message": "registration is closed. Sold out, sorry."})
     );
     assert_eq!(newcomer.get_json("/_vestibule/status").await.json()["state"], "closed");
     let form = newcomer.post("/register", "name=x").await;
