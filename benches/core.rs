@@ -63,7 +63,7 @@ fn gate(c: &mut Criterion) {
     let tv = app.keys().sign("room1", &ticket);
     let mut th = HeaderMap::new();
     th.insert("cookie", format!("vst_room1={tv}").parse().expect("header"));
-    let pages = Pages::new(None).expect("pages");
+    let pages = Pages::new(None, std::sync::Arc::new(vestibule::lang::Catalog::built_in())).expect("pages");
 
     c.bench_function("gate/admitted session (route + verify + view)", |b| {
         b.iter(|| {
@@ -84,7 +84,20 @@ fn gate(c: &mut Criterion) {
     });
     c.bench_function("gate/queued ticket, HTML waiting page", |b| {
         let w = Waiting::new("room1", "Room", None, 4_999, false, Some(600), 5, NOW);
-        b.iter(|| black_box(pages.waiting(black_box(&w))))
+        b.iter(|| black_box(pages.waiting(black_box(&w), 0, None)))
+    });
+    c.bench_function("gate/queued ticket, HTML waiting page in French", |b| {
+        let w = Waiting::new("room1", "Room", None, 4_999, false, Some(600), 5, NOW);
+        let fr = pages.catalog().find("fr").expect("built in");
+        b.iter(|| black_box(pages.waiting(black_box(&w), fr, None)))
+    });
+    c.bench_function("lang/choose from Accept-Language", |b| {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "accept-language",
+            "de-AT,de;q=0.9,en-US;q=0.8,en;q=0.7".parse().expect("header"),
+        );
+        b.iter(|| black_box(pages.choose(None, black_box(&h))))
     });
     c.bench_function("gate/new visitor (route + arrive + sign ticket)", |b| {
         let full = Limits {

@@ -16,8 +16,9 @@ use crate::body::Body;
 use crate::clock::{Clock, Millis};
 use crate::config::{Config, FailurePolicy, StoreConfig};
 use crate::failover::{LocalShare, StoreHealth};
+use crate::lang::{self, Catalog};
 use crate::metrics::{Metrics, RoomMetrics};
-use crate::page::Pages;
+use crate::page::{Message, Pages};
 use crate::persist::{self, Saver, StateError};
 use crate::proxy::Upstreams;
 use crate::room::{Room, Rooms};
@@ -42,11 +43,12 @@ pub struct Live {
 
 impl Live {
     /// Builds everything the configuration names that can fail to load:
-    /// the page template, the admin token file, the upstreams' TLS
-    /// settings. `old`'s upstream clients are kept where nothing they were
-    /// made with changed.
+    /// the page template and its languages, the admin token file, the
+    /// upstreams' TLS settings. `old`'s upstream clients are kept where
+    /// nothing they were made with changed.
     pub fn new(config: Config, old: Option<&Live>, metrics: &Metrics) -> Result<Live, StartError> {
-        let pages = Pages::new(config.page.template.as_deref())?;
+        let catalog = Catalog::load(&lang::Settings::of(&config))?;
+        let pages = Pages::new(config.page.template.as_deref(), Arc::new(catalog))?;
         let admin_token = match &config.server.admin_token_file {
             Some(p) => Some(AdminToken::read(p)?),
             None => None,
@@ -101,6 +103,8 @@ pub enum StartError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Page(#[from] crate::page::PageError),
+    #[error(transparent)]
+    Lang(#[from] crate::lang::LangError),
     #[error("store: {0}")]
     Store(String),
     #[error(transparent)]
@@ -261,17 +265,19 @@ impl App {
         peer.tls || self.cookie_secure()
     }
 
-    /// A short page (or JSON) for errors and refusals (see
-    /// [`Pages::message_response`]).
+    /// A short page (or JSON) for errors and refusals, in the language
+    /// the request asked for (see [`Pages::message_response`]).
     pub fn message(
         &self,
         status: StatusCode,
-        title: &str,
-        msg: &str,
+        asked: &lang::Asked<'_>,
+        m: &Message<'_>,
         retry: Option<u64>,
         json: bool,
     ) -> Response<Body> {
-        self.live.load().pages.message_response(status, title, msg, retry, json)
+        let live = self.live.load();
+        let lang = live.pages.catalog().chosen(asked);
+        live.pages.message_response(status, lang, m, retry, json)
     }
 }
 

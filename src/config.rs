@@ -132,6 +132,9 @@ pub mod raw {
     pub struct Page {
         pub template: Option<String>,
         pub site_name: Option<String>,
+        pub default_language: Option<String>,
+        pub languages: Option<Vec<String>>,
+        pub translations: Option<String>,
     }
 
     /// `[log]`
@@ -189,6 +192,8 @@ pub mod defaults {
     use std::time::Duration;
 
     pub const LISTEN: &str = "127.0.0.1:8080";
+    /// `[page] default_language`.
+    pub const LANGUAGE: &str = "en";
     pub const ADMIN_LISTEN: &str = "127.0.0.1:9090";
     pub const TLS_LISTEN: &str = "0.0.0.0:443";
     pub const fn tick() -> Duration {
@@ -506,13 +511,35 @@ pub struct Persistence {
     pub save_interval: Duration,
 }
 
-/// `[page]`: the waiting page.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `[page]`: the waiting page and the languages of every page.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PageConfig {
     /// A minijinja template replacing the built-in waiting page.
     pub template: Option<PathBuf>,
     /// Shown in the page title and header.
     pub site_name: Option<String>,
+    /// The language of a visitor nothing else decides for (a tag, in
+    /// canonical case: `fr`, `pt-BR`).
+    pub default_language: String,
+    /// The languages offered, in the picker's order; `None`: every one
+    /// built in or in `translations`. Whether each exists is checked
+    /// when the catalog is built ([`crate::lang::Catalog::load`]), which
+    /// reads the directory.
+    pub languages: Option<Vec<String>>,
+    /// A directory of `TAG.ftl` files adding or overriding languages.
+    pub translations: Option<PathBuf>,
+}
+
+impl Default for PageConfig {
+    fn default() -> Self {
+        PageConfig {
+            template: None,
+            site_name: None,
+            default_language: defaults::LANGUAGE.to_string(),
+            languages: None,
+            translations: None,
+        }
+    }
 }
 
 /// `[log]`: the process log and the access log.
@@ -831,7 +858,16 @@ const SCHEMA: &[(&str, Kind)] = {
                 ("cluster", Flag),
             ]),
         ),
-        ("page", Table(&[("template", Text), ("site_name", Text)])),
+        (
+            "page",
+            Table(&[
+                ("template", Text),
+                ("site_name", Text),
+                ("default_language", Text),
+                ("languages", Texts),
+                ("translations", Text),
+            ]),
+        ),
         (
             "log",
             Table(&[("format", Text), ("access", Text), ("access_file", Text)]),
@@ -1023,7 +1059,7 @@ fn found(v: &toml::Value) -> String {
 }
 
 /// The known name closest to a misspelt one (two edits at most).
-fn did_you_mean(name: &str, known: &[&str]) -> Option<String> {
+pub(crate) fn did_you_mean(name: &str, known: &[&str]) -> Option<String> {
     let distance = |a: &str, b: &str| {
         let b: Vec<char> = b.chars().collect();
         let mut row: Vec<usize> = (0..=b.len()).collect();
@@ -1278,10 +1314,7 @@ impl Validator<'_> {
         let token = self.token(raw.token, base);
         let persistence = self.persistence(&raw.store, base);
         let store = self.store(raw.store);
-        let page = PageConfig {
-            template: raw.page.template.map(|p| base.join(p)),
-            site_name: raw.page.site_name,
-        };
+        let page = self.page(raw.page, base);
         let tick = server.as_ref().map(|s| s.tick).unwrap_or(defaults::tick());
         let mut rooms = Vec::new();
         for (i, r) in raw.room.into_iter().enumerate() {
@@ -1302,6 +1335,70 @@ impl Validator<'_> {
             sites: sites?,
             log,
         })
+    }
+
+    /// `t` in canonical case (`pt-br` is `pt-BR`), or a problem. A tag
+    /// names a file and is a cookie's value: letters, digits and hyphens
+    /// (`_` read as `-`), a language first.
+    fn language_tag(&mut self, key: &str, t: &str) -> Option<String> {
+        let simple = !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        match t.parse::<unic_langid::LanguageIdentifier>() {
+            Ok(id) if simple && id.language.as_str() != "und" => Some(id.to_string()),
+            _ => {
+                self.problem(
+                    key,
+                    format!("{t:?} is not a language tag"),
+                    Some("write a tag such as \"fr\", \"de\" or \"pt-BR\"".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn page(&mut self, p: raw::Page, base: &Path) -> PageConfig {
+        let default_language = p
+            .default_language
+            .as_deref()
+            .and_then(|t| self.language_tag("page.default_language", t))
+            .unwrap_or_else(|| defaults::LANGUAGE.to_string());
+        let languages = p.languages.map(|list| {
+            let mut seen: Vec<String> = Vec::new();
+            for t in &list {
+                if let Some(t) = self.language_tag("page.languages", t) {
+                    if seen.iter().any(|s| s.eq_ignore_ascii_case(&t)) {
+                        self.problem("page.languages", format!("{t:?} is listed twice"), None);
+                    } else {
+                        seen.push(t);
+                    }
+                }
+            }
+            seen
+        });
+        if let Some(list) = &languages {
+            if list.is_empty() {
+                self.problem(
+                    "page.languages",
+                    "offers no language",
+                    Some("list one at least, such as languages = [\"en\", \"fr\"], or remove the key for all".into()),
+                );
+            } else if !list.iter().any(|t| t.eq_ignore_ascii_case(&default_language)) {
+                self.problem(
+                    "page.default_language",
+                    format!("{default_language:?} is not in page.languages"),
+                    Some(format!(
+                        "add it to languages, or set default_language to one of {}",
+                        list.join(", ")
+                    )),
+                );
+            }
+        }
+        PageConfig {
+            template: p.template.map(|t| base.join(t)),
+            site_name: p.site_name,
+            default_language,
+            languages,
+            translations: p.translations.filter(|t| !t.is_empty()).map(|t| base.join(t)),
+        }
     }
 
     fn log(&mut self, l: raw::Log, base: &Path) -> LogConfig {

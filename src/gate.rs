@@ -21,15 +21,16 @@ use hyper::body::Incoming;
 
 use crate::access::{Note, Visitor};
 use crate::admission::{self, Asking, Created, Facts, Forward, Mint, Place, Step, StoreState};
-use crate::app::App;
+use crate::app::{App, Live};
 use crate::body::Body;
 use crate::clock::Millis;
 use crate::config::{RoomMode, Upstream};
 use crate::cookie::cookies;
 use crate::failover::LOCAL_BIT;
 use crate::http::{is_local_path, json_response, prefers_json, query_param, request_host, respond, Peer};
+use crate::lang::{Asked, Hint};
 use crate::metrics::{ClientErrorKind, EndedBy, Outcome, RoomMetrics};
-use crate::page::{self, Waiting};
+use crate::page::{self, Message, Waiting};
 use crate::proxy::ProxyError;
 use crate::request::Malformed;
 use crate::room::{Room, Rooms, View};
@@ -58,7 +59,8 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: Peer) -> BoxResponse 
         Ok(r) => (r.room.cloned(), r.upstream.cloned()),
         Err(why) => {
             let json = prefers_json(req.headers());
-            let resp = malformed(&app, why, json);
+            let asked = Asked::of(req.uri().query(), req.headers());
+            let resp = malformed(&app, why, &asked, json);
             // Left from inside the answer's future, where the note is
             // taken (access::noted), not here before it runs.
             return Box::pin(async move { noted(&app, resp, || Note::outside("refused")) });
@@ -106,16 +108,13 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: Peer) -> BoxResponse 
 
 /// The answer to a request that cannot be passed on ([`crate::request`]):
 /// nothing is sent upstream, and the client is counted, not the upstream.
-fn malformed(app: &App, why: Malformed, json: bool) -> Response<Body> {
+fn malformed(app: &App, why: Malformed, asked: &Asked<'_>, json: bool) -> Response<Body> {
     app.metrics.client_error(ClientErrorKind::Request);
     tracing::debug!(reason = %why, "request refused");
-    app.message(
-        why.status(),
-        "This request cannot be served",
-        why.explanation(),
-        None,
-        json,
-    )
+    let m = Message::Malformed {
+        coding: matches!(why, Malformed::TransferCoding),
+    };
+    app.message(why.status(), asked, &m, None, json)
 }
 
 /// `resp`, with the access log's note left (made only when there is a log).
@@ -343,7 +342,7 @@ async fn walk(
                 return noted(app, resp, || Note::room(room, "unavailable", who(t, None, None)));
             }
             Step::Closed => {
-                let resp = closed(app, room, asking, prefers_json(req.headers()));
+                let resp = closed(app, room, asking, &req);
                 return noted(app, resp, || Note::room(room, "closed", who(t, None, None)));
             }
             question => ask(app, room, t, asking, now, question).await,
@@ -356,8 +355,10 @@ const CLOSED_POLL_SECONDS: u64 = 60;
 
 /// The answer of a closed room: the page, or JSON `state: "closed"`, with
 /// the room's notice as the operator's word on why; 200 for a page, 403
-/// for a form (which was not sent), whichever the client reads.
-fn closed(app: &App, room: &Room, asking: Asking, json: bool) -> Response<Body> {
+/// for a form (which was not sent), whichever the client reads. The JSON
+/// has a `message` when a page asked for JSON, and in a status poll when
+/// asked for with `?lang=`.
+fn closed(app: &App, room: &Room, asking: Asking, req: &Request<Incoming>) -> Response<Body> {
     room.metrics.request(Outcome::Closed);
     let view = room.view();
     let notice = room.notice(&view);
@@ -365,21 +366,23 @@ fn closed(app: &App, room: &Room, asking: Asking, json: bool) -> Response<Body> 
         Asking::Page | Asking::Status => (StatusCode::OK, Some(CLOSED_POLL_SECONDS)),
         Asking::Submit => (StatusCode::FORBIDDEN, None),
     };
-    if json || asking == Asking::Status {
-        let body = page::closed_json(room.name(), notice, CLOSED_POLL_SECONDS);
+    let asked = Asked::of(req.uri().query(), req.headers());
+    if prefers_json(req.headers()) || asking == Asking::Status {
+        let live = app.live.load();
+        let lang = (asking != Asking::Status || asked.param.is_some())
+            .then(|| live.pages.language(live.pages.catalog().chosen(&asked)));
+        let body = page::closed_json(room.name(), &room.cfg.title, notice, CLOSED_POLL_SECONDS, lang);
         let mut r = json_response(status, body);
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return r;
     }
-    let title = format!("{} is closed", room.cfg.title);
-    let msg = match (notice, asking) {
-        (Some(n), Asking::Submit) => format!("{n} Nothing was sent."),
-        (Some(n), _) => n.to_string(),
-        (None, Asking::Submit) => "It is not open now. Nothing was sent.".to_string(),
-        (None, _) => "It is not open now.".to_string(),
+    let m = Message::Closed {
+        room: &room.cfg.title,
+        notice,
+        submit: asking == Asking::Submit,
     };
-    app.message(status, &title, &msg, retry, false)
+    app.message(status, &asked, &m, retry, false)
 }
 
 /// Forwards as the rule decided: counted, with its cookie, and any session
@@ -454,6 +457,8 @@ pin_project_lite::pin_project! {
         json: bool,
         // Cookies it clears are `Secure`.
         secure: bool,
+        // The language asked for, should the exchange fail.
+        hint: Hint,
         started: tokio::time::Instant,
         // For the access log (`None`: off).
         note: Option<Note>,
@@ -471,6 +476,7 @@ fn forwarding(
     Forwarding {
         json: prefers_json(req.headers()),
         secure: app.secure(peer),
+        hint: Hint::of(req.uri().query(), req.headers()),
         started: tokio::time::Instant::now(),
         sent: app.live.load().upstreams.get(upstream).forward(req, peer),
         note,
@@ -493,6 +499,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
             sent,
             json,
             secure,
+            hint,
             started,
             note,
         } = self;
@@ -524,7 +531,7 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Forwarding<F> {
                         tracing::warn!(room = room.name(), error = %e, "could not release the slot of a failed request");
                     }
                 }
-                Err(exchange_failed(app, m, &e, json))
+                Err(exchange_failed(app, m, &e, &hint.asked(), json))
             }
         };
         exchanged(resp, note, upstream)
@@ -591,34 +598,26 @@ fn exchanged(resp: Result<Response<Body>, Response<Body>>, note: Option<Note>, u
 /// The page for a failed exchange, counted and logged: as the upstream's
 /// error, or as the client's when its own request broke off (400; nobody
 /// reads it when the client has gone).
-fn exchange_failed(app: &App, m: &RoomMetrics, e: &ProxyError, json: bool) -> Response<Body> {
+fn exchange_failed(app: &App, m: &RoomMetrics, e: &ProxyError, asked: &Asked<'_>, json: bool) -> Response<Body> {
     if let ProxyError::Refused(why) = e {
-        return malformed(app, *why, json);
+        return malformed(app, *why, asked, json);
     }
     let Some(kind) = e.kind() else {
         app.metrics.client_error(ClientErrorKind::Body);
         tracing::debug!(error = %e, "client request failed");
-        let msg = if e.status() == StatusCode::REQUEST_TIMEOUT {
-            "Your browser took too long to send the request. Please try again."
-        } else {
-            "Your browser did not send the whole request. Please try again."
+        let m = Message::Incomplete {
+            slow: e.status() == StatusCode::REQUEST_TIMEOUT,
         };
-        return app.message(e.status(), "The request was incomplete", msg, None, json);
+        return app.message(e.status(), asked, &m, None, json);
     };
     m.upstream_error(kind);
     tracing::warn!(error = %e, "upstream request failed");
-    let (title, msg) = if e.status() == StatusCode::GATEWAY_TIMEOUT {
-        (
-            "The site is taking too long",
-            "The site did not answer in time. Please try again in a moment.",
-        )
+    let m = if e.status() == StatusCode::GATEWAY_TIMEOUT {
+        Message::Timeout
     } else {
-        (
-            "The site is not reachable",
-            "The site could not be reached. Please try again in a moment.",
-        )
+        Message::Unreachable
     };
-    app.message(e.status(), title, msg, Some(10), json)
+    app.message(e.status(), asked, &m, Some(10), json)
 }
 
 pin_project_lite::pin_project! {
@@ -657,13 +656,15 @@ impl<F: Future<Output = Result<Response<Body>, ProxyError>>> Future for Plain<F>
                 }
                 Ok(resp)
             }
-            Err(e) => Err(exchange_failed(this.app, m, &e, *f.json)),
+            Err(e) => Err(exchange_failed(this.app, m, &e, &f.hint.asked(), *f.json)),
         };
         Poll::Ready(exchanged(resp, f.note.take(), upstream))
     }
 }
 
-/// The waiting answer: HTML for browsers, JSON for `Accept: application/json`.
+/// The waiting answer: HTML for browsers, JSON for `Accept: application/json`
+/// (with a `message`), both in the language the visitor chose; a choice
+/// made with `?lang=` is remembered in a cookie.
 fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis, secure: bool) -> Response<Body> {
     room.metrics.request(Outcome::Queued);
     let live = app.live.load();
@@ -676,11 +677,20 @@ fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
         live.config.page.site_name.as_deref(),
         now,
     );
-    let resp = if prefers_json(req.headers()) {
+    let query = req.uri().query();
+    let chosen = live.pages.choose(query, req.headers());
+    let mut resp = if prefers_json(req.headers()) {
+        let w = w.clone().told(live.pages.language(chosen.lang));
         respond(StatusCode::OK, "application/json", w.to_json())
     } else {
-        respond(StatusCode::OK, "text/html; charset=utf-8", live.pages.waiting(&w))
+        let page = live.pages.waiting(&w, chosen.lang, query);
+        respond(StatusCode::OK, "text/html; charset=utf-8", page)
     };
+    if chosen.remember {
+        let tag = live.pages.language(chosen.lang).tag();
+        resp.headers_mut()
+            .append(header::SET_COOKIE, crate::lang::remember(tag, secure));
+    }
     in_line(app, room, resp, w.poll_after_seconds, place.cookie, now, secure)
 }
 
@@ -688,12 +698,10 @@ fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
 fn refused(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: Millis, secure: bool) -> Response<Body> {
     room.metrics.request(Outcome::Rejected);
     let poll = standing(room, &room.view(), &place, "", None, now).poll_after_seconds;
-    let msg = "Your request was not sent to the site: you are in line, and the site takes visitors in turn. \
-               Nothing was submitted. Keep your place by opening this address again.";
     let resp = app.message(
         StatusCode::SERVICE_UNAVAILABLE,
-        "You are in line",
-        msg,
+        &Asked::of(req.uri().query(), req.headers()),
+        &Message::InLine,
         Some(poll),
         prefers_json(req.headers()),
     );
@@ -772,9 +780,8 @@ fn in_line(
 fn store_unavailable(app: &App, req: &Request<Incoming>) -> Response<Body> {
     app.message(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Please wait a moment",
-        "The waiting room is catching its breath. A place you already have in line is kept; \
-         this page tries again shortly.",
+        &Asked::of(req.uri().query(), req.headers()),
+        &Message::Unavailable,
         Some(5),
         prefers_json(req.headers()),
     )
@@ -852,8 +859,8 @@ async fn internal_answer(
         }
         Internal::Unknown => app.message(
             StatusCode::NOT_FOUND,
-            "Not found",
-            "No such page.",
+            &Asked::of(req.uri().query(), req.headers()),
+            &Message::NotFound,
             None,
             prefers_json(req.headers()),
         ),
@@ -862,7 +869,9 @@ async fn internal_answer(
 
 /// `GET /_vestibule/status`: where the caller's ticket stands, by the
 /// same rule as a page load. Claims the slot when the ticket is admitted,
-/// so the next page load goes through.
+/// so the next page load goes through. Language-neutral unless the query
+/// asks for a `message` with `lang=`: the page's own polls never do, so
+/// the busiest request does no language work.
 async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis, secure: bool) -> Response<Body> {
     room.metrics.request(Outcome::Status);
     let not_known =
@@ -876,11 +885,13 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis, se
     };
     let t = match app.token(room, req.headers(), now) {
         None if room.mode(&room.view(), now) == RoomMode::Closed => {
-            return closed(app, room, Asking::Status, true);
+            return closed(app, room, Asking::Status, req);
         }
         None => return not_known("no ticket for this room"),
         Some(t) if t.kind == Kind::Session => {
-            return json_response(StatusCode::OK, page::admitted_json(room.name()));
+            let live = app.live.load();
+            let body = page::admitted_json(room.name(), told(&live, req).map(|l| live.pages.language(l)));
+            return json_response(StatusCode::OK, body);
         }
         Some(t) => t,
     };
@@ -889,11 +900,15 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis, se
         step = match step {
             Step::Wait(place) => {
                 let view = room.view();
-                let w = Waiting {
+                let live = app.live.load();
+                let mut w = Waiting {
                     room_title: None,
                     site_name: None,
                     ..standing(room, &view, &place, "", None, now)
                 };
+                if let Some(l) = told(&live, req) {
+                    w = w.told(live.pages.language(l));
+                }
                 let mut r = json_response(StatusCode::OK, w.to_json());
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(w.poll_after_seconds));
@@ -906,7 +921,9 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis, se
                     Some(Created::Direct { .. }) => room.metrics.admitted_direct.inc(),
                     None => {}
                 }
-                let r = json_response(StatusCode::OK, page::admitted_json(room.name()));
+                let live = app.live.load();
+                let body = page::admitted_json(room.name(), told(&live, req).map(|l| live.pages.language(l)));
+                let r = json_response(StatusCode::OK, body);
                 return with_cookie(r, fw.cookie);
             }
             // A pass (a drawn pre-queue's) back: its place, here as on a page.
@@ -915,12 +932,24 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis, se
             }
             // The ticket is void: a page load would make a new visitor.
             Step::Arrive => return not_known("ticket not known"),
-            Step::Closed => return closed(app, room, Asking::Status, true),
+            Step::Closed => return closed(app, room, Asking::Status, req),
             Step::Unavailable => return store_unavailable(app, req),
             Step::Refuse(_) => unreachable!("a status poll waits, it is not refused"),
             question => ask(app, room, Some(&t), Asking::Status, now, question).await,
         };
     }
+}
+
+/// The language of a status poll's `message`, when its query asks for
+/// one (`lang=`); `None` otherwise, with no more work than a look at the
+/// query.
+fn told(live: &Live, req: &Request<Incoming>) -> Option<usize> {
+    let query = req.uri().query()?;
+    if !query.contains("lang=") {
+        return None;
+    }
+    let asked = Asked::of(Some(query), req.headers());
+    asked.param.is_some().then(|| live.pages.catalog().chosen(&asked))
 }
 
 /// The room named in `?room=`, else the only room, else the first room

@@ -31,6 +31,7 @@
 //! | [`persist`] | the memory store's state file: restart without loss |
 //! | [`failover`] | the store's health and the `local` failure policy's sessions |
 //! | [`config`] | the TOML file, validation with every problem reported |
+//! | [`lang`] | the visitor's language: Fluent messages built in and from a directory, the choice per visitor, numbers |
 //! | [`schedule`] | a room's announced events: the room's mode and limits at a given moment |
 //! | [`tls`] | TLS material: certificates by SNI, swapped when their files change; the upstream client's trust |
 //! | [`token`] | signing and verifying tickets and sessions (HMAC-SHA256, key rotation) |
@@ -63,6 +64,7 @@ pub mod fuzz;
 pub mod gate;
 pub mod http;
 pub mod idle;
+pub mod lang;
 pub mod lifecycle;
 pub mod metrics;
 pub mod page;

@@ -147,6 +147,22 @@ fn check(path: &std::path::Path) -> ExitCode {
             if cfg.server.upstream_tls.insecure_skip_verify {
                 eprintln!("warning: upstream_insecure_skip_verify: https upstreams' certificates are not checked");
             }
+            // preflight built the catalog already; it builds again here.
+            if let Ok(c) = vestibule::lang::Catalog::load(&vestibule::lang::Settings::of(&cfg)) {
+                let langs: Vec<String> = c
+                    .languages()
+                    .iter()
+                    .map(|l| {
+                        let default = if l.tag() == c.default_language().tag() {
+                            ", default"
+                        } else {
+                            ""
+                        };
+                        format!("{} ({}{default})", l.tag(), l.name())
+                    })
+                    .collect();
+                println!("languages: {}", langs.join(", "));
+            }
             let now = vestibule::Clock::system().now_ms();
             for r in cfg.rooms.iter().filter(|r| !r.events.is_empty()) {
                 println!("room {} events:", r.name);

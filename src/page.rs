@@ -9,15 +9,18 @@ use std::fmt::Write as _;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
+use fluent_bundle::FluentArgs;
+use minijinja::value::Kwargs;
 use minijinja::Environment;
 use serde::Serialize;
 
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::body::Body;
 use crate::clock::Millis;
 use crate::http::respond;
+use crate::lang::{self, Catalog, Language};
 
 const WAITING: &str = include_str!("templates/waiting.html");
 const MESSAGE: &str = include_str!("templates/message.html");
@@ -59,6 +62,10 @@ pub struct Waiting<'a> {
     pub drawn: bool,
     /// A late returner waiting for the next free slot, ahead of the line.
     pub returner: bool,
+    /// An operator paused admissions: no estimate, and the place is kept.
+    /// Only while paused.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
     /// Estimated seconds to admission; null until the line's speed is known.
     pub eta_seconds: Option<u64>,
     pub eta_text: Cow<'static, str>,
@@ -70,6 +77,14 @@ pub struct Waiting<'a> {
     pub opens_at: Option<IsoTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opens_in_seconds: Option<u64>,
+    /// The language of `message`: only with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<&'a str>,
+    /// Where the visitor stands in a sentence in `lang`, for apps: in the
+    /// waiting answer always, in a status poll when asked for with
+    /// `?lang=` (see [`Waiting::told`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl<'a> Waiting<'a> {
@@ -95,12 +110,15 @@ impl<'a> Waiting<'a> {
             shuffle: false,
             drawn: false,
             returner,
+            paused: false,
             eta_seconds,
             eta_text: eta_text(eta_seconds, returner),
             poll_after_seconds,
             updated_iso: IsoTime::at(now),
             opens_at: None,
             opens_in_seconds: None,
+            lang: None,
+            message: None,
         }
     }
 
@@ -161,6 +179,9 @@ impl<'a> Waiting<'a> {
         } else {
             r#","returner":false"#
         });
+        if self.paused {
+            out.push_str(r#","paused":true"#);
+        }
         out.push_str(r#","eta_seconds":"#);
         match self.eta_seconds {
             Some(e) => out.push_str(num.format(e)),
@@ -179,6 +200,14 @@ impl<'a> Waiting<'a> {
         if let Some(s) = self.opens_in_seconds {
             out.push_str(r#","opens_in_seconds":"#);
             out.push_str(num.format(s));
+        }
+        if let Some(l) = self.lang {
+            out.push_str(r#","lang":"#);
+            raw(&mut out, l);
+        }
+        if let Some(m) = &self.message {
+            out.push_str(r#","message":"#);
+            text(&mut out, m);
         }
         out.push('}');
         out
@@ -248,17 +277,38 @@ impl Serialize for IsoTime {
     }
 }
 
-/// The status answer for an admitted visitor.
-pub fn admitted_json(room: &str) -> String {
-    serde_json::json!({ "state": "admitted", "room": room, "position": 0, "eta_seconds": 0, "poll_after_seconds": 0 })
-        .to_string()
+/// The status answer for an admitted visitor; with a `message` in `lang`
+/// when one was asked for.
+pub fn admitted_json(room: &str, lang: Option<&Language>) -> String {
+    let mut v = serde_json::json!({ "state": "admitted", "room": room, "position": 0, "eta_seconds": 0, "poll_after_seconds": 0 });
+    if let Some(l) = lang {
+        v["lang"] = l.tag().into();
+        v["message"] = l.text("status-admitted", None).into();
+    }
+    v.to_string()
 }
 
 /// The status answer of a closed room: the operator's notice (or `null`),
-/// and when to look again, should it open.
-pub fn closed_json(room: &str, notice: Option<&str>, poll_after_seconds: u64) -> String {
-    serde_json::json!({ "state": "closed", "room": room, "notice": notice, "poll_after_seconds": poll_after_seconds })
-        .to_string()
+/// and when to look again, should it open; with a `message` in `lang`
+/// when one was asked for.
+pub fn closed_json(
+    room: &str,
+    title: &str,
+    notice: Option<&str>,
+    poll_after_seconds: u64,
+    lang: Option<&Language>,
+) -> String {
+    let mut v = serde_json::json!({ "state": "closed", "room": room, "notice": notice, "poll_after_seconds": poll_after_seconds });
+    if let Some(l) = lang {
+        v["lang"] = l.tag().into();
+        let closed = l.text1("status-closed", "room", title);
+        v["message"] = match notice {
+            Some(n) => format!("{closed} {n}"),
+            None => closed,
+        }
+        .into();
+    }
+    v.to_string()
 }
 
 /// What a waiting visitor reads instead of an estimate while an operator
@@ -305,21 +355,87 @@ impl<'a> Waiting<'a> {
     /// The answer while admissions are paused: no estimate, and why.
     pub fn paused(self) -> Self {
         Waiting {
+            paused: true,
             eta_seconds: None,
             eta_text: PAUSED_TEXT.into(),
             ..self
         }
     }
+
+    /// With `message` in `lang`, for apps.
+    pub fn told(self, lang: &'a Language) -> Self {
+        let message = Some(self.sentence(lang));
+        Waiting {
+            lang: Some(lang.tag()),
+            message,
+            ..self
+        }
+    }
+
+    /// The estimate in words in `lang`, as the page shows it.
+    pub fn eta_in(&self, lang: &Language) -> String {
+        if self.paused {
+            lang.text("eta-paused", None).into_owned()
+        } else if self.shuffle {
+            lang.text("eta-draw", None).into_owned()
+        } else {
+            lang.eta(self.eta_seconds, self.returner)
+        }
+    }
+
+    /// The place in `lang`: a number, "next" or "drawn when the doors open".
+    pub fn place_in(&self, lang: &Language) -> String {
+        match self.position {
+            _ if self.returner => lang.text("waiting-place-next", None).into_owned(),
+            None => lang.text("waiting-place-drawn", None).into_owned(),
+            Some(p) => lang.number(p),
+        }
+    }
+
+    /// The tab's title before the room's, in `lang`.
+    pub fn title_in(&self, lang: &Language) -> String {
+        match self.position {
+            _ if self.returner => lang.text("waiting-title-next", None).into_owned(),
+            None => lang.text("waiting-title-drawn", None).into_owned(),
+            Some(p) => lang.text1("waiting-title-place", "position", p),
+        }
+    }
+
+    /// "12 people ahead of you" in `lang`; nothing for a returner or a
+    /// place not drawn yet.
+    pub fn ahead_in(&self, lang: &Language) -> String {
+        match self.position {
+            Some(p) if !self.returner => lang.text1("waiting-ahead", "count", p.saturating_sub(1)),
+            _ => String::new(),
+        }
+    }
+
+    /// Where the visitor stands, in one sentence in `lang`.
+    fn sentence(&self, lang: &Language) -> String {
+        let mut a = FluentArgs::new();
+        a.set("position", self.place_in(lang));
+        a.set("eta", self.eta_in(lang));
+        if let Some(t) = &self.opens_at {
+            a.set("time", opening_text(t, self.opens_in_seconds.unwrap_or(0)));
+        }
+        let id = match (self.opens_at.is_some(), self.shuffle) {
+            (true, true) => "status-prequeue-drawn",
+            (true, false) => "status-prequeue",
+            _ if self.returner => "status-next",
+            _ => "status-queued",
+        };
+        lang.text(id, Some(&a)).into_owned()
+    }
 }
 
-/// When the doors open, as the page says it without JavaScript:
-/// `20:00 UTC`, with the date when that is more than a few hours off
-/// (`2026-12-10 at 20:00 UTC`).
+/// When the doors open, as the page says it without JavaScript, in any
+/// language: `20:00 UTC`, with the date when that is more than a few
+/// hours off (`2026-12-10 20:00 UTC`).
 fn opening_text(t: &IsoTime, opens_in: u64) -> String {
     let s = t.as_str();
     let (date, hm) = (s.get(..10).unwrap_or(s), s.get(11..16).unwrap_or(s));
     if opens_in > 6 * 3600 {
-        format!("{date} at {hm} UTC")
+        format!("{date} {hm} UTC")
     } else {
         format!("{hm} UTC")
     }
@@ -352,13 +468,14 @@ pub fn jittered(seconds: u64) -> u64 {
     (j.round() as u64).max(1)
 }
 
-/// The compiled templates.
+/// The compiled templates, and the languages they are written in.
 pub struct Pages {
     env: Environment<'static>,
-    /// The built-in waiting page, rendered once per room and shape with
-    /// markers where the per-visitor values go; `None` for a custom
-    /// template, which is rendered whole for every page (its logic may
-    /// depend on any value).
+    catalog: Arc<Catalog>,
+    /// The built-in waiting page, rendered once per room, shape and
+    /// language with markers where the per-visitor values go; `None` for
+    /// a custom template, which is rendered whole for every page (its
+    /// logic may depend on any value).
     prepared: Option<RwLock<PreparedPages>>,
 }
 
@@ -375,12 +492,15 @@ struct PreparedKey {
     notice: Option<String>,
     returner: bool,
     drawn: bool,
+    paused: bool,
+    /// The language's index in the catalog, which lives as long as the cache.
+    lang: usize,
     /// A pre-queue's page is never prepared (see [`Pages::prepare`]).
     prequeue: bool,
 }
 
 impl PreparedKey {
-    fn new(w: &Waiting<'_>) -> PreparedKey {
+    fn new(w: &Waiting<'_>, lang: usize) -> PreparedKey {
         PreparedKey {
             room: w.room.to_owned(),
             title: w.room_title.map(str::to_owned),
@@ -388,13 +508,17 @@ impl PreparedKey {
             notice: w.notice.map(str::to_owned),
             returner: w.returner,
             drawn: w.drawn,
+            paused: w.paused,
+            lang,
             prequeue: w.opens_at.is_some(),
         }
     }
 
-    fn fits(&self, w: &Waiting<'_>) -> bool {
+    fn fits(&self, w: &Waiting<'_>, lang: usize) -> bool {
         self.returner == w.returner
             && self.drawn == w.drawn
+            && self.paused == w.paused
+            && self.lang == lang
             && self.room == w.room
             && self.title.as_deref() == w.room_title
             && self.site.as_deref() == w.site_name
@@ -422,28 +546,152 @@ enum Slot {
     UpdatedText,
     Refresh,
     PollAfter,
+    Ahead,
+    Title,
+    Here,
 }
 
-const SLOTS: [Slot; 6] = [
+const SLOTS: [Slot; 9] = [
     Slot::Position,
     Slot::EtaText,
     Slot::UpdatedIso,
     Slot::UpdatedText,
     Slot::Refresh,
     Slot::PollAfter,
+    Slot::Ahead,
+    Slot::Title,
+    Slot::Here,
 ];
 
 /// Brackets a slot's number in the marker render: a private-use character
 /// that no template text or escaping produces.
 const MARK: char = '\u{F8FF}';
 
-/// Upper bound on prepared pages kept (rooms × 2 shapes, across reloads
-/// that change titles and notices); past it the cache starts over.
-const MAX_PREPARED: usize = 256;
+/// Bracket a markup argument's name inside a message given to `tr()`,
+/// until the escaped text has the argument's HTML put in its place.
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// Upper bound on prepared pages kept (rooms × shapes × languages, across
+/// reloads that change titles and notices); past it the cache starts over.
+const MAX_PREPARED: usize = 512;
+
+/// The texts of one page for one visitor, as the template's `t`: message
+/// `waiting-heading` is `t.waiting_heading`, formatted when the template
+/// asks for it, with the page's values as arguments.
+#[derive(Debug)]
+struct Texts {
+    catalog: Arc<Catalog>,
+    lang: usize,
+    /// The page's values, by argument name.
+    args: Vec<(&'static str, ArgValue)>,
+}
+
+#[derive(Debug, Clone)]
+enum ArgValue {
+    Number(u64),
+    Text(String),
+}
+
+impl Texts {
+    fn fluent(&self) -> FluentArgs<'_> {
+        let mut a = FluentArgs::with_capacity(self.args.len());
+        for (k, v) in &self.args {
+            match v {
+                ArgValue::Number(n) => a.set(*k, *n),
+                ArgValue::Text(t) => a.set(*k, t.as_str()),
+            }
+        }
+        a
+    }
+}
+
+impl minijinja::value::Object for Texts {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let id = key.as_str()?.replace('_', "-");
+        let lang = self.catalog.get(self.lang);
+        Some(lang.text(&id, Some(&self.fluent())).into_owned().into())
+    }
+}
+
+/// The language a page or message is written in, and the cookie that
+/// remembers a choice made with `?lang=`.
+#[derive(Debug, Clone, Copy)]
+pub struct Chosen {
+    /// Index in the catalog ([`Pages::language`]).
+    pub lang: usize,
+    /// Set the cookie: the choice came from `?lang=` and differs from
+    /// the one remembered.
+    pub remember: bool,
+}
+
+/// An error or refusal, as the short page or its JSON says it.
+#[derive(Debug, Clone, Copy)]
+pub enum Message<'a> {
+    /// A request vestibule does not pass on ([`crate::request`]); `coding`
+    /// for a body in a transfer coding it does not accept.
+    Malformed { coding: bool },
+    /// A closed room: its title, the operator's notice, and whether a
+    /// form was refused.
+    Closed {
+        room: &'a str,
+        notice: Option<&'a str>,
+        submit: bool,
+    },
+    /// A form from a visitor in line, not sent.
+    InLine,
+    /// The store cannot decide: wait a moment.
+    Unavailable,
+    /// The site did not answer in time (504).
+    Timeout,
+    /// The site could not be reached (502).
+    Unreachable,
+    /// The client's own request broke off; `slow`: too slow (408).
+    Incomplete { slow: bool },
+    /// No such page under `/_vestibule/`.
+    NotFound,
+}
+
+impl Message<'_> {
+    /// Title and text in `lang`.
+    fn texts(&self, lang: &Language) -> (String, String) {
+        let t = |id: &str| lang.text(id, None).into_owned();
+        match *self {
+            Message::Malformed { coding } => (
+                t("malformed-title"),
+                t(if coding {
+                    "malformed-coding"
+                } else {
+                    "malformed-request"
+                }),
+            ),
+            Message::Closed { room, notice, submit } => {
+                let title = lang.text1("closed-title", "room", room);
+                let said = notice.map_or_else(|| t("closed-text"), str::to_owned);
+                let text = if submit {
+                    format!("{said} {}", t("closed-not-sent"))
+                } else {
+                    said
+                };
+                (title, text)
+            }
+            Message::InLine => (t("refused-title"), t("refused-text")),
+            Message::Unavailable => (t("unavailable-title"), t("unavailable-text")),
+            Message::Timeout => (t("timeout-title"), t("timeout-text")),
+            Message::Unreachable => (t("unreachable-title"), t("unreachable-text")),
+            Message::Incomplete { slow } => (
+                t("incomplete-title"),
+                t(if slow { "incomplete-slow" } else { "incomplete-cut" }),
+            ),
+            Message::NotFound => (t("not-found-title"), t("not-found-text")),
+        }
+    }
+}
 
 impl Pages {
-    /// Built-in templates, with the waiting page replaced by `custom` when given.
-    pub fn new(custom: Option<&std::path::Path>) -> Result<Pages, PageError> {
+    /// Built-in templates, with the waiting page replaced by `custom` when
+    /// given, writing in the languages of `catalog`.
+    pub fn new(custom: Option<&std::path::Path>, catalog: Arc<Catalog>) -> Result<Pages, PageError> {
         let mut env = Environment::new();
         let waiting = match custom {
             None => WAITING.to_string(),
@@ -452,6 +700,10 @@ impl Pages {
                 source,
             })?,
         };
+        let c = catalog.clone();
+        env.add_function("tr", move |state: &minijinja::State, id: &str, args: Kwargs| {
+            tr(&c, state, id, args)
+        });
         env.add_template_owned("waiting.html", waiting)
             .map_err(|source| PageError::Template {
                 path: custom.map_or("(built-in)".into(), |p| p.display().to_string()),
@@ -461,45 +713,131 @@ impl Pages {
             .expect("the built-in template compiles");
         Ok(Pages {
             env,
+            catalog,
             prepared: custom.is_none().then(RwLock::default),
         })
     }
 
-    /// The waiting page. A template that fails at render time falls back to
-    /// a plain page, so a bad custom template never costs anyone their place.
-    pub fn waiting(&self, w: &Waiting<'_>) -> String {
+    /// The languages pages are written in.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The language at `i` of the catalog.
+    pub fn language(&self, i: usize) -> &Language {
+        self.catalog.get(i)
+    }
+
+    /// The language for a request: `?lang=` (remembered with a cookie),
+    /// the cookie, `Accept-Language`, the default.
+    pub fn choose(&self, query: Option<&str>, headers: &HeaderMap) -> Chosen {
+        let asked = lang::Asked::of(query, headers);
+        let lang = self.catalog.chosen(&asked);
+        let tag = self.catalog.get(lang).tag();
+        let remember =
+            asked.param.as_deref().and_then(|p| self.catalog.find(p)) == Some(lang) && asked.cookie != Some(tag);
+        Chosen { lang, remember }
+    }
+
+    /// The waiting page in language `lang`; `query` is the page's query
+    /// string, which the language picker's links keep. A template that
+    /// fails at render time falls back to a plain page, so a bad custom
+    /// template never costs anyone their place.
+    pub fn waiting(&self, w: &Waiting<'_>, lang: usize, query: Option<&str>) -> String {
         let refresh = jittered(w.poll_after_seconds);
-        match self.prepared(w) {
-            Some(p) => p.fill(w, refresh),
-            None => self.render(w, refresh),
+        let here = picker_base(query);
+        match self.prepared(w, lang) {
+            Some(p) => p.fill(w, self.language(lang), refresh, &here),
+            None => self.render(w, lang, refresh, &here),
         }
     }
 
-    /// The built-in page for `w`'s room and shape, prepared on first use.
-    fn prepared(&self, w: &Waiting<'_>) -> Option<Arc<Prepared>> {
+    /// The built-in page for `w`'s room and shape in `lang`, prepared on
+    /// first use.
+    fn prepared(&self, w: &Waiting<'_>, lang: usize) -> Option<Arc<Prepared>> {
         let cache = self.prepared.as_ref()?;
         // A handful of rooms: a scan beats hashing three strings.
         let found = cache
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .find(|(k, _)| k.fits(w))
+            .find(|(k, _)| k.fits(w, lang))
             .map(|(_, p)| p.clone());
         if let Some(p) = found {
             return p;
         }
-        let p = self.prepare(w).map(Arc::new);
+        let p = self.prepare(w, lang).map(Arc::new);
         let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_PREPARED {
             cache.clear();
         }
-        cache.push((PreparedKey::new(w), p.clone()));
+        cache.push((PreparedKey::new(w, lang), p.clone()));
         p
+    }
+
+    /// The context every render of the waiting page has: the language,
+    /// its texts, the picker, and `w`'s fields. `slot` gives the
+    /// per-visitor values.
+    fn context(&self, w: &Waiting<'_>, lang: usize, slot: &dyn Fn(Slot) -> String) -> minijinja::Value {
+        let l = self.language(lang);
+        let order = if w.drawn {
+            "drawn"
+        } else if w.shuffle {
+            "none"
+        } else {
+            "arrival"
+        };
+        let mut args = vec![
+            ("order", ArgValue::Text(order.into())),
+            ("room", ArgValue::Text(w.room_title.unwrap_or(w.room).into())),
+            ("eta", ArgValue::Text(w.eta_in(l))),
+            ("place", ArgValue::Text(w.place_in(l))),
+            ("time", ArgValue::Text(w.updated_iso.clock_text())),
+        ];
+        if let Some(p) = w.position {
+            args.push(("position", ArgValue::Number(p)));
+            args.push(("count", ArgValue::Number(p.saturating_sub(1))));
+        }
+        if let Some(s) = w.opens_in_seconds {
+            args.push(("left", ArgValue::Text(l.eta(Some(s), false))));
+        }
+        let texts = Texts {
+            catalog: self.catalog.clone(),
+            lang,
+            args,
+        };
+        let languages: Vec<minijinja::Value> = self
+            .catalog
+            .languages()
+            .iter()
+            .enumerate()
+            .map(|(i, o)| minijinja::context! { tag => o.tag(), name => o.name(), current => i == lang })
+            .collect();
+        minijinja::context! {
+            lang => l.tag(),
+            dir => l.dir(),
+            t => minijinja::Value::from_object(texts),
+            languages => languages,
+            script_texts => minijinja::Value::from_safe_string(l.script_texts().to_string()),
+            position_text => slot(Slot::Position),
+            eta_text => slot(Slot::EtaText),
+            updated_iso => slot(Slot::UpdatedIso),
+            updated_text => slot(Slot::UpdatedText),
+            refresh_seconds => slot(Slot::Refresh),
+            poll_after_seconds => slot(Slot::PollAfter),
+            ahead_text => slot(Slot::Ahead),
+            title_text => slot(Slot::Title),
+            here => slot(Slot::Here),
+            status_url => format!("/_vestibule/status?room={}", w.room),
+            opens_text => w.opens_at.map(|t| opening_text(&t, w.opens_in_seconds.unwrap_or(0))),
+            opens_in_text => w.opens_in_seconds.map(|s| l.eta(Some(s), false)),
+            ..minijinja::Value::from_serialize(w)
+        }
     }
 
     /// Renders the template once with a marker in place of each
     /// per-visitor value and cuts the output at the markers.
-    fn prepare(&self, w: &Waiting<'_>) -> Option<Prepared> {
+    fn prepare(&self, w: &Waiting<'_>, lang: usize) -> Option<Prepared> {
         // The operator's own text could hold the marker character; such a
         // page is rendered whole instead. So is a pre-queue's, whose
         // countdown changes by the second (nobody is admitted then: the
@@ -514,17 +852,13 @@ impl Pages {
         {
             return None;
         }
-        let marker = |i: usize| format!("{MARK}{i}{MARK}");
-        let ctx = minijinja::context! {
-            position => marker(0),
-            eta_text => marker(1),
-            updated_iso => marker(2),
-            updated_text => marker(3),
-            refresh_seconds => marker(4),
-            poll_after_seconds => marker(5),
-            status_url => format!("/_vestibule/status?room={}", w.room),
-            ..minijinja::Value::from_serialize(w)
+        let marker = |s: Slot| {
+            let i = SLOTS
+                .iter()
+                .position(|x| std::mem::discriminant(x) == std::mem::discriminant(&s));
+            format!("{MARK}{}{MARK}", i.unwrap_or(0))
         };
+        let ctx = self.context(w, lang, &marker);
         let html = self.env.get_template("waiting.html").and_then(|t| t.render(ctx)).ok()?;
         let mut parts = Vec::new();
         let mut pieces = html.split(MARK);
@@ -537,57 +871,75 @@ impl Pages {
     }
 
     /// The whole template rendered for `w`.
-    fn render(&self, w: &Waiting<'_>, refresh: u64) -> String {
-        // The JSON answer leaves out the page-only fields; the page gets them too.
-        let ctx = minijinja::context! {
-            updated_text => w.updated_iso.clock_text(),
-            status_url => format!("/_vestibule/status?room={}", w.room),
-            refresh_seconds => refresh,
-            opens_text => w.opens_at.map(|t| opening_text(&t, w.opens_in_seconds.unwrap_or(0))),
-            opens_in_text => w.opens_in_seconds.map(|s| eta_text(Some(s), false)),
-            ..minijinja::Value::from_serialize(w)
+    fn render(&self, w: &Waiting<'_>, lang: usize, refresh: u64, here: &str) -> String {
+        let l = self.language(lang);
+        let value = |s: Slot| match s {
+            Slot::Position => w.place_in(l),
+            Slot::EtaText => w.eta_in(l),
+            Slot::UpdatedIso => w.updated_iso.as_str().to_string(),
+            Slot::UpdatedText => w.updated_iso.clock_text(),
+            Slot::Refresh => refresh.to_string(),
+            Slot::PollAfter => w.poll_after_seconds.to_string(),
+            Slot::Ahead => w.ahead_in(l),
+            Slot::Title => w.title_in(l),
+            Slot::Here => here.to_string(),
         };
+        let ctx = self.context(w, lang, &value);
         self.env
             .get_template("waiting.html")
             .and_then(|t| t.render(ctx))
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "waiting page template failed; sending the plain page");
+                let text = l.text1("waiting-plain", "place", w.place_in(l));
                 format!(
-                    "<!doctype html><meta http-equiv=refresh content={}><title>You are in line</title>\
-                     <p>You are in line. Your place: {}. This page refreshes on its own.",
+                    "<!doctype html><html lang=\"{}\"><meta http-equiv=refresh content={}><title>{}</title><p>{}",
+                    l.tag(),
                     w.poll_after_seconds,
-                    w.position.map_or("drawn when the doors open".into(), |p| p.to_string())
+                    minijinja::HtmlEscape(&l.text("waiting-heading", None)),
+                    minijinja::HtmlEscape(&text)
                 )
             })
     }
 
-    /// A short page for errors and refusals.
-    pub fn message(&self, status: u16, title: &str, message: &str, retry_after: Option<u64>) -> String {
+    /// A short page for errors and refusals, in language `lang`.
+    pub fn message(&self, status: u16, lang: usize, m: &Message<'_>, retry_after: Option<u64>) -> String {
+        let l = self.language(lang);
+        let (title, message) = m.texts(l);
+        let retry_text = retry_after.map(|s| l.text1("message-retry", "seconds", s));
         self.env
             .get_template("message.html")
-            .and_then(|t| t.render(minijinja::context! { status, title, message, retry_after }))
+            .and_then(|t| {
+                t.render(minijinja::context! {
+                    status, title, message, retry_after, retry_text, lang => l.tag(), dir => l.dir()
+                })
+            })
             .unwrap_or_else(|_| format!("{status} {title}: {message}"))
     }
 
-    /// The response for an error or a refusal: the short page, or JSON
-    /// when the client asked for it; never cached, with `Retry-After` when
-    /// trying again makes sense.
+    /// The response for an error or a refusal in language `lang`: the
+    /// short page, or JSON when the client asked for it (`error`, the
+    /// title in English whatever the language, `message` and `lang`);
+    /// never cached, with `Retry-After` when trying again makes sense.
     pub fn message_response(
         &self,
         status: StatusCode,
-        title: &str,
-        msg: &str,
+        lang: usize,
+        m: &Message<'_>,
         retry: Option<u64>,
         json: bool,
     ) -> Response<Body> {
         let mut r = if json {
-            let body = serde_json::json!({ "error": title, "message": msg, "status": status.as_u16() });
+            let l = self.language(lang);
+            let (_, message) = m.texts(l);
+            let (error, _) = m.texts(Catalog::reference());
+            let body =
+                serde_json::json!({ "error": error, "message": message, "lang": l.tag(), "status": status.as_u16() });
             respond(status, "application/json", body.to_string())
         } else {
             respond(
                 status,
                 "text/html; charset=utf-8",
-                self.message(status.as_u16(), title, msg, retry),
+                self.message(status.as_u16(), lang, m, retry),
             )
         };
         if let Some(s) = retry {
@@ -599,15 +951,72 @@ impl Pages {
     }
 }
 
+/// `tr(id, name=value, ...)` in a template: message `id` in the page's
+/// language with those arguments, escaped, except that an argument that
+/// is already HTML (a `{% set %}` block, say) goes in as it is. So a
+/// translated sentence can hold an element the page's script updates
+/// (`Last updated <time id="updated">...</time>.`) in the place its
+/// language puts it.
+fn tr(
+    catalog: &Catalog,
+    state: &minijinja::State,
+    id: &str,
+    kwargs: Kwargs,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let tag = state.lookup("lang");
+    let lang = catalog.get(
+        tag.as_ref()
+            .and_then(|t| t.as_str())
+            .and_then(|t| catalog.find(t))
+            .unwrap_or(usize::MAX),
+    );
+    let mut args = FluentArgs::new();
+    let mut markup: Vec<(String, String)> = Vec::new();
+    for name in kwargs.args() {
+        let v: minijinja::Value = kwargs.get(name)?;
+        if v.is_safe() {
+            let placeholder = format!("{OPEN}{name}{CLOSE}");
+            markup.push((placeholder.clone(), v.to_string()));
+            args.set(name.to_string(), placeholder);
+        } else if let Some(n) = v.as_i64().and_then(|n| u64::try_from(n).ok()) {
+            args.set(name.to_string(), n);
+        } else {
+            args.set(name.to_string(), v.to_string());
+        }
+    }
+    let text = lang.text(id, Some(&args));
+    let mut html = minijinja::HtmlEscape(&text).to_string();
+    for (placeholder, h) in markup {
+        html = html.replacen(&placeholder, &h, 1);
+    }
+    Ok(minijinja::Value::from_safe_string(html))
+}
+
+/// The start of the language picker's links: the page's own query
+/// without `lang`, ready for `lang=xx` (`?` or `?step=2&`). Relative to
+/// the page, so a link never leaves it.
+fn picker_base(query: Option<&str>) -> String {
+    let mut out = String::from("?");
+    for kv in query.unwrap_or("").split('&') {
+        let key = kv.split_once('=').map_or(kv, |(k, _)| k);
+        if kv.is_empty() || key == lang::PARAM {
+            continue;
+        }
+        out.push_str(kv);
+        out.push('&');
+    }
+    out
+}
+
 impl Prepared {
-    /// The page for `w`, as the template would render it.
-    fn fill(&self, w: &Waiting<'_>, refresh: u64) -> String {
+    /// The page for `w` in `lang`, as the template would render it.
+    fn fill(&self, w: &Waiting<'_>, lang: &Language, refresh: u64, here: &str) -> String {
         let len: usize = self
             .parts
             .iter()
             .map(|p| match p {
                 Part::Text(t) => t.len(),
-                Part::Slot(_) => 24,
+                Part::Slot(_) => 32,
             })
             .sum();
         let mut out = String::with_capacity(len);
@@ -615,12 +1024,8 @@ impl Prepared {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Slot(Slot::Position) => {
-                    // A page without a place (a drawn pre-queue) is never
-                    // prepared; see [`Pages::prepare`].
-                    out.push_str(w.position.map_or("", |p| num.format(p)))
-                }
-                Part::Slot(Slot::EtaText) => escaped(&mut out, &w.eta_text),
+                Part::Slot(Slot::Position) => escaped(&mut out, &w.place_in(lang)),
+                Part::Slot(Slot::EtaText) => escaped(&mut out, &w.eta_in(lang)),
                 Part::Slot(Slot::UpdatedIso) => escaped(&mut out, w.updated_iso.as_str()),
                 Part::Slot(Slot::UpdatedText) => {
                     out.push_str(w.updated_iso.clock());
@@ -628,6 +1033,9 @@ impl Prepared {
                 }
                 Part::Slot(Slot::Refresh) => out.push_str(num.format(refresh)),
                 Part::Slot(Slot::PollAfter) => out.push_str(num.format(w.poll_after_seconds)),
+                Part::Slot(Slot::Ahead) => escaped(&mut out, &w.ahead_in(lang)),
+                Part::Slot(Slot::Title) => escaped(&mut out, &w.title_in(lang)),
+                Part::Slot(Slot::Here) => escaped(&mut out, here),
             }
         }
         out
@@ -647,12 +1055,16 @@ fn escaped(out: &mut String, s: &str) {
 mod tests {
     use super::*;
 
+    fn pages() -> Pages {
+        Pages::new(None, Arc::new(Catalog::built_in())).unwrap()
+    }
+
     #[test]
     fn builtin_template_renders() {
-        let p = Pages::new(None).unwrap();
+        let p = pages();
         let w = Waiting::new("reg", "t", None, 3, false, Some(120), 7, 0);
         let t = p.env.get_template("waiting.html").unwrap();
-        t.render(&w).unwrap();
+        t.render(p.context(&w, 0, &|_| String::new())).unwrap();
     }
 
     #[test]
@@ -706,7 +1118,7 @@ mod tests {
 
     #[test]
     fn prepared_built_in_page_is_what_the_template_renders() {
-        let p = Pages::new(None).unwrap();
+        let p = pages();
         let titles = [
             ("Big <sale> & 'more'", None, None),
             (
@@ -724,15 +1136,17 @@ mod tests {
             ] {
                 let w = Waiting::new("reg-a", title, site, pos, returner, eta, poll, 1_700_000_123_456).noticed(notice);
                 for w in [w.clone(), Waiting { drawn: true, ..w }] {
-                    let prepared = p.prepared(&w).expect("the built-in page prepares");
+                    let prepared = p.prepared(&w, 0).expect("the built-in page prepares");
                     assert_eq!(
-                        prepared.fill(&w, 6),
-                        p.render(&w, 6),
+                        prepared.fill(&w, p.language(0), 6, "?"),
+                        p.render(&w, 0, 6, "?"),
                         "{title} {pos} {returner} {eta:?} {}",
                         w.drawn
                     );
                     assert_eq!(
-                        prepared.fill(&w, 6).contains("in the order drawn at random"),
+                        prepared
+                            .fill(&w, p.language(0), 6, "?")
+                            .contains("in the order drawn at random"),
                         w.drawn,
                         "a drawn place says so, and only a drawn place"
                     );
@@ -742,18 +1156,25 @@ mod tests {
         // A pre-queue's page is rendered whole, with its countdown, and is
         // not taken for the line's.
         let line = Waiting::new("reg-a", "t", None, 2, false, Some(60), 5, 0);
-        assert!(p.waiting(&line).contains("about 1 minute") && !p.waiting(&line).contains("doors open"));
+        assert!(
+            p.waiting(&line, 0, None).contains("about 1 minute")
+                && !p.waiting(&line, 0, None).contains(r#"id="opens""#)
+        );
         let before = line.clone().before_opening(12 * 60_000, 0);
-        let page = p.waiting(&before);
+        let page = p.waiting(&before, 0, None);
         assert!(
             page.contains("The doors open at") && page.contains("about 12 minutes"),
             "{page}"
         );
         assert!(page.contains(">00:12 UTC</time>"), "{page}");
+        assert!(
+            page.contains("Time left: <span id=\"opens-in\">about 12 minutes</span>"),
+            "{page}"
+        );
         // Drawn at the opening: no place, no estimate before the draw; the
         // page and the JSON say so.
         let drawn = before.clone().drawn_at_opening();
-        let page = p.waiting(&drawn);
+        let page = p.waiting(&drawn, 0, None);
         assert!(page.contains("<title>In line: place drawn at the opening"), "{page}");
         assert!(
             page.contains(r#"<dd id="position">drawn when the doors open</dd>"#),
@@ -767,30 +1188,34 @@ mod tests {
             (serde_json::Value::Null, true.into())
         );
         assert_eq!(json["eta_seconds"], serde_json::Value::Null);
-        assert!(!p.waiting(&before).contains("drawn at random"));
+        assert!(!p.waiting(&before, 0, None).contains("drawn at random"));
         let far = line.clone().before_opening(3 * 86_400_000, 0);
         assert!(
-            p.waiting(&far).contains(">1970-01-04 at 00:00 UTC</time>"),
+            p.waiting(&far, 0, None).contains(">1970-01-04 00:00 UTC</time>"),
             "the date, days off"
         );
-        assert!(!p.waiting(&line).contains("doors open"));
+        assert!(!p.waiting(&line, 0, None).contains(r#"id="opens""#));
         // A new notice is a new page, not the last one's.
         let w = |notice| Waiting::new("reg-a", "t", None, 2, false, None, 5, 0).noticed(notice);
-        assert!(p.waiting(&w(Some("Back at 10:15."))).contains("Back at 10:15."));
-        assert!(p.waiting(&w(Some("Back at 10:30."))).contains("Back at 10:30."));
-        assert!(!p.waiting(&w(None)).contains("Back at"));
+        assert!(p
+            .waiting(&w(Some("Back at 10:15.")), 0, None)
+            .contains("Back at 10:15."));
+        assert!(p
+            .waiting(&w(Some("Back at 10:30.")), 0, None)
+            .contains("Back at 10:30."));
+        assert!(!p.waiting(&w(None), 0, None).contains("Back at"));
         let odd = format!("Apple {MARK}4{MARK} day");
         let w = Waiting::new("reg", &odd, None, 2, false, Some(60), 5, 0);
-        assert!(p.prepared(&w).is_none(), "a title holding the marker is never cut");
-        assert_eq!(p.waiting(&w).len(), p.render(&w, 5).len());
-        assert!(p.waiting(&w).contains(&odd));
+        assert!(p.prepared(&w, 0).is_none(), "a title holding the marker is never cut");
+        assert_eq!(p.waiting(&w, 0, None).len(), p.render(&w, 0, 5, "?").len());
+        assert!(p.waiting(&w, 0, None).contains(&odd));
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("custom.html");
         std::fs::write(&f, "{% if position == 1 %}next!{% else %}{{ position }}{% endif %}").unwrap();
-        let custom = Pages::new(Some(&f)).unwrap();
+        let custom = Pages::new(Some(&f), Arc::new(Catalog::built_in())).unwrap();
         let w = Waiting::new("reg", "t", None, 1, false, None, 5, 0);
-        assert!(custom.prepared(&w).is_none(), "custom templates are rendered whole");
-        assert_eq!(custom.waiting(&w), "next!");
+        assert!(custom.prepared(&w, 0).is_none(), "custom templates are rendered whole");
+        assert_eq!(custom.waiting(&w, 0, None), "next!");
     }
 
     #[test]
@@ -805,9 +1230,9 @@ mod tests {
 
     #[test]
     fn waiting_page_escapes_and_refreshes_without_js() {
-        let p = Pages::new(None).unwrap();
+        let p = pages();
         let w = Waiting::new("reg", "<Big> sale", None, 3, false, Some(120), 7, 1_700_000_000_000);
-        let html = p.waiting(&w);
+        let html = p.waiting(&w, 0, None);
         assert!(html.contains("&lt;Big&gt; sale"));
         assert!(!html.contains("<Big>"));
         assert!(["6", "7", "8"]
@@ -837,10 +1262,166 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("bad.html");
         std::fs::write(&f, "{% if %}").unwrap();
-        assert!(matches!(Pages::new(Some(&f)), Err(PageError::Template { .. })));
         assert!(matches!(
-            Pages::new(Some(&dir.join("missing.html"))),
+            Pages::new(Some(&f), Arc::new(Catalog::built_in())),
+            Err(PageError::Template { .. })
+        ));
+        assert!(matches!(
+            Pages::new(Some(&dir.join("missing.html")), Arc::new(Catalog::built_in())),
             Err(PageError::Read { .. })
         ));
+    }
+
+    /// The page in each built-in language: its `lang`, its texts, its
+    /// numbers and plurals, the picker; the prepared page is the rendered
+    /// one in every language.
+    #[test]
+    fn the_page_in_each_language() {
+        let p = pages();
+        let cases = [
+            (
+                "en",
+                "In line: place 1,234 – Tickets",
+                "1,233 people ahead of you",
+                "You are in line",
+            ),
+            (
+                "fr",
+                "Dans la file\u{a0}: place 1\u{202f}234 – Tickets",
+                "1\u{202f}233 personnes devant vous",
+                "Vous êtes dans la file d’attente",
+            ),
+            (
+                "de",
+                "In der Warteschlange: Platz 1.234 – Tickets",
+                "1.233 Personen vor Ihnen",
+                "Sie sind in der Warteschlange",
+            ),
+            (
+                "nl",
+                "In de rij: plaats 1.234 – Tickets",
+                "1.233 personen voor u",
+                "U staat in de rij",
+            ),
+            (
+                "es",
+                "En la fila: puesto 1234 – Tickets",
+                "1233 personas delante de usted",
+                "Está en la fila",
+            ),
+        ];
+        for (i, (tag, title, ahead, heading)) in cases.into_iter().enumerate() {
+            assert_eq!(p.language(i).tag(), tag);
+            let w = Waiting::new("reg", "Tickets", None, 1_234, false, Some(600), 7, 1_700_000_000_000);
+            let html = p.waiting(&w, i, Some("step=2&lang=xx"));
+            assert!(
+                html.starts_with(&format!("<!doctype html>\n<html lang=\"{tag}\" dir=\"ltr\">")),
+                "{tag}"
+            );
+            assert!(html.contains(&format!("<title>{title}</title>")), "{tag}: {html}");
+            assert!(
+                html.contains(&format!(r#"<dd class="ahead" id="ahead">{ahead}</dd>"#)),
+                "{tag}: {html}"
+            );
+            assert!(html.contains(&format!("<h1>{heading}</h1>")), "{tag}");
+            assert!(
+                html.contains(&format!(r#"<dd id="eta">{}</dd>"#, p.language(i).eta(Some(600), false))),
+                "{tag}"
+            );
+            // The picker: every language in its own name, the page's query kept.
+            for (j, l) in p.catalog().languages().iter().enumerate() {
+                let current = if i == j { r#" aria-current="true""# } else { "" };
+                let link = format!(
+                    r#"<a href="?step=2&amp;lang={0}" lang="{0}" hreflang="{0}"{current}>{1}</a>"#,
+                    l.tag(),
+                    l.name()
+                );
+                assert!(html.contains(&link), "{tag}: {link}\n{html}");
+            }
+            let prepared = p.prepared(&w, i).expect("prepares");
+            assert_eq!(
+                prepared.fill(&w, p.language(i), 6, "?"),
+                p.render(&w, i, 6, "?"),
+                "{tag}"
+            );
+            // The first in line: nobody ahead.
+            let first = Waiting::new("reg", "Tickets", None, 1, false, None, 7, 0);
+            let html = p.waiting(&first, i, None);
+            assert!(!html.contains(ahead), "{tag}");
+            assert!(
+                html.contains(&p.language(i).text1("waiting-ahead", "count", 0u64)),
+                "{tag}"
+            );
+        }
+    }
+
+    /// The English catalog says what the JSON's neutral `eta_text` says.
+    #[test]
+    fn english_estimates_match_the_json_s() {
+        let c = Catalog::built_in();
+        let en = c.get(0);
+        for s in [
+            None,
+            Some(0),
+            Some(59),
+            Some(60),
+            Some(61),
+            Some(5_399),
+            Some(5_400),
+            Some(7_190),
+            Some(90_000),
+        ] {
+            for returner in [false, true] {
+                assert_eq!(en.eta(s, returner), eta_text(s, returner), "{s:?} {returner}");
+            }
+        }
+        let w = Waiting::new("reg", "t", None, 3, false, Some(60), 7, 0);
+        assert_eq!(w.clone().paused().eta_in(en), PAUSED_TEXT);
+        assert_eq!(w.before_opening(60_000, 0).drawn_at_opening().eta_in(en), DRAW_TEXT);
+    }
+
+    #[test]
+    fn messages_and_json_in_the_language_chosen() {
+        let p = pages();
+        let de = p.catalog().find("de").unwrap();
+        let html = p.message(503, de, &Message::InLine, Some(10));
+        assert!(html.contains(r#"<html lang="de" dir="ltr">"#), "{html}");
+        assert!(html.contains("<title>Sie sind in der Warteschlange</title>"), "{html}");
+        assert!(
+            html.contains("Diese Seite versucht es in 10 Sekunden erneut."),
+            "{html}"
+        );
+        let fr = p.catalog().find("fr").unwrap();
+        let m = Message::Closed {
+            room: "Billetterie",
+            notice: None,
+            submit: true,
+        };
+        let html = p.message(403, fr, &m, None);
+        assert!(
+            html.contains("Accès fermé\u{a0}: Billetterie") && html.contains("Rien n’a été envoyé."),
+            "{html}"
+        );
+        // JSON: the title in English whatever the language, the text in it.
+        let r = p.message_response(StatusCode::GATEWAY_TIMEOUT, de, &Message::Timeout, Some(10), true);
+        assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+        let w = Waiting::new("reg", "t", None, 1_234, false, Some(600), 7, 0);
+        let told = w.clone().told(p.language(fr));
+        let json: serde_json::Value = serde_json::from_str(&told.to_json()).unwrap();
+        assert_eq!(json["lang"], "fr");
+        assert_eq!(
+            json["message"],
+            "Votre place dans la file\u{a0}: 1\u{202f}234. Attente estimée\u{a0}: environ 10 minutes"
+        );
+        assert_eq!(told.to_json(), serde_json::to_string(&told).unwrap());
+        assert!(!w.to_json().contains("message"), "neutral unless told");
+        let json: serde_json::Value = serde_json::from_str(&admitted_json("reg", Some(p.language(de)))).unwrap();
+        assert_eq!(
+            json["message"],
+            "Sie sind an der Reihe: Öffnen Sie die Seite erneut, um fortzufahren."
+        );
+        assert_eq!(picker_base(None), "?");
+        assert_eq!(picker_base(Some("lang=fr")), "?");
+        assert_eq!(picker_base(Some("a=1&lang=fr&b=%20")), "?a=1&b=%20&");
     }
 }

@@ -5,7 +5,9 @@
 //! What applies live: rooms (added, removed, paths, capacity, rate, TTLs,
 //! grace, window, title), the upstream and its timeouts, forwarded-header
 //! trust, cookies' `Secure`, ticket TTL, the page template and site name,
-//! the admin token, and `shutdown_delay`. Queues and sessions are kept:
+//! the languages (`[page] default_language`, `languages`, and the files of
+//! the `translations` directory, which is watched too), the admin token,
+//! and `shutdown_delay`. Queues and sessions are kept:
 //! a room keeps its state in the store under its name, so a changed room
 //! loses nobody's place, and a removed room's state waits in the store in
 //! case it comes back.
@@ -26,7 +28,10 @@
 //! write a temporary file and rename it over the original, and Kubernetes'
 //! ConfigMap symlink swaps, replace the inode a file watch would follow.
 //! Events are debounced, the file is compared with the text last applied,
-//! and a slow poll catches file systems without change events.
+//! and a slow poll catches file systems without change events. The
+//! translations directory is watched the same way, and compared by its
+//! `.ftl` files' names and contents: a change there reloads the whole
+//! configuration, so a broken translation is rejected like a broken file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -250,6 +255,9 @@ fn live_changes(old: &Config, new: &Config) -> Vec<String> {
     setting!("token.ticket_ttl", token.ticket_ttl);
     setting!("page.template", page.template);
     setting!("page.site_name", page.site_name);
+    setting!("page.default_language", page.default_language);
+    setting!("page.languages", page.languages);
+    setting!("page.translations", page.translations);
     for r in &new.rooms {
         let Some(o) = old.rooms.iter().find(|o| o.name == r.name) else {
             continue;
@@ -557,7 +565,10 @@ pub fn watch(
             }
         }
     }
-    let watcher = start_watcher(&dirs, tx);
+    let watcher = start_watcher(&dirs, tx.clone());
+    // The translations directory, watched and compared apart: its files
+    // change while the configuration's text does not.
+    let mut translations = Translations::new(&app, tx);
     let mut hup = hangups(sighup);
     let mut last = std::fs::read(&path).ok();
     // The file may have changed between the read the running configuration
@@ -576,6 +587,7 @@ pub fn watch(
         }
         // Kept alive for the loop's lifetime; dropping it stops the events.
         let _watcher = watcher;
+
         let mut poll = tokio::time::interval(POLL);
         poll.tick().await;
         loop {
@@ -599,6 +611,7 @@ pub fn watch(
                 last = tokio::fs::read(&path).await.ok();
                 let _ = reload_file(&app).await;
                 follow_certificates(&app, true);
+                translations.follow(&app);
                 continue;
             }
             // Renewed certificates (certbot's symlink swap, cert-manager's
@@ -613,14 +626,80 @@ pub fn watch(
                 }
             };
             if last.as_ref() == Some(&text) {
-                continue;
+                if !translations.changed() {
+                    continue;
+                }
+                tracing::info!("the translations directory changed: reloading");
             }
             // Remembered even when invalid, so a broken file is reported once,
             // not at every poll; the fix is a change and applies.
             last = Some(text);
             let _ = reload_file(&app).await;
+            translations.follow(&app);
         }
     }
+}
+
+/// The translations directory the configuration in force names, watched.
+struct Translations {
+    dir: Option<PathBuf>,
+    /// Kept alive while the directory is the one in force.
+    watcher: Option<notify::RecommendedWatcher>,
+    /// What the directory held when last applied.
+    seen: Option<u64>,
+    /// Where its events go: the configuration file's channel.
+    tx: mpsc::Sender<()>,
+}
+
+impl Translations {
+    fn new(app: &App, tx: mpsc::Sender<()>) -> Translations {
+        let dir = app.live.load().config.page.translations.clone();
+        Translations {
+            watcher: dir
+                .as_deref()
+                .and_then(|d| start_watcher(&[d.to_path_buf()], tx.clone())),
+            seen: translations_fingerprint(dir.as_deref()),
+            dir,
+            tx,
+        }
+    }
+
+    /// Whether the files differ from those last applied.
+    fn changed(&self) -> bool {
+        translations_fingerprint(self.dir.as_deref()) != self.seen
+    }
+
+    /// After a reload, applied or not: watch the directory the
+    /// configuration in force names, and take what it holds as seen (a
+    /// broken file is reported once, as a broken configuration is).
+    fn follow(&mut self, app: &App) {
+        let now = app.live.load().config.page.translations.clone();
+        if now != self.dir {
+            self.watcher = now
+                .as_deref()
+                .and_then(|d| start_watcher(&[d.to_path_buf()], self.tx.clone()));
+            self.dir = now;
+        }
+        self.seen = translations_fingerprint(self.dir.as_deref());
+    }
+}
+
+/// What the translations directory holds: its `.ftl` files' names and
+/// contents, hashed (`None` when there is none, or it cannot be read).
+fn translations_fingerprint(dir: Option<&Path>) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir?)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ftl"))
+        .collect();
+    names.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for n in names {
+        n.hash(&mut h);
+        std::fs::read(&n).ok().hash(&mut h);
+    }
+    Some(h.finish())
 }
 
 fn start_watcher(dirs: &[PathBuf], tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {

@@ -3,8 +3,10 @@
 //! reload), and checked by `vestibule check` without starting.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::{Config, StoreConfig};
+use crate::lang::{Catalog, Settings};
 use crate::page::Pages;
 use crate::token::Keys;
 
@@ -58,12 +60,18 @@ pub fn load_keys(secret_file: Option<&Path>, shared: bool) -> Result<Keys, Secre
 }
 
 /// Checks what a valid configuration names beyond itself, as start-up
-/// would load it: the page template, the admin token file, the secret file.
+/// would load it: the translations directory and the languages offered,
+/// the page template, the admin token file, the secret file.
 /// Every problem is returned (`vestibule check` prints them).
 pub fn preflight(cfg: &Config) -> Vec<String> {
     let mut problems: Vec<String> = missing_shared_secret(cfg).into_iter().collect();
-    if let Err(e) = Pages::new(cfg.page.template.as_deref()) {
-        problems.push(format!("page.template: {e}"));
+    match Catalog::load(&Settings::of(cfg)) {
+        Ok(catalog) => {
+            if let Err(e) = Pages::new(cfg.page.template.as_deref(), Arc::new(catalog)) {
+                problems.push(format!("page.template: {e}"));
+            }
+        }
+        Err(e) => problems.extend(e.problems.iter().map(|p| p.to_string())),
     }
     if let Some(p) = &cfg.server.admin_token_file {
         if let Err(e) = AdminToken::read(p) {

@@ -515,3 +515,97 @@ async fn a_drawn_pre_queue_s_page_shows_the_place_once_drawn() {
         "the draw happened\n{dom}"
     );
 }
+
+/// The waiting page in each built-in language, with JavaScript and
+/// without: the `lang` attribute, a translated heading, the tab's title
+/// and a plural form ("N people ahead of you"), written by the server
+/// and, after a poll, by the page's script from its language's templates
+/// (`Intl.PluralRules`, `Intl.NumberFormat`); the time in the visitor's
+/// own zone with JavaScript, in UTC without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_in_each_language_with_and_without_javascript() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let h = Harness::start(
+        r#"
+        [[room]]
+        name = "reg"
+        paths = ["/register"]
+        capacity = 0
+        checkin_window = "1h"
+        "#,
+    )
+    .await;
+    // Two ahead of the first browser, so every place has a plural "other".
+    for _ in 0..2 {
+        h.visitor().get("/register").await;
+    }
+    let languages = [
+        ("en", "You are in line", "In line: place ", "people ahead of you"),
+        (
+            "fr",
+            "Vous êtes dans la file d’attente",
+            "Dans la file\u{a0}: place ",
+            "personnes devant vous",
+        ),
+        (
+            "de",
+            "Sie sind in der Warteschlange",
+            "In der Warteschlange: Platz ",
+            "Personen vor Ihnen",
+        ),
+        ("nl", "U staat in de rij", "In de rij: plaats ", "personen voor u"),
+        (
+            "es",
+            "Está en la fila",
+            "En la fila: puesto ",
+            "personas delante de usted",
+        ),
+    ];
+    let polls = async || {
+        metric(
+            &h.metrics().await,
+            r#"vestibule_requests_total{outcome="status",room="reg"}"#,
+        )
+    };
+    for javascript in [false, true] {
+        for (tag, heading, title, ahead) in languages {
+            let before = polls().await;
+            let url = h.url(&format!("/register?lang={tag}"));
+            let budget = if javascript { 5_000 } else { 500 };
+            let dump = browse_in(browser, &url, javascript, Some("Asia/Tokyo"), budget).await;
+            let dom = dump.expect("the browser finished").dom.replace("&nbsp;", "\u{a0}");
+            let js = if javascript { "with JavaScript" } else { "without" };
+            assert!(
+                dom.contains(&format!("<html lang=\"{tag}\" dir=\"ltr\">")),
+                "{tag} {js}\n{dom}"
+            );
+            assert!(dom.contains(&format!("<h1>{heading}</h1>")), "{tag} {js}\n{dom}");
+            let place: u64 = text_of(&dom, "position")
+                .parse()
+                .unwrap_or_else(|_| panic!("{tag} {js}: a place\n{dom}"));
+            assert!(place >= 3, "{place}");
+            assert_eq!(
+                text_of(&dom, "ahead"),
+                format!("{} {ahead}", place - 1),
+                "{tag} {js}: the plural form\n{dom}"
+            );
+            assert!(
+                dom.contains(&format!("<title>{title}{place} – reg</title>")),
+                "{tag} {js}: the title\n{dom}"
+            );
+            let time = text_of(&dom, "updated");
+            if javascript {
+                // The script ran and polled, and rewrote the figures itself.
+                assert!(polls().await > before, "{tag}: the page polled");
+                assert!(
+                    !time.contains("UTC") && !time.is_empty(),
+                    "{tag}: the visitor's own time: {time:?}"
+                );
+            } else {
+                assert!(time.ends_with(" UTC"), "{tag}: the server's time: {time:?}");
+            }
+        }
+    }
+}

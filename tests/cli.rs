@@ -294,3 +294,77 @@ fn check_prints_the_schedule_and_refuses_a_time_without_its_offset() {
     assert!(e.contains("line 11: room[0].event[0].opens_at"), "{e}");
     assert!(e.contains("with its offset"), "{e}");
 }
+
+/// `check` builds the languages as start-up would and names each problem
+/// of a translations directory: a syntax error with its file and line, a
+/// language of its own missing messages (each named), an unknown message,
+/// a language offered that nobody provides.
+#[test]
+fn check_names_every_problem_of_the_translations() {
+    let dir = tempfile::tempdir().unwrap();
+    let lang = dir.path().join("lang");
+    std::fs::create_dir(&lang).unwrap();
+    std::fs::write(
+        lang.join("fr.ftl"),
+        "waiting-heading = Vous patientez\nwaiting-headnig = oops\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lang.join("it.ftl"),
+        "language-name = Italiano\n\nwaiting-heading = { $x\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lang.join("pl.ftl"),
+        "language-name = Polski\nwaiting-heading = Jesteś w kolejce\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("vestibule.toml");
+    let text = "[server]\nupstream = \"http://127.0.0.1:1\"\n[page]\ntranslations = \"lang\"\n\
+                languages = [\"en\", \"fr\", \"it\", \"pl\", \"pt\"]\n";
+    std::fs::write(&cfg, text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let e = String::from_utf8(out.stderr).unwrap();
+    let at = |file: &str| lang.join(file).display().to_string();
+    assert!(
+        e.contains(&format!("{}:2: unknown message `waiting-headnig`", at("fr.ftl"))),
+        "{e}"
+    );
+    assert!(e.contains("did you mean waiting-heading?"), "{e}");
+    assert!(e.contains(&format!("{}:3: syntax error", at("it.ftl"))), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{}: pl is not built in, so every message is needed; missing: ",
+            at("pl.ftl")
+        )),
+        "{e}"
+    );
+    assert!(e.contains("waiting-why") && e.contains("not-found-text"), "{e}");
+    assert!(
+        e.contains("page.languages: \"pt\" is neither built in nor in the translations directory"),
+        "{e}"
+    );
+    // Fixed, it passes and says what it offers.
+    std::fs::remove_file(lang.join("it.ftl")).unwrap();
+    std::fs::remove_file(lang.join("pl.ftl")).unwrap();
+    std::fs::write(lang.join("fr.ftl"), "waiting-heading = Vous patientez\n").unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(", \"it\", \"pl\", \"pt\"", "")
+            .replace("[page]", "[page]\ndefault_language = \"fr\""),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("languages: en (English), fr (Français, default)"), "{s}");
+}

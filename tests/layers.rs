@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "core",
         &[
             "config", "token", "cookie", "room", "path", "request", "metrics", "clock", "http", "body", "shutdown",
-            "upstream", "access", "schedule", "tls",
+            "upstream", "access", "schedule", "tls", "lang",
         ],
     ),
 ];

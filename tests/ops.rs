@@ -890,9 +890,12 @@ async fn a_room_can_be_closed_or_passed_through_and_opened_again() {
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert!(newcomer.cookie("vst_registration").is_none(), "no ticket for nothing");
     let j = newcomer.get_json("/register").await.json();
+    // A room path's JSON answer says it in words too, in the visitor's
+    // language (English here): see tests/lang.rs.
     assert_eq!(
         j,
-        serde_json::json!({"state": "closed", "room": "registration", "notice": "Sold out, sorry.", "poll_after_seconds": 60})
+        serde_json::json!({"state": "closed", "room": "registration", "notice": "Sold out, sorry.", "poll_after_seconds": 60,
+            "lang": "en", "message": "registration is closed. Sold out, sorry."})
     );
     assert_eq!(newcomer.get_json("/_vestibule/status").await.json()["state"], "closed");
     let form = newcomer.post("/register", "name=x").await;
@@ -1029,4 +1032,65 @@ async fn turning_shuffle_on_mid_pre_queue_says_what_it_does() {
     std::fs::write(dir.path().join("vestibule.toml"), with_upstream(&h, &text(false))).unwrap();
     let rep = api(&h, Method::POST, "/api/reload", "").await.json();
     assert!(rep["warnings"][0].as_str().unwrap().contains("arrival order"), "{rep}");
+}
+
+/// The translations directory follows the file's rules: an edit there
+/// applies on `POST /api/reload` and when the watcher sees it; a broken
+/// set is rejected whole, counted, and the running one stays.
+#[tokio::test]
+async fn a_broken_translation_is_rejected_and_the_running_set_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let lang = dir.path().join("lang");
+    std::fs::create_dir(&lang).unwrap();
+    std::fs::write(lang.join("fr.ftl"), "waiting-heading = Vous patientez\n").unwrap();
+    let text = room_file(0, "") + "\n[page]\ntranslations = \"lang\"\n";
+    let h = Harness::from_file(Upstream::start().await, dir.path(), &text).await;
+    let v = h.visitor();
+    let heading = async || {
+        let html = v
+            .send(
+                Method::GET,
+                "/register",
+                &[("accept-language", "fr")],
+                Default::default(),
+            )
+            .await
+            .text();
+        html.split("<h1>")
+            .nth(1)
+            .and_then(|r| r.split("</h1>").next())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(heading().await, "Vous patientez");
+
+    // A syntax error, an unknown message and a new language missing
+    // messages: rejected, each named, and the page stays as it was.
+    std::fs::write(lang.join("fr.ftl"), "waiting-heading = { $x\n").unwrap();
+    std::fs::write(lang.join("de.ftl"), "waiting-haeding = Bitte warten\n").unwrap();
+    std::fs::write(lang.join("it.ftl"), "language-name = Italiano\n").unwrap();
+    let r = api(&h, Method::POST, "/api/reload", "").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let msg = r.json()["error"].as_str().unwrap().to_string();
+    assert!(msg.contains("fr.ftl:1: syntax error"), "{msg}");
+    assert!(msg.contains("de.ftl:1: unknown message `waiting-haeding`"), "{msg}");
+    assert!(
+        msg.contains("it.ftl: it is not built in, so every message is needed; missing: "),
+        "{msg}"
+    );
+    assert_eq!(heading().await, "Vous patientez");
+    let m = h.metrics().await;
+    assert!(
+        metric(&m, r#"vestibule_config_reloads_total{result="error"}"#) >= 1.0,
+        "{m}"
+    );
+
+    // Fixed, the watcher applies it: the configuration file never changed.
+    std::fs::remove_file(lang.join("de.ftl")).unwrap();
+    std::fs::remove_file(lang.join("it.ftl")).unwrap();
+    std::fs::write(lang.join("fr.ftl"), "waiting-heading = Vous attendez votre tour\n").unwrap();
+    eventually(10, "the fixed translation applies", async || {
+        heading().await == "Vous attendez votre tour"
+    })
+    .await;
 }

@@ -227,3 +227,33 @@ async fn the_several_instances_recipe_works_as_pasted() {
         log()
     );
 }
+
+/// The Languages section's examples: its `[page]` table is valid (the
+/// translations directory aside, which it names but does not ship), and
+/// its `.ftl` sample uses the page's own message ids and variables.
+#[test]
+fn the_languages_examples_hold() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split_once("\n### Languages\n").expect("a Languages section").1;
+    let toml_block = section.split_once("```toml\n").unwrap().1.split_once("```").unwrap().0;
+    let text = format!("[server]\nupstream = \"http://127.0.0.1:8080\"\n\n{toml_block}");
+    let cfg = Config::parse(&text, Path::new("."), "README").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.page.default_language, "fr");
+    assert_eq!(cfg.page.languages.as_deref().unwrap(), ["fr", "en", "de"]);
+    assert!(cfg.page.translations.is_some());
+    let ftl = section.split_once("```ftl\n").unwrap().1.split_once("```").unwrap().0;
+    // As a translations directory would hold it: the rest of en.ftl
+    // (which the sample leaves out with "# ..."), then the sample, whose
+    // messages come later and so override.
+    let english = include_str!("../src/lang/en.ftl");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("it.ftl"), format!("{english}\n{ftl}")).unwrap();
+    let c = vestibule::lang::Catalog::load(&vestibule::lang::Settings {
+        translations: Some(dir.path()),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let it = c.get(c.find("it").unwrap());
+    assert_eq!(it.name(), "Italiano");
+    assert_eq!(it.text1("waiting-ahead", "count", 2u64), "2 persone davanti a lei");
+}
