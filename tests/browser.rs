@@ -95,14 +95,22 @@ struct Dump {
 }
 
 /// Loads `url` in headless chromium and returns the DOM once the virtual time
-/// budget is spent, or `None` if the browser is still busy after
-/// [`BROWSER_TIMEOUT`] (a page that keeps refreshing never lets it finish).
-async fn browse(browser: &Path, url: &str, javascript: bool) -> Option<Dump> {
-    browse_in(browser, url, javascript, None, VIRTUAL_BUDGET_MS).await
+/// budget (`budget_ms`) is spent, in time zone `tz` when given, or `None` if
+/// the browser is still busy after [`BROWSER_TIMEOUT`] (a page that keeps
+/// refreshing never lets it finish).
+async fn browse_in(browser: &Path, url: &str, javascript: bool, tz: Option<&str>, budget_ms: u64) -> Option<Dump> {
+    browse_with(browser, url, javascript, tz, budget_ms, &[]).await
 }
 
-/// [`browse`], in time zone `tz` when given, for `budget_ms` of virtual time.
-async fn browse_in(browser: &Path, url: &str, javascript: bool, tz: Option<&str>, budget_ms: u64) -> Option<Dump> {
+/// [`browse_in`], with more switches for chromium (a key to trust).
+async fn browse_with(
+    browser: &Path,
+    url: &str,
+    javascript: bool,
+    tz: Option<&str>,
+    budget_ms: u64,
+    extra: &[String],
+) -> Option<Dump> {
     let profile = Profile::new(if javascript { "js" } else { "nojs" });
     if !javascript {
         // JavaScript off for every site, as a visitor would set it. (The
@@ -129,6 +137,7 @@ async fn browse_in(browser: &Path, url: &str, javascript: bool, tz: Option<&str>
         "--disable-extensions",
         "--disable-dev-shm-usage",
     ])
+    .args(extra)
     .arg(format!("--user-data-dir={}", profile.0.display()))
     .arg(format!("--virtual-time-budget={budget_ms}"));
     if let Some(tz) = tz {
@@ -201,12 +210,51 @@ fn drive(h: &Harness) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
     (stop, task)
 }
 
+/// A certificate for `localhost`, written into `dir`, as `[server.tls]`
+/// lines; and the switch that makes chromium trust its key (the base64
+/// SHA-256 of its public key, as `--ignore-certificate-errors-spki-list`
+/// takes it: that key alone, not every certificate).
+fn localhost_tls(dir: &Path) -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    let spki = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(key.public_key_der()));
+    (
+        format!("[server.tls]\nlisten = \"127.0.0.1:0\"\ncert_file = {c:?}\nkey_file = {k:?}\n"),
+        format!("--ignore-certificate-errors-spki-list={spki}"),
+    )
+}
+
 /// Fills the room with visitor A, sends the browser to the gated page and
 /// checks it ends up on the site. Returns the admin metrics text.
 async fn browser_gets_in(javascript: bool) -> Option<String> {
+    browser_gets_in_over(javascript, false).await
+}
+
+/// [`browser_gets_in`], over TLS when `tls` (on the TLS listener, as a
+/// visitor arrives at a site vestibule is the edge of; checks the browser
+/// spoke HTTP/2 there, from the access log).
+async fn browser_gets_in_over(javascript: bool, tls: bool) -> Option<String> {
     let browser = chromium()?;
     let started = Instant::now();
-    let h = Harness::start(ROOM).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = Vec::new();
+    let h = if tls {
+        let (server, trust) = localhost_tls(dir.path());
+        extra.push(trust);
+        let log = dir.path().join("access.log");
+        let rooms = format!("{ROOM}\n[log]\naccess = \"json\"\naccess_file = {log:?}\n");
+        Harness::start_with(&rooms, &server).await
+    } else {
+        Harness::start(ROOM).await
+    };
     h.tick().await;
 
     // Visitor A takes the only slot.
@@ -216,7 +264,11 @@ async fn browser_gets_in(javascript: bool) -> Option<String> {
     assert_eq!(h.snapshot("reg").active, 1);
 
     let (stop, driver) = drive(&h);
-    let dump = browse(browser, &h.url("/register"), javascript).await;
+    let url = match h.running.tls_addr {
+        Some(a) => format!("https://localhost:{}/register", a.port()),
+        None => h.url("/register"),
+    };
+    let dump = browse_with(browser, &url, javascript, None, VIRTUAL_BUDGET_MS, &extra).await;
     stop.store(true, Ordering::SeqCst);
     driver.await.unwrap();
     h.tick().await;
@@ -266,6 +318,36 @@ async fn browser_gets_in(javascript: bool) -> Option<String> {
         metric(&m, r#"vestibule_requests_total{outcome="queued",room="reg"}"#),
         metric(&m, r#"vestibule_requests_total{outcome="status",room="reg"}"#),
     );
+    if tls {
+        // Written out off the request's task: wait for the lines.
+        let log = dir.path().join("access.log");
+        let mut lines = String::new();
+        for _ in 0..100 {
+            lines = std::fs::read_to_string(&log).unwrap_or_default();
+            if lines.matches("\"/register\"").count() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let browser_lines: Vec<&str> = lines
+            .lines()
+            .filter(|l| !l.contains("\"proto\":\"HTTP/1.1\""))
+            .collect();
+        assert!(
+            lines
+                .lines()
+                .filter(|l| l.contains("/_vestibule/status") || l.contains("\"/register\""))
+                .count()
+                >= 3,
+            "{lines}"
+        );
+        assert!(
+            browser_lines
+                .iter()
+                .any(|l| l.contains("\"proto\":\"HTTP/2.0\"") && l.contains("/_vestibule/status")),
+            "the browser's polls came over HTTP/2:\n{lines}"
+        );
+    }
     Some(m)
 }
 
@@ -285,6 +367,25 @@ async fn waiting_page_admits_the_visitor_with_javascript() {
     assert_eq!(
         metric(&m, r#"vestibule_requests_total{outcome="session",room="reg"}"#),
         1.0
+    );
+}
+
+/// The same over TLS: the edge's own listener, HTTP/2 by ALPN, the waiting
+/// page's polls and the final load on one secure origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_page_admits_the_visitor_over_tls_and_http2() {
+    let Some(m) = browser_gets_in_over(true, true).await else {
+        return;
+    };
+    let status = metric(&m, r#"vestibule_requests_total{outcome="status",room="reg"}"#);
+    assert!(status >= 2.0, "status polls: {status}\n{m}");
+    assert_eq!(
+        metric(&m, r#"vestibule_requests_total{outcome="session",room="reg"}"#),
+        1.0
+    );
+    assert_eq!(
+        metric(&m, r#"vestibule_client_errors_total{kind="tls_handshake"}"#),
+        0.0
     );
 }
 
