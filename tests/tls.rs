@@ -476,3 +476,139 @@ async fn an_mtls_upstream_gets_the_client_certificate() {
     assert_eq!(h.visitor().get("/register").await.status, StatusCode::BAD_GATEWAY);
     assert_eq!(h.upstream.total(), 0);
 }
+
+/// Over an https upstream: a chunked upload reaches it whole, a large
+/// answer comes back whole, a WebSocket-style upgrade tunnels both ways,
+/// and the connection is reused after answers with bodies.
+#[tokio::test]
+async fn an_https_upstream_carries_uploads_large_answers_and_upgrades() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    pki.leaf(&["localhost"], "backend");
+    let backend = Upstream::start_tls(Some(pki.backend("backend", false))).await;
+    let ca = pki.ca_file();
+    let h = in_front_of_https(backend, &format!("upstream_ca_file = {ca:?}")).await;
+
+    // A chunked upload of 1 MiB in uneven pieces, on a raw connection.
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n")
+        .await
+        .unwrap();
+    let mut sent = 0usize;
+    for i in 0..64usize {
+        let n = 16 * 1024 + (i % 3);
+        s.write_all(format!("{n:x}\r\n").as_bytes()).await.unwrap();
+        s.write_all(&vec![b'a'; n]).await.unwrap();
+        s.write_all(b"\r\n").await.unwrap();
+        sent += n;
+    }
+    s.write_all(b"0\r\n\r\n").await.unwrap();
+    let head = support::raw::read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut body = vec![0u8; sent.to_string().len()];
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.read_exact(&mut body))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&body), sent.to_string(), "{head}");
+
+    // Ten megabytes back, then the same connection again.
+    let v = h.visitor();
+    for _ in 0..2 {
+        let r = v.get("/big").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body.len(), 160 * 64 * 1024);
+        assert!(v.get("/register").await.reached_upstream());
+    }
+    // One connection for the upload, one for this visitor (reused).
+    assert!(
+        h.upstream.connections() <= 2,
+        "{} connections",
+        h.upstream.connections()
+    );
+
+    // A tunnel through the https upstream.
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let head = support::raw::read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for msg in [&b"ping through the tunnel"[..], &b"and a second one"[..]] {
+        s.write_all(msg).await.unwrap();
+        let mut buf = vec![0u8; msg.len()];
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(buf, msg);
+    }
+}
+
+/// `max_connections` bounds the client connections of the process, plain
+/// and TLS together: a TLS listener beside the plain one must not double
+/// what an attacker can hold. A handshake that stalls is cut off at
+/// `header_read_timeout`, giving its place back.
+#[tokio::test]
+async fn max_connections_counts_the_tls_listener_with_the_plain_one() {
+    let pki = Pki::new();
+    let (c, k) = pki.leaf(&["tickets.example.test"], "site");
+    let text = tls_file(&format!("cert_file = {c:?}\nkey_file = {k:?}\n"), 10).replace(
+        "upstream = ",
+        "max_connections = 2\nheader_read_timeout = \"1500ms\"\nupstream = ",
+    );
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &text).await;
+    let tls_addr = h.running.tls_addr.unwrap();
+    // Two plain clients and two TLS ones, each kept open: served at once,
+    // no more than two (the others wait in the kernel's backlog).
+    let short = std::time::Duration::from_millis(300);
+    let mut served = 0;
+    let mut held_plain = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, b"GET /x HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        if let Ok(head) = tokio::time::timeout(short, support::raw::read_head(&mut s)).await {
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            served += 1;
+        }
+        held_plain.push(s);
+    }
+    let mut held_tls = Vec::new();
+    for _ in 0..2 {
+        let hs = handshake(&pki, tls_addr, "tickets.example.test", &[b"http/1.1"]);
+        if let Ok(Ok((io, _, _))) = tokio::time::timeout(short, hs).await {
+            served += 1;
+            held_tls.push(io);
+        }
+    }
+    assert!(
+        served <= 2,
+        "{served} connections served at once with max_connections = 2"
+    );
+    drop(held_plain);
+    drop(held_tls);
+
+    // A client that opens the TLS port and never says hello is cut off
+    // at header_read_timeout, and counted.
+    let mut stalled = TcpStream::connect(tls_addr).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let mut b = [0u8; 1];
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut b),
+    )
+    .await
+    .expect("closed within the quiet limit")
+    .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(t0.elapsed() < std::time::Duration::from_secs(3));
+    eventually(5, "the stalled handshake is counted", async || {
+        metric(
+            &h.metrics().await,
+            "vestibule_client_errors_total{kind=\"tls_handshake\"}",
+        ) >= 1.0
+    })
+    .await;
+}
