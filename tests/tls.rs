@@ -612,3 +612,135 @@ async fn max_connections_counts_the_tls_listener_with_the_plain_one() {
     })
     .await;
 }
+
+/// A renewal written in two steps, the certificate before its key: the
+/// half-written pair is refused (the old one served), and the whole one
+/// is served once the key lands, without a signal. Meanwhile the
+/// waiting page, the status poll and leaving all set Secure cookies.
+#[tokio::test]
+async fn a_renewal_written_certificate_first_is_served_once_its_key_lands() {
+    let pki = Pki::new();
+    let (c, k) = pki.leaf(&["tickets.example.test"], "site");
+    let text = tls_file(&format!("cert_file = {c:?}\nkey_file = {k:?}\n"), 1);
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &text).await;
+    let addr = h.running.tls_addr.unwrap();
+
+    let (rc, rk) = pki.leaf(&["tickets.example.test", "renewed.example.test"], "renewed");
+    std::fs::copy(&rc, &c).unwrap();
+    eventually(10, "the half renewal is refused", async || {
+        h.metrics()
+            .await
+            .contains("vestibule_tls_certificate_reloads_total{result=\"error\"} 1")
+    })
+    .await;
+    let (_, names, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 1, "the old pair is still served");
+    std::fs::copy(&rk, &k).unwrap();
+    eventually(10, "the renewal is served once its key lands", async || {
+        handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+            .await
+            .is_ok_and(|(_, n, _)| n.len() == 2)
+    })
+    .await;
+
+    // Every cookie set over TLS is Secure: the one admitted...
+    let (io, _, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    let mut first = h1(io).await;
+    let (_, headers, _) = get(&mut first, "tickets.example.test", "/register").await;
+    assert!(headers["set-cookie"].to_str().unwrap().contains("; Secure"));
+    // ...the one who waits, their status poll, and leaving.
+    let (io, _, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    let mut second = h1(io).await;
+    let (_, headers, page) = get(&mut second, "tickets.example.test", "/register").await;
+    let ticket = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(ticket.contains("; Secure"), "waiting page: {ticket}\n{page}");
+    let crumb = ticket.split(';').next().unwrap().to_string();
+    let poll = Request::get("/_vestibule/status?room=registration")
+        .header("host", "tickets.example.test")
+        .header("cookie", &crumb)
+        .body(Empty::new())
+        .unwrap();
+    let resp = second.send_request(poll).await.unwrap();
+    for v in resp.headers().get_all("set-cookie") {
+        assert!(v.to_str().unwrap().contains("; Secure"), "status: {v:?}");
+    }
+    resp.into_body().collect().await.unwrap();
+    let leave = Request::get("/_vestibule/leave?room=registration")
+        .header("host", "tickets.example.test")
+        .header("cookie", &crumb)
+        .body(Empty::new())
+        .unwrap();
+    let resp = second.send_request(leave).await.unwrap();
+    let cleared = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("; Secure"), "leave: {cleared}");
+}
+
+/// An https backend that sends more than its answer (a HEAD answered
+/// with a body, a wrong Content-Length): on a plain connection those
+/// bytes wait on the socket and the connection is not used again. Over
+/// TLS they may already sit decrypted in the TLS layer, where a look at
+/// the socket does not see them: the connection must not be reused, or
+/// the next visitor gets the stale bytes as their answer.
+#[tokio::test]
+async fn bytes_past_an_https_answer_never_become_the_next_visitors_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    pki.leaf(&["localhost"], "backend");
+    let acceptor = pki.backend("backend", false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Only the very first answer overflows.
+    let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, overflowed) = (acceptor.clone(), overflowed.clone());
+            tokio::spawn(async move {
+                let Ok(mut s) = acceptor.accept(tcp).await else { return };
+                loop {
+                    let mut head = Vec::new();
+                    let mut b = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match s.read(&mut b).await {
+                            Ok(1) => head.push(b[0]),
+                            _ => return,
+                        }
+                    }
+                    let out = if !overflowed.swap(true, Ordering::SeqCst) {
+                        // An answer of exactly 8 KiB (one read of the
+                        // proxy's), then an answer nobody asked for.
+                        let head = |n: usize| format!("HTTP/1.1 200 OK\r\ncontent-length: {n:04}\r\n\r\n");
+                        let n = 8192 - head(0).len();
+                        let mut out = head(n).into_bytes();
+                        out.extend(std::iter::repeat_n(b'a', n));
+                        out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nSTALE");
+                        out
+                    } else {
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfresh".to_vec()
+                    };
+                    if s.write_all(&out).await.is_err() || s.flush().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let ca = pki.ca_file();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"https://localhost:{port}\"\n\
+         upstream_ca_file = {ca:?}\n[log]\naccess = \"off\"\n"
+    );
+    let config = vestibule::config::Config::parse(&text, Path::new("."), "test").unwrap();
+    let h = Harness::launch_with(Upstream::start().await, config).await;
+    let v = h.visitor();
+    let first = v.get("/a").await;
+    assert!(first.body.iter().all(|&b| b == b'a') && first.body.len() > 8000);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let second = h.visitor().get("/b").await;
+    assert_eq!(second.text(), "fresh", "the second visitor got another answer's bytes");
+}
