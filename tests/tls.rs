@@ -744,3 +744,24 @@ async fn bytes_past_an_https_answer_never_become_the_next_visitors_answer() {
     let second = h.visitor().get("/b").await;
     assert_eq!(second.text(), "fresh", "the second visitor got another answer's bytes");
 }
+
+/// `check` catches a TLS listener on the plain or the admin listener's
+/// port, which would otherwise stop the start with "address in use".
+#[test]
+fn a_tls_listener_on_another_listeners_port_is_a_config_problem() {
+    let parse = |listen: &str| {
+        vestibule::config::Config::parse(
+            &format!(
+                "[server]\nlisten = \"0.0.0.0:8080\"\nadmin_listen = \"127.0.0.1:9090\"\nupstream = \"http://127.0.0.1:1\"\n\
+                 [server.tls]\nlisten = \"{listen}\"\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n"
+            ),
+            Path::new("."),
+            "t",
+        )
+    };
+    for bad in ["0.0.0.0:8080", "127.0.0.1:8080", "127.0.0.1:9090", "0.0.0.0:9090"] {
+        let e = parse(bad).unwrap_err();
+        assert_eq!(e.problems[0].key, "server.tls.listen", "{bad}: {e}");
+    }
+    assert!(parse("0.0.0.0:8443").is_ok());
+}
