@@ -191,7 +191,13 @@ impl App {
         };
         let app = App {
             certs,
-            rooms: ArcSwap::from_pointee(Rooms::with_sites(&cfg.rooms, &cfg.sites, cfg.server.tick, &metrics)),
+            rooms: ArcSwap::from_pointee(Rooms::with_sites(
+                &cfg.rooms,
+                &cfg.sites,
+                Some(&cfg.server.upstream),
+                cfg.server.tick,
+                &metrics,
+            )),
             live: ArcSwap::from_pointee(Live::new(cfg.clone(), None, &metrics)?),
             store,
             keys,

@@ -269,6 +269,12 @@ pub struct SiteConfig {
     pub upstream: Upstream,
 }
 
+/// Whether two listen addresses on one port would take the same socket:
+/// the same address, or either the unspecified one of the same family.
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    a.ip() == b.ip() || ((a.ip().is_unspecified() || b.ip().is_unspecified()) && a.is_ipv4() == b.is_ipv4())
+}
+
 /// A host name a room or site answers for, lowercase, without a port:
 /// exact (`tickets.example.com`) or a wildcard of exactly one label
 /// (`*.example.com` matches `a.example.com`, not `example.com` nor
@@ -1594,6 +1600,19 @@ impl Validator<'_> {
         );
         let upstream_tls = self.upstream_tls(&s, base);
         let tls = self.tls(s.tls, base);
+        // One port, one listener: the TLS one on the plain or the admin
+        // port would stop the start with "address in use".
+        if let Some(Some(t)) = &tls {
+            for (key, other) in [("server.listen", listen), ("server.admin_listen", admin_listen)] {
+                if other.is_some_and(|o| o.port() != 0 && o.port() == t.listen.port() && overlap(o, t.listen)) {
+                    self.problem(
+                        "server.tls.listen",
+                        format!("{} is also {key}", t.listen),
+                        Some("give the TLS listener a port of its own (443)".into()),
+                    );
+                }
+            }
+        }
         Some(ServerConfig {
             listen: listen?,
             admin_listen: admin_listen?,

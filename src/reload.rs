@@ -419,6 +419,7 @@ pub async fn apply(app: &App, mut cfg: Config) -> Result<ReloadReport, ReloadErr
     let rooms = Rooms::with_sites(
         &live.config.rooms,
         &live.config.sites,
+        Some(&live.config.server.upstream),
         live.config.server.tick,
         &app.metrics,
     );

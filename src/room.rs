@@ -334,17 +334,23 @@ pub struct Rooms {
     /// (`None`: `[server] upstream`): the same path reaching one of them
     /// under another name would pass its gate by ([`Rooms::route_request`]).
     reaches: Vec<Vec<Option<Upstream>>>,
+    /// `[server] upstream`, when known: a room's or site's `upstream`
+    /// that names the same backend reaches what `None` does.
+    default_upstream: Option<Upstream>,
 }
 
 impl Rooms {
     pub fn new(cfgs: &[RoomConfig], tick: std::time::Duration, metrics: &Metrics) -> Rooms {
-        Rooms::with_sites(cfgs, &[], tick, metrics)
+        Rooms::with_sites(cfgs, &[], None, tick, metrics)
     }
 
-    /// Rooms, and the sites that route other paths by host.
+    /// Rooms, and the sites that route other paths by host; `default` is
+    /// `[server] upstream` (an `upstream` that names the same backend is
+    /// the same way in, for the guard of [`Rooms::route_request`]).
     pub fn with_sites(
         cfgs: &[RoomConfig],
         sites: &[SiteConfig],
+        default: Option<&Upstream>,
         tick: std::time::Duration,
         metrics: &Metrics,
     ) -> Rooms {
@@ -385,6 +391,7 @@ impl Rooms {
             routes,
             sites: sites.to_vec(),
             reaches: Vec::new(),
+            default_upstream: default.cloned(),
         };
         built.reaches = built.rooms.iter().map(|r| built.reached_by(&r.cfg)).collect();
         built
@@ -397,9 +404,8 @@ impl Rooms {
         }
         let mut out: Vec<Option<Upstream>> = Vec::new();
         let mut add = |u: Option<&Upstream>| {
-            let u = u.cloned();
-            if !out.contains(&u) {
-                out.push(u);
+            if !out.iter().any(|o| self.same_backend(o.as_ref(), u)) {
+                out.push(u.cloned());
             }
         };
         for h in &r.hosts {
@@ -465,9 +471,11 @@ impl Rooms {
     /// that reaches a room's path behind the proxy is gated as that
     /// room's, and one no honest client sends is refused. A room that
     /// names hosts takes the path on those hosts only; the same path on
-    /// a host no room takes, bound for an upstream that room's hosts
-    /// reach, is refused (421): a backend that serves any `Host` would
-    /// otherwise serve the room's path to whoever named another host.
+    /// a host no room takes it on (none, or only a room with a shorter
+    /// path), bound for a backend that room's hosts reach (however its
+    /// URL is written), is refused (421): a backend that serves any
+    /// `Host` would otherwise serve the room's path to whoever named
+    /// another host.
     pub fn route_request(&self, host: Option<&str>, path: &str) -> Result<Route<'_>, Malformed> {
         if !self.by_host && self.sites.is_empty() {
             let room = self.room_for(None, path)?;
@@ -479,19 +487,29 @@ impl Rooms {
         }
         let host = host.map(normalize_host);
         let host = host.as_deref();
-        let room = self.room_for(host, path)?;
+        let found = self.entry_for(host, path)?;
+        let room = found.map(|e| &self.rooms[e.room]);
         let site = host.and_then(|h| self.site(h));
         let upstream = room.and_then(|r| r.cfg.upstream.as_ref()).or(site.map(|s| &s.upstream));
-        if room.is_none() && self.by_host {
+        // A room's path on a host that room is not on, bound for a backend
+        // that room's hosts reach, is that room's path past its gate:
+        // whether no room takes it here, or a room with a shorter path
+        // (`/` on every host) does, whose gate is not this room's.
+        if self.by_host {
             let readings = path::readings(path)?;
             let (a, b) = match &readings {
                 Readings::Plain(p) => (*p, None),
                 Readings::Two(a, b) => (&**a, Some(b.as_str())),
             };
+            let taken = found.map_or(0, |e| e.prefix.len());
             let gated_elsewhere = self.routes.iter().any(|e| {
                 e.host.is_some()
+                    && e.prefix.len() > taken
+                    && found.is_none_or(|f| f.room != e.room)
                     && (path::prefix_matches(&e.prefix, a) || b.is_some_and(|b| path::prefix_matches(&e.prefix, b)))
-                    && self.reaches[e.room].iter().any(|u| u.as_ref() == upstream)
+                    && self.reaches[e.room]
+                        .iter()
+                        .any(|u| self.same_backend(u.as_ref(), upstream))
             });
             if gated_elsewhere {
                 return Err(Malformed::Misdirected);
@@ -504,7 +522,34 @@ impl Rooms {
         })
     }
 
+    /// Whether two upstreams (`None`: `[server] upstream`) are one
+    /// backend: the same scheme, host (in any case) and port (the
+    /// scheme's when not written).
+    fn same_backend(&self, a: Option<&Upstream>, b: Option<&Upstream>) -> bool {
+        let default = self.default_upstream.as_ref();
+        match (a.or(default), b.or(default)) {
+            (Some(a), Some(b)) => {
+                let port = |u: &Upstream| {
+                    u.authority
+                        .port_u16()
+                        .unwrap_or(if u.scheme == http::uri::Scheme::HTTPS { 443 } else { 80 })
+                };
+                a.scheme == b.scheme
+                    && a.authority.host().eq_ignore_ascii_case(b.authority.host())
+                    && port(a) == port(b)
+            }
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
     fn room_for(&self, host: Option<&str>, path: &str) -> Result<Option<&Arc<Room>>, Refusal> {
+        Ok(self.entry_for(host, path)?.map(|e| &self.rooms[e.room]))
+    }
+
+    /// The route entry whose longest prefix matches `path` on `host`, as
+    /// both readings of the path agree (the longer of the two matches).
+    fn entry_for(&self, host: Option<&str>, path: &str) -> Result<Option<&Entry>, Refusal> {
         match path::readings(path)? {
             Readings::Plain(p) => Ok(self.longest_prefix(host, p)),
             Readings::Two(as_written, decoded) => {
@@ -512,25 +557,23 @@ impl Rooms {
                     self.longest_prefix(host, &as_written),
                     self.longest_prefix(host, &decoded),
                 ) {
-                    (Some(a), Some(b)) if !Arc::ptr_eq(a, b) => Err(Refusal::TwoRooms),
+                    (Some(a), Some(b)) if a.room != b.room => Err(Refusal::TwoRooms),
+                    (Some(a), Some(b)) => Ok(Some(if b.prefix.len() > a.prefix.len() { b } else { a })),
                     (a, b) => Ok(a.or(b)),
                 }
             }
         }
     }
 
-    fn longest_prefix(&self, host: Option<&str>, path: &str) -> Option<&Arc<Room>> {
-        self.routes
-            .iter()
-            .find(|e| {
-                let on_host = match (&e.host, host) {
-                    (None, _) => true,
-                    (Some(p), Some(h)) => p.matches(h),
-                    (Some(_), None) => false,
-                };
-                on_host && path::prefix_matches(&e.prefix, path)
-            })
-            .map(|e| &self.rooms[e.room])
+    fn longest_prefix(&self, host: Option<&str>, path: &str) -> Option<&Entry> {
+        self.routes.iter().find(|e| {
+            let on_host = match (&e.host, host) {
+                (None, _) => true,
+                (Some(p), Some(h)) => p.matches(h),
+                (Some(_), None) => false,
+            };
+            on_host && path::prefix_matches(&e.prefix, path)
+        })
     }
 }
 

@@ -5,7 +5,8 @@
 //! task, within the quiet limit, so a slow one never holds up accepting.
 //!
 //! What one client can hold is bounded (README, "Security"): the
-//! connections at once (`max_connections`; more wait in the kernel's
+//! connections at once, of all public listeners together
+//! (`max_connections`; more wait in the kernel's
 //! backlog), an HTTP/2 connection's streams (`http2_max_streams`), the
 //! bytes hyper buffers per stream for a client that does not read
 //! ([`HTTP2_SEND_BUFFER`]), the requests of one HTTP/2 connection worked
@@ -60,6 +61,10 @@ pub struct ConnSettings {
     pub send_timeout: Duration,
     /// Client connections at once.
     pub max_connections: usize,
+    /// The places under `max_connections`, shared by every public
+    /// listener made with these settings (clones share them): the plain
+    /// and the TLS listener together hold no more than the limit.
+    pub places: Arc<Semaphore>,
     /// Requests of one HTTP/2 connection worked on at once.
     pub http2_max_active_streams: usize,
     /// Concurrent streams an HTTP/2 client may open.
@@ -73,6 +78,7 @@ impl From<&ServerConfig> for ConnSettings {
             max_header_bytes: s.max_header_bytes,
             send_timeout: s.send_timeout,
             max_connections: s.max_connections,
+            places: Arc::new(Semaphore::new(s.max_connections)),
             http2_max_active_streams: s.http2_max_active_streams,
             http2_max_streams: s.http2_max_streams,
         }
@@ -88,6 +94,9 @@ pub struct Bounds {
     pub limits: Limits,
     /// Connections at once; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// The places of `max_connections`, when shared with other listeners
+    /// (`None`: the listener's own).
+    pub places: Option<Arc<Semaphore>>,
     /// Requests of one HTTP/2 connection worked on at once; its other
     /// streams wait their turn (`None`: no limit, for listeners that
     /// forward nothing).
@@ -127,6 +136,7 @@ impl Bounds {
                 send_timeout: Duration::from_secs(60),
             },
             max_connections: 1024,
+            places: None,
             http2_active_streams: None,
             stalled: None,
             access: None,
@@ -178,6 +188,7 @@ pub async fn serve_public(
             send_timeout: s.send_timeout,
         },
         max_connections: s.max_connections,
+        places: Some(s.places.clone()),
         http2_active_streams: Some(s.http2_max_active_streams),
         stalled: Some(app.metrics.client_errors(ClientErrorKind::SendTimeout)),
         access: app.access.clone(),
@@ -288,7 +299,10 @@ pub async fn accept_loop<H, F>(
     // made as it starts).
     let builder = Arc::new(builder);
     let drain = Arc::new(Drain::default());
-    let places = Arc::new(Semaphore::new(bounds.max_connections));
+    let places = bounds
+        .places
+        .clone()
+        .unwrap_or_else(|| Arc::new(Semaphore::new(bounds.max_connections)));
     let mut full_logged = false;
     // How a connection is asked to finish: at shutdown, or when quiet.
     let finish = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);

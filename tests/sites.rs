@@ -169,3 +169,58 @@ fn host_patterns_are_checked() {
         "{e}"
     );
 }
+
+/// A room on one host whose `upstream` is written out though it is the
+/// same as `[server] upstream`: its path under another name goes to that
+/// same backend, and must be refused as when the room names no upstream.
+#[tokio::test]
+async fn a_rooms_path_under_another_name_is_refused_when_its_upstream_is_the_default_written_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n\n\
+         [[room]]\nname = \"registration\"\nhosts = [\"registration.example.test\"]\npaths = [\"/register\"]\ncapacity = 1\n\
+         upstream = \"http://{upstream}\"\n\n\
+         [log]\naccess = \"off\"\n";
+    let h = Harness::from_file(Upstream::start().await, dir.path(), text).await;
+    let a = h.visitor();
+    assert!(on(&a, "registration.example.test", "/register")
+        .await
+        .reached_upstream());
+    // The room is full: the next on its own host waits...
+    let b = h.visitor();
+    assert!(!on(&b, "registration.example.test", "/register")
+        .await
+        .reached_upstream());
+    // ...and under any other name the same backend must not serve it.
+    let c = h.visitor();
+    let r = on(&c, "evil.test", "/register").await;
+    assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(h.upstream.hits("/register"), 1, "only the admitted visitor");
+}
+
+/// A room's path on its host, reached under another name where a room
+/// with a shorter path (on every host) takes it: that other room's gate
+/// is not this room's, and the backend would serve the path past it.
+#[tokio::test]
+async fn a_rooms_path_under_another_name_is_not_taken_by_a_wider_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n\n\
+         [[room]]\nname = \"registration\"\nhosts = [\"registration.example.test\"]\npaths = [\"/register\"]\ncapacity = 1\n\n\
+         [[room]]\nname = \"site\"\npaths = [\"/\"]\ncapacity = 100\n\n\
+         [log]\naccess = \"off\"\n";
+    let h = Harness::from_file(Upstream::start().await, dir.path(), text).await;
+    let a = h.visitor();
+    assert!(on(&a, "registration.example.test", "/register")
+        .await
+        .reached_upstream());
+    let b = h.visitor();
+    assert!(!on(&b, "registration.example.test", "/register")
+        .await
+        .reached_upstream());
+    // The rest of the site, on any host, is the wide room's.
+    assert!(on(&b, "www.example.test", "/about").await.reached_upstream());
+    // The registration path is not, under any name.
+    let c = h.visitor();
+    let r = on(&c, "www.example.test", "/register").await;
+    assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(h.upstream.hits("/register"), 1, "only the admitted visitor");
+}

@@ -476,3 +476,292 @@ async fn an_mtls_upstream_gets_the_client_certificate() {
     assert_eq!(h.visitor().get("/register").await.status, StatusCode::BAD_GATEWAY);
     assert_eq!(h.upstream.total(), 0);
 }
+
+/// Over an https upstream: a chunked upload reaches it whole, a large
+/// answer comes back whole, a WebSocket-style upgrade tunnels both ways,
+/// and the connection is reused after answers with bodies.
+#[tokio::test]
+async fn an_https_upstream_carries_uploads_large_answers_and_upgrades() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    pki.leaf(&["localhost"], "backend");
+    let backend = Upstream::start_tls(Some(pki.backend("backend", false))).await;
+    let ca = pki.ca_file();
+    let h = in_front_of_https(backend, &format!("upstream_ca_file = {ca:?}")).await;
+
+    // A chunked upload of 1 MiB in uneven pieces, on a raw connection.
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n")
+        .await
+        .unwrap();
+    let mut sent = 0usize;
+    for i in 0..64usize {
+        let n = 16 * 1024 + (i % 3);
+        s.write_all(format!("{n:x}\r\n").as_bytes()).await.unwrap();
+        s.write_all(&vec![b'a'; n]).await.unwrap();
+        s.write_all(b"\r\n").await.unwrap();
+        sent += n;
+    }
+    s.write_all(b"0\r\n\r\n").await.unwrap();
+    let head = support::raw::read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut body = vec![0u8; sent.to_string().len()];
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.read_exact(&mut body))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&body), sent.to_string(), "{head}");
+
+    // Ten megabytes back, then the same connection again.
+    let v = h.visitor();
+    for _ in 0..2 {
+        let r = v.get("/big").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body.len(), 160 * 64 * 1024);
+        assert!(v.get("/register").await.reached_upstream());
+    }
+    // One connection for the upload, one for this visitor (reused).
+    assert!(
+        h.upstream.connections() <= 2,
+        "{} connections",
+        h.upstream.connections()
+    );
+
+    // A tunnel through the https upstream.
+    let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let head = support::raw::read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for msg in [&b"ping through the tunnel"[..], &b"and a second one"[..]] {
+        s.write_all(msg).await.unwrap();
+        let mut buf = vec![0u8; msg.len()];
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(buf, msg);
+    }
+}
+
+/// `max_connections` bounds the client connections of the process, plain
+/// and TLS together: a TLS listener beside the plain one must not double
+/// what an attacker can hold. A handshake that stalls is cut off at
+/// `header_read_timeout`, giving its place back.
+#[tokio::test]
+async fn max_connections_counts_the_tls_listener_with_the_plain_one() {
+    let pki = Pki::new();
+    let (c, k) = pki.leaf(&["tickets.example.test"], "site");
+    let text = tls_file(&format!("cert_file = {c:?}\nkey_file = {k:?}\n"), 10).replace(
+        "upstream = ",
+        "max_connections = 2\nheader_read_timeout = \"1500ms\"\nupstream = ",
+    );
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &text).await;
+    let tls_addr = h.running.tls_addr.unwrap();
+    // Two plain clients and two TLS ones, each kept open: served at once,
+    // no more than two (the others wait in the kernel's backlog).
+    let short = std::time::Duration::from_millis(300);
+    let mut served = 0;
+    let mut held_plain = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(h.running.addr()).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, b"GET /x HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        if let Ok(head) = tokio::time::timeout(short, support::raw::read_head(&mut s)).await {
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            served += 1;
+        }
+        held_plain.push(s);
+    }
+    let mut held_tls = Vec::new();
+    for _ in 0..2 {
+        let hs = handshake(&pki, tls_addr, "tickets.example.test", &[b"http/1.1"]);
+        if let Ok(Ok((io, _, _))) = tokio::time::timeout(short, hs).await {
+            served += 1;
+            held_tls.push(io);
+        }
+    }
+    assert!(
+        served <= 2,
+        "{served} connections served at once with max_connections = 2"
+    );
+    drop(held_plain);
+    drop(held_tls);
+
+    // A client that opens the TLS port and never says hello is cut off
+    // at header_read_timeout, and counted.
+    let mut stalled = TcpStream::connect(tls_addr).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let mut b = [0u8; 1];
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut b),
+    )
+    .await
+    .expect("closed within the quiet limit")
+    .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(t0.elapsed() < std::time::Duration::from_secs(3));
+    eventually(5, "the stalled handshake is counted", async || {
+        metric(
+            &h.metrics().await,
+            "vestibule_client_errors_total{kind=\"tls_handshake\"}",
+        ) >= 1.0
+    })
+    .await;
+}
+
+/// A renewal written in two steps, the certificate before its key: the
+/// half-written pair is refused (the old one served), and the whole one
+/// is served once the key lands, without a signal. Meanwhile the
+/// waiting page, the status poll and leaving all set Secure cookies.
+#[tokio::test]
+async fn a_renewal_written_certificate_first_is_served_once_its_key_lands() {
+    let pki = Pki::new();
+    let (c, k) = pki.leaf(&["tickets.example.test"], "site");
+    let text = tls_file(&format!("cert_file = {c:?}\nkey_file = {k:?}\n"), 1);
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &text).await;
+    let addr = h.running.tls_addr.unwrap();
+
+    let (rc, rk) = pki.leaf(&["tickets.example.test", "renewed.example.test"], "renewed");
+    std::fs::copy(&rc, &c).unwrap();
+    eventually(10, "the half renewal is refused", async || {
+        h.metrics()
+            .await
+            .contains("vestibule_tls_certificate_reloads_total{result=\"error\"} 1")
+    })
+    .await;
+    let (_, names, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 1, "the old pair is still served");
+    std::fs::copy(&rk, &k).unwrap();
+    eventually(10, "the renewal is served once its key lands", async || {
+        handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+            .await
+            .is_ok_and(|(_, n, _)| n.len() == 2)
+    })
+    .await;
+
+    // Every cookie set over TLS is Secure: the one admitted...
+    let (io, _, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    let mut first = h1(io).await;
+    let (_, headers, _) = get(&mut first, "tickets.example.test", "/register").await;
+    assert!(headers["set-cookie"].to_str().unwrap().contains("; Secure"));
+    // ...the one who waits, their status poll, and leaving.
+    let (io, _, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+        .await
+        .unwrap();
+    let mut second = h1(io).await;
+    let (_, headers, page) = get(&mut second, "tickets.example.test", "/register").await;
+    let ticket = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(ticket.contains("; Secure"), "waiting page: {ticket}\n{page}");
+    let crumb = ticket.split(';').next().unwrap().to_string();
+    let poll = Request::get("/_vestibule/status?room=registration")
+        .header("host", "tickets.example.test")
+        .header("cookie", &crumb)
+        .body(Empty::new())
+        .unwrap();
+    let resp = second.send_request(poll).await.unwrap();
+    for v in resp.headers().get_all("set-cookie") {
+        assert!(v.to_str().unwrap().contains("; Secure"), "status: {v:?}");
+    }
+    resp.into_body().collect().await.unwrap();
+    let leave = Request::get("/_vestibule/leave?room=registration")
+        .header("host", "tickets.example.test")
+        .header("cookie", &crumb)
+        .body(Empty::new())
+        .unwrap();
+    let resp = second.send_request(leave).await.unwrap();
+    let cleared = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("; Secure"), "leave: {cleared}");
+}
+
+/// An https backend that sends more than its answer (a HEAD answered
+/// with a body, a wrong Content-Length): on a plain connection those
+/// bytes wait on the socket and the connection is not used again. Over
+/// TLS they may already sit decrypted in the TLS layer, where a look at
+/// the socket does not see them: the connection must not be reused, or
+/// the next visitor gets the stale bytes as their answer.
+#[tokio::test]
+async fn bytes_past_an_https_answer_never_become_the_next_visitors_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    pki.leaf(&["localhost"], "backend");
+    let acceptor = pki.backend("backend", false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Only the very first answer overflows.
+    let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, overflowed) = (acceptor.clone(), overflowed.clone());
+            tokio::spawn(async move {
+                let Ok(mut s) = acceptor.accept(tcp).await else { return };
+                loop {
+                    let mut head = Vec::new();
+                    let mut b = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match s.read(&mut b).await {
+                            Ok(1) => head.push(b[0]),
+                            _ => return,
+                        }
+                    }
+                    let out = if !overflowed.swap(true, Ordering::SeqCst) {
+                        // An answer of exactly 8 KiB (one read of the
+                        // proxy's), then an answer nobody asked for.
+                        let head = |n: usize| format!("HTTP/1.1 200 OK\r\ncontent-length: {n:04}\r\n\r\n");
+                        let n = 8192 - head(0).len();
+                        let mut out = head(n).into_bytes();
+                        out.extend(std::iter::repeat_n(b'a', n));
+                        out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nSTALE");
+                        out
+                    } else {
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfresh".to_vec()
+                    };
+                    if s.write_all(&out).await.is_err() || s.flush().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let ca = pki.ca_file();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"https://localhost:{port}\"\n\
+         upstream_ca_file = {ca:?}\n[log]\naccess = \"off\"\n"
+    );
+    let config = vestibule::config::Config::parse(&text, Path::new("."), "test").unwrap();
+    let h = Harness::launch_with(Upstream::start().await, config).await;
+    let v = h.visitor();
+    let first = v.get("/a").await;
+    assert!(first.body.iter().all(|&b| b == b'a') && first.body.len() > 8000);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let second = h.visitor().get("/b").await;
+    assert_eq!(second.text(), "fresh", "the second visitor got another answer's bytes");
+}
+
+/// `check` catches a TLS listener on the plain or the admin listener's
+/// port, which would otherwise stop the start with "address in use".
+#[test]
+fn a_tls_listener_on_another_listeners_port_is_a_config_problem() {
+    let parse = |listen: &str| {
+        vestibule::config::Config::parse(
+            &format!(
+                "[server]\nlisten = \"0.0.0.0:8080\"\nadmin_listen = \"127.0.0.1:9090\"\nupstream = \"http://127.0.0.1:1\"\n\
+                 [server.tls]\nlisten = \"{listen}\"\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n"
+            ),
+            Path::new("."),
+            "t",
+        )
+    };
+    for bad in ["0.0.0.0:8080", "127.0.0.1:8080", "127.0.0.1:9090", "0.0.0.0:9090"] {
+        let e = parse(bad).unwrap_err();
+        assert_eq!(e.problems[0].key, "server.tls.listen", "{bad}: {e}");
+    }
+    assert!(parse("0.0.0.0:8443").is_ok());
+}

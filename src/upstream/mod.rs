@@ -372,6 +372,11 @@ impl Conn {
     /// read has drained the socket, tokio's readiness says so without a
     /// system call; otherwise one non-blocking read looks.
     fn is_open(&self) -> bool {
+        // Bytes past the last answer, already taken off the socket by TLS:
+        // out of step, as bytes still on the socket are.
+        if self.io.holds_unread() {
+            return false;
+        }
         let mut cx = Context::from_waker(Waker::noop());
         let tcp = self.io.tcp();
         match tcp.poll_read_ready(&mut cx) {

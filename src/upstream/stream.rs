@@ -27,6 +27,19 @@ impl Stream {
             Stream::Tls(s) => s.get_ref().0,
         }
     }
+
+    /// Whether the TLS layer holds bytes already read off the socket and
+    /// not yet taken (decrypted plaintext, or the peer's close alert):
+    /// past the end of an answer, they mean the connection is out of step
+    /// (or closing), and the socket's readiness no longer tells.
+    pub fn holds_unread(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            // rustls wants to read exactly when it has no plaintext
+            // pending and no close_notify received.
+            Stream::Tls(s) => !s.get_ref().1.wants_read(),
+        }
+    }
 }
 
 impl AsyncRead for Stream {
