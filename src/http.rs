@@ -42,7 +42,8 @@ pub fn request_host<B>(req: &http::Request<B>) -> Option<&str> {
 /// gets a 400.
 pub fn https_redirect<B>(req: &http::Request<B>, port: u16) -> Option<Response<Body>> {
     let path = req.uri().path();
-    if path.starts_with("/_vestibule/") || path.starts_with("/.well-known/acme-challenge/") {
+    // `OPTIONS *` names no resource to send anyone to.
+    if path == "*" || path.starts_with("/_vestibule/") || path.starts_with("/.well-known/acme-challenge/") {
         return None;
     }
     let host = request_host(req).map(|h| match h.rsplit_once(':') {
@@ -202,5 +203,33 @@ mod tests {
             HeaderValue::from_static("text/html,application/json;q=0.9"),
         );
         assert!(!prefers_json(&h));
+    }
+
+    #[test]
+    fn the_redirect_keeps_the_path_and_names_the_port_unless_443() {
+        let req = |uri: &str, host: &str| http::Request::get(uri).header("host", host).body(()).unwrap();
+        let loc = |r: Response<Body>| r.headers()[header::LOCATION].to_str().unwrap().to_string();
+        assert_eq!(
+            loc(https_redirect(&req("/a/b?c=1", "Example.org:80"), 443).unwrap()),
+            "https://Example.org/a/b?c=1"
+        );
+        assert_eq!(
+            loc(https_redirect(&req("/", "[::1]:8080"), 8443).unwrap()),
+            "https://[::1]:8443/"
+        );
+        assert!(https_redirect(&req("/_vestibule/status", "a"), 443).is_none());
+        assert!(https_redirect(&req("/.well-known/acme-challenge/x", "a"), 443).is_none());
+        let options = http::Request::builder()
+            .method("OPTIONS")
+            .uri("*")
+            .header("host", "a")
+            .body(())
+            .unwrap();
+        assert!(
+            https_redirect(&options, 443).is_none(),
+            "OPTIONS * names nothing to go to"
+        );
+        let bad = https_redirect(&req("/", "a\"b"), 443).unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     }
 }

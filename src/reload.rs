@@ -609,9 +609,11 @@ pub fn watch(
                 if let Some(log) = &app.access {
                     log.reopen();
                 }
+                // The certificates first, forced: the reload's own look
+                // then finds them as loaded, and a renewal counts once.
+                follow_certificates(&app, true);
                 last = tokio::fs::read(&path).await.ok();
                 let _ = reload_file(&app).await;
-                follow_certificates(&app, true);
                 translations.follow(&app);
                 continue;
             }

@@ -611,6 +611,52 @@ mod tests {
         );
     }
 
+    /// A renewal is loaded once however many looks find it (SIGHUP forces
+    /// one, the watcher's next look finds it loaded), and a broken one is
+    /// reported once, not at every look.
+    #[test]
+    fn changed_files_load_once_and_broken_ones_are_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let write = |names: &[&str]| {
+            let p =
+                rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+            std::fs::write(&c, p.cert.pem()).unwrap();
+            std::fs::write(&k, p.key_pair.serialize_pem()).unwrap();
+            p
+        };
+        write(&["a.example"]);
+        let cfg = TlsConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            redirect_http: false,
+            certs: vec![CertConfig {
+                hosts: Vec::new(),
+                cert_file: c.clone(),
+                key_file: k.clone(),
+            }],
+        };
+        let served = Served::load(&cfg).unwrap();
+        assert!(matches!(served.follow(&cfg, false), Followed::Unchanged));
+        assert!(matches!(served.follow(&cfg, true), Followed::Replaced(_)));
+        assert!(matches!(served.follow(&cfg, false), Followed::Unchanged));
+        write(&["b.example"]);
+        assert!(matches!(served.follow(&cfg, false), Followed::Replaced(_)));
+        assert_eq!(served.resolver().current().pairs()[0].info.names, ["b.example"]);
+        // Half a renewal: the certificate of another key.
+        let other = rcgen::generate_simple_self_signed(vec!["c.example".to_string()]).unwrap();
+        std::fs::write(&c, other.cert.pem()).unwrap();
+        assert!(matches!(served.follow(&cfg, false), Followed::Refused(_)));
+        assert!(
+            matches!(served.follow(&cfg, false), Followed::Unchanged),
+            "reported once"
+        );
+        assert_eq!(
+            served.resolver().current().pairs()[0].info.names,
+            ["b.example"],
+            "still served"
+        );
+    }
+
     #[test]
     fn expiry_is_told_in_days() {
         let info = CertInfo {
