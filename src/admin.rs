@@ -141,8 +141,17 @@ async fn api(app: &App, rest: &str, req: Request<Incoming>) -> Response<Body> {
     match (segs.as_slice(), &method) {
         (["rooms"], &Method::GET) => {
             let now = app.clock.now_ms();
-            let rooms: Vec<RoomStats> = app.rooms.load().iter().map(|r| RoomStats::of(r, now)).collect();
-            json_response(StatusCode::OK, &json!({ "rooms": rooms }))
+            let all = app.rooms.load();
+            let rooms: Vec<RoomStats> = all.iter().map(|r| RoomStats::of(r, now)).collect();
+            let sites: Vec<Value> = all
+                .sites()
+                .iter()
+                .map(|s| {
+                    let hosts: Vec<String> = s.hosts.iter().map(ToString::to_string).collect();
+                    json!({ "name": s.name, "hosts": hosts, "upstream": s.upstream.to_string() })
+                })
+                .collect();
+            json_response(StatusCode::OK, &json!({ "rooms": rooms, "sites": sites }))
         }
         (["rooms"], _) => method_not_allowed("GET"),
         (["reload"], &Method::POST) => match crate::reload::reload_file(app).await {
@@ -365,6 +374,10 @@ pub struct RoomStats {
     pub name: String,
     pub title: String,
     pub paths: Vec<String>,
+    /// The hosts its paths are gated on; empty: every host.
+    pub hosts: Vec<String>,
+    /// Its own upstream; `null`: its host's site's, or `[server] upstream`.
+    pub upstream: Option<String>,
     /// In force (the override, else the file's, as its schedule has it).
     pub mode: RoomMode,
     /// The event running or in its pre-queue, else the next one, else the
@@ -471,6 +484,8 @@ impl RoomStats {
             name: room.name().to_string(),
             title: room.cfg.title.clone(),
             paths: room.cfg.paths.clone(),
+            hosts: room.cfg.hosts.iter().map(ToString::to_string).collect(),
+            upstream: room.cfg.upstream.as_ref().map(ToString::to_string),
             mode: eff.mode,
             event: EventStats::of(room, now),
             paused: s.overrides.paused,

@@ -65,6 +65,13 @@ async fn the_same_path_on_two_hosts_is_two_rooms_each_with_its_line_and_upstream
     assert_eq!(live.hits("/stream"), 1);
     assert!(on(&v, "registration.example.test", "/about").await.reached_upstream());
     assert_eq!(h.upstream.hits("/about"), 1);
+    // The admin API shows each room's hosts and upstream, and the sites.
+    let all = h.admin().get("/api/rooms").await.json();
+    assert_eq!(all["sites"][0]["name"], "tickets");
+    assert_eq!(all["sites"][0]["hosts"][1], "*.tickets.example.test");
+    assert_eq!(all["sites"][1]["upstream"], format!("http://{}", live.addr));
+    assert_eq!(all["rooms"][1]["hosts"][0], "tickets.example.test");
+    assert!(all["rooms"][1]["upstream"].is_null(), "the site's");
     // The live site has no room on /register: its backend serves it.
     assert!(on(&v, "live.example.test", "/register").await.reached_upstream());
     assert_eq!(live.hits("/register"), 1);
