@@ -1673,6 +1673,26 @@ impl Validator<'_> {
         Some(Upstream { scheme, authority })
     }
 
+    /// A room's or site's name (`what`), required and kept to the alphabet
+    /// of cookie names and metric labels; `example` goes in the hint.
+    fn name(&mut self, key: &str, what: &str, v: Option<String>, example: &str) -> Option<String> {
+        match v {
+            Some(n) if valid_room_name(&n) => Some(n),
+            Some(n) => {
+                self.problem(
+                    key,
+                    format!("{n:?} is not a valid {what} name"),
+                    Some("use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter".into()),
+                );
+                None
+            }
+            None => {
+                self.problem(key, "is required", Some(format!("add name = \"{example}\"")));
+                None
+            }
+        }
+    }
+
     /// A list of host patterns; every wrong one is a problem.
     fn hosts(&mut self, key: &str, raw: &[String]) -> Option<Vec<HostPattern>> {
         let mut out = Vec::new();
@@ -1703,21 +1723,7 @@ impl Validator<'_> {
         let mut ok = true;
         for (i, s) in raw.into_iter().enumerate() {
             let k = |f: &str| format!("site[{i}].{f}");
-            let name = match s.name {
-                Some(n) if valid_room_name(&n) => Some(n),
-                Some(n) => {
-                    self.problem(
-                        &k("name"),
-                        format!("{n:?} is not a valid site name"),
-                        Some("use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter".into()),
-                    );
-                    None
-                }
-                None => {
-                    self.problem(&k("name"), "is required", Some("add name = \"tickets\"".into()));
-                    None
-                }
-            };
+            let name = self.name(&k("name"), "site", s.name, "tickets");
             if s.hosts.is_empty() {
                 self.problem(
                     &k("hosts"),
@@ -1995,21 +2001,7 @@ impl Validator<'_> {
 
     fn room(&mut self, i: usize, r: raw::Room, tick: Duration) -> Option<RoomConfig> {
         let k = |f: &str| format!("room[{i}].{f}");
-        let name = match r.name {
-            Some(n) if valid_room_name(&n) => Some(n),
-            Some(n) => {
-                self.problem(
-                    &k("name"),
-                    format!("{n:?} is not a valid room name"),
-                    Some("use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter".into()),
-                );
-                None
-            }
-            None => {
-                self.problem(&k("name"), "is required", Some("add name = \"registration\"".into()));
-                None
-            }
-        };
+        let name = self.name(&k("name"), "room", r.name, "registration");
         if r.paths.is_empty() {
             self.problem(
                 &k("paths"),
