@@ -368,3 +368,69 @@ fn check_names_every_problem_of_the_translations() {
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(s.contains("languages: en (English), fr (Français, default)"), "{s}");
 }
+
+/// `check` loads the certificates: names and expiry for each, a warning
+/// for one near its end, and a key of another certificate refused with
+/// the files named; sites are listed with their backends.
+#[test]
+fn check_prints_certificates_with_their_expiry_and_refuses_a_wrong_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = |names: &[&str], days: i64, stem: &str| {
+        let mut p = rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        let now = std::time::SystemTime::now();
+        p.not_before = (now - Duration::from_secs(86_400)).into();
+        p.not_after = (now + Duration::from_secs(days as u64 * 86_400 + 3_600)).into();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let c = p.self_signed(&key).unwrap();
+        let (cf, kf) = (
+            dir.path().join(format!("{stem}.pem")),
+            dir.path().join(format!("{stem}.key")),
+        );
+        std::fs::write(&cf, c.pem()).unwrap();
+        std::fs::write(&kf, key.serialize_pem()).unwrap();
+        (cf, kf)
+    };
+    let (c1, k1) = cert(&["www.example.test"], 80, "www");
+    let (c2, k2) = cert(&["tickets.example.test"], 5, "tickets");
+    let text = |key2: &std::path::Path| {
+        format!(
+            "[server]\nupstream = \"http://127.0.0.1:1\"\n\
+             [server.tls]\nlisten = \"127.0.0.1:8443\"\ncert_file = {c1:?}\nkey_file = {k1:?}\nredirect_http = true\n\
+             [[server.tls.cert]]\ncert_file = {c2:?}\nkey_file = {key2:?}\n\
+             [[site]]\nname = \"tickets\"\nhosts = [\"tickets.example.test\"]\nupstream = \"https://tickets.backend.test\"\n"
+        )
+    };
+    let p = dir.path().join("v.toml");
+    std::fs::write(&p, text(&k2)).unwrap();
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&p).output().unwrap();
+    let (o, e) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "{o}\n{e}");
+    assert!(o.contains("TLS on 127.0.0.1:8443, plain HTTP redirected:"), "{o}");
+    assert!(
+        o.contains("www.example.test (valid until ") && o.contains(", 80 days left)"),
+        "{o}"
+    );
+    assert!(
+        o.contains("tickets.example.test (valid until ") && o.contains(", 5 days left)"),
+        "{o}"
+    );
+    assert!(
+        o.contains("site tickets: tickets.example.test -> https://tickets.backend.test"),
+        "{o}"
+    );
+    assert!(e.contains("tickets.pem: the certificate expires in 5 day(s)"), "{e}");
+    assert!(!e.contains("www.pem: the certificate"), "{e}");
+
+    std::fs::write(&p, text(&k1)).unwrap();
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        e.contains("www.key: this key is not the key of the certificate in"),
+        "{e}"
+    );
+    assert!(e.contains("tickets.pem"), "{e}");
+}
