@@ -710,3 +710,71 @@ async fn the_page_in_each_language_with_and_without_javascript() {
         }
     }
 }
+
+/// The example app's own waiting screen (`examples/waiting-client/`),
+/// served by the site behind vestibule as an app would serve it: it joins
+/// the line through the room path's JSON, shows the place from the status
+/// JSON in its own design, and goes on to the room path when the turn
+/// comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_client_shows_the_place_then_goes_on() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let page = "/examples/waiting-client/?room=reg&path=/register";
+    // The line does not move: the screen shows the place and the state.
+    let h = Harness::start(ROOM).await;
+    h.tick().await;
+    assert!(h.visitor().get("/register").await.reached_upstream());
+    h.tick().await;
+    let dump = browse_in(browser, &h.url(page), true, None, 20_000)
+        .await
+        .expect("the screen keeps polling on timers; virtual time runs out");
+    let context = || format!("DOM:\n{}\n--- chromium stderr:\n{}", dump.dom, dump.stderr);
+    assert_eq!(text_of(&dump.dom, "place"), "1", "{}", context());
+    assert_eq!(text_of(&dump.dom, "state"), "queued", "{}", context());
+    assert_eq!(
+        text_of(&dump.dom, "summary"),
+        "Nobody is ahead of you.",
+        "{}",
+        context()
+    );
+    assert!(
+        dump.dom.contains("<title>Place 1 – Example Tickets</title>"),
+        "{}",
+        context()
+    );
+    h.tick().await;
+    let s = h.snapshot("reg");
+    assert_eq!((s.issued, s.admitted), (2, 1), "the screen holds a ticket: {s:?}");
+    assert_eq!(
+        h.upstream.hits("/register"),
+        1,
+        "joining the line sent nothing to the site"
+    );
+
+    // A slot frees: the screen goes on to the room path, into the site.
+    let h = Harness::start(ROOM).await;
+    h.tick().await;
+    assert!(h.visitor().get("/register").await.reached_upstream());
+    h.tick().await;
+    let (stop, driver) = drive(&h);
+    let dump = browse(browser, &h.url(page), true).await;
+    stop.store(true, Ordering::SeqCst);
+    driver.await.unwrap();
+    let dump = dump.expect("the screen went on to the site, where nothing polls");
+    assert!(
+        dump.dom.contains(r#""path":"/register""#),
+        "not on the site:\n{}\n{}",
+        dump.dom,
+        dump.stderr
+    );
+    assert_eq!(h.upstream.hits("/examples/waiting-client/"), 1);
+    assert_eq!(
+        h.upstream.hits("/register"),
+        2,
+        "the first visitor, then the screen's visitor"
+    );
+    let m = h.metrics().await;
+    assert_eq!(metric(&m, r#"vestibule_admitted_total{room="reg",via="queue"}"#), 1.0);
+}

@@ -190,6 +190,25 @@ async fn upstream_handler(
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Response::new(full("slow done"))
         }
+        // The repository's examples (`examples/waiting-client/`), served
+        // as the site serves its own pages.
+        p if p.starts_with("/examples/") && !p.contains("..") => {
+            let file = if p.ends_with('/') {
+                format!("{p}index.html")
+            } else {
+                p.to_string()
+            };
+            match std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(&file[1..])) {
+                Ok(b) => Response::builder()
+                    .header("content-type", "text/html; charset=utf-8")
+                    .body(full(b))
+                    .unwrap(),
+                Err(_) => Response::builder()
+                    .status(StatusCode::NOT_FOUND)
+                    .body(full(""))
+                    .unwrap(),
+            }
+        }
         "/ws" => {
             let on = hyper::upgrade::on(req);
             tokio::spawn(async move {
