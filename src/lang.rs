@@ -624,6 +624,13 @@ impl<'r> Asked<'r> {
 /// to 7 bytes (`en`, `pt-BR`, `zh-Hant`) and the first entry of
 /// `Accept-Language` when it fits in 7 (`de-AT`, `es-419`), the one that
 /// counts most; a longer first entry leaves the default.
+///
+/// The wish is `?lang=` alone, not the remembered cookie: every forward,
+/// the admitted path, pays for this, and scanning `Cookie` for the
+/// language cookie was two thirds of it (about 330 of 480 instructions a
+/// request, callgrind, docs/BENCHMARKS.md) for a page seen when the site
+/// is down. That page is then in the browser's language rather than one
+/// picked on the waiting page, where the two differ.
 #[derive(Clone, Copy)]
 pub struct Hint {
     wish: Inline<7>,
@@ -659,13 +666,14 @@ impl<const N: usize> Inline<N> {
 }
 
 impl Hint {
-    /// The choice a request asks for, kept.
+    /// The choice a request asks for, kept: `?lang=` and `Accept-Language`.
     pub fn of(query: Option<&str>, headers: &HeaderMap) -> Hint {
-        let a = Asked::of(query, headers);
-        let wish = a.param.as_deref().or(a.cookie).filter(|w| w.len() <= 7).unwrap_or("");
+        let param = crate::http::query_param(query, PARAM);
+        let wish = param.as_deref().filter(|w| w.len() <= 7).unwrap_or("");
+        let accept = headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         Hint {
             wish: Inline::of(wish),
-            accept: Inline::of(a.accept.unwrap_or("")),
+            accept: Inline::of(accept.unwrap_or("")),
         }
     }
 
