@@ -759,7 +759,7 @@ async fn the_example_client_shows_the_place_then_goes_on() {
     assert!(h.visitor().get("/register").await.reached_upstream());
     h.tick().await;
     let (stop, driver) = drive(&h);
-    let dump = browse(browser, &h.url(page), true).await;
+    let dump = browse_in(browser, &h.url(page), true, None, VIRTUAL_BUDGET_MS).await;
     stop.store(true, Ordering::SeqCst);
     driver.await.unwrap();
     let dump = dump.expect("the screen went on to the site, where nothing polls");
