@@ -170,6 +170,18 @@ impl Driver {
         v["value"].clone()
     }
 
+    /// `body` (a function body, or an expression) run in the current
+    /// tab through WebDriver, by value.
+    async fn script(&self, body: &str) -> Value {
+        let body = if body.contains("return") {
+            body.to_string()
+        } else {
+            format!("return {body}")
+        };
+        self.call(Method::POST, "/execute/sync", &json!({"script": body, "args": []}))
+            .await
+    }
+
     /// A DevTools protocol command, through chromedriver.
     async fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.call(
@@ -573,4 +585,78 @@ async fn status_polls(h: &Harness, room: &str) -> f64 {
         &h.metrics().await,
         &format!(r#"vestibule_requests_total{{outcome="status",room="{room}"}}"#),
     )
+}
+
+/// Two tabs of one browser follow one place (they share its cookie): the
+/// older stops polling and says a newer tab follows the place, with a
+/// button to follow it there instead; that state passes axe too. Pressed,
+/// the roles swap; when the tab that follows closes, the other takes
+/// over by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_tab_says_a_newer_one_follows_the_place() {
+    let Some(driver) = installed() else {
+        return;
+    };
+    let h = Harness::start(&rooms()).await;
+    h.tick().await;
+    let browser = Driver::start(driver).await;
+    browser.view(390, false, false).await;
+    let url = h.url("/line?lang=en");
+    let said = "This place in line is now followed in another tab of this browser";
+    let region = "document.getElementById('elsewhere').textContent";
+
+    browser.open(&url, true).await;
+    let first = browser.call(Method::GET, "/window", &Value::Null).await;
+    assert_eq!(browser.script(region).await, json!(""), "alone, nothing to say");
+    let second = browser.call(Method::POST, "/window/new", &json!({"type": "tab"})).await["handle"].clone();
+    browser
+        .call(Method::POST, "/window", &json!({ "handle": second }))
+        .await;
+    browser.open(&url, true).await;
+    assert_eq!(browser.script(region).await, json!(""), "the newer tab follows");
+
+    browser.call(Method::POST, "/window", &json!({ "handle": first })).await;
+    let text = wait_for(&browser, region, |v| v.as_str().is_some_and(|t| t.contains(said))).await;
+    assert!(text.as_str().unwrap().contains("Follow it in this tab"), "{text}");
+    // The older tab no longer polls: only the newer one's polls count.
+    let polls = || status_polls(&h, "line");
+    let before = polls().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = polls().await - before;
+    assert!(during <= 3.0, "{during} polls in 3 s from one polling tab (1 s apart)");
+    // axe, through the DevTools protocol, reads the tab WebDriver is on.
+    assert_eq!(browser.eval(region).await, text);
+    let violations = browser.axe().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+
+    // Follow it here: the newer tab stands down.
+    browser
+        .script("document.querySelector('#elsewhere button').click(); return true")
+        .await;
+    assert_eq!(browser.script(region).await, json!(""));
+    browser
+        .call(Method::POST, "/window", &json!({ "handle": second }))
+        .await;
+    wait_for(&browser, region, |v| v.as_str().is_some_and(|t| t.contains(said))).await;
+
+    // The tab that follows closes: the other takes over by itself.
+    browser.call(Method::POST, "/window", &json!({ "handle": first })).await;
+    browser.call(Method::DELETE, "/window", &Value::Null).await;
+    browser
+        .call(Method::POST, "/window", &json!({ "handle": second }))
+        .await;
+    wait_for(&browser, region, |v| v == &json!("")).await;
+}
+
+/// Polls `expr` in the page until `ok` holds (ten seconds at most).
+async fn wait_for(browser: &Driver, expr: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = browser.script(expr).await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{expr}: still {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
