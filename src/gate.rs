@@ -677,6 +677,11 @@ fn waiting(app: &App, room: &Room, req: &Request<Incoming>, place: Place, now: M
         live.config.page.site_name.as_deref(),
         now,
     );
+    let limits = room.limits(now);
+    let w = w.keeping(page::Kept {
+        ticket: live.config.token.ticket_ttl.as_secs(),
+        turn: (limits.claim_grace_ms + limits.session_ttl_ms) / 1000,
+    });
     let query = req.uri().query();
     let chosen = live.pages.choose(query, req.headers());
     let mut resp = if prefers_json(req.headers()) {

@@ -115,7 +115,25 @@ fn sample_args() -> FluentArgs<'static> {
     a.set("hours", 2);
     a.set("seconds", 10);
     a.set("room", "Registration");
+    a.set("ticket", "24 hours");
+    a.set("turn", "11 minutes");
+    a.set("n", 3);
     a
+}
+
+/// An estimate of `seconds` in whole minutes, rounded up to a step that
+/// grows with the wait: to the minute up to 10, to 5 minutes up to an
+/// hour, to a quarter of an hour beyond. A figure no more precise than
+/// the estimate is, so it does not jump by the minute as the measured
+/// speed of the line wavers. The page's script rounds alike.
+pub fn eta_minutes(seconds: u64) -> u64 {
+    let m = seconds.div_ceil(60);
+    let step = match m {
+        0..=10 => 1,
+        11..=60 => 5,
+        _ => 15,
+    };
+    m.div_ceil(step) * step
 }
 
 /// What is wrong with one message of a language being built.
@@ -250,16 +268,41 @@ impl Language {
         match eta {
             _ if returner => self.text("eta-few-seconds", None).into_owned(),
             None => self.text("eta-measuring", None).into_owned(),
-            Some(s) if s < 60 => self.text("eta-under-minute", None).into_owned(),
-            Some(s) if s < 90 * 60 => self.text1("eta-minutes", "minutes", s.div_ceil(60)),
-            Some(s) => {
+            Some(s) => self.span(s, eta_minutes(s)),
+        }
+    }
+
+    /// The time left until a known moment (a pre-queue's opening), in
+    /// the estimate's words but to the minute: it is not a guess.
+    pub fn left(&self, seconds: u64) -> String {
+        self.span(seconds, seconds.div_ceil(60))
+    }
+
+    /// `seconds` in words, as `minutes` when a minute or more.
+    fn span(&self, seconds: u64, minutes: u64) -> String {
+        match seconds {
+            s if s < 60 => self.text("eta-under-minute", None).into_owned(),
+            s if s < 90 * 60 => self.text1("eta-minutes", "minutes", minutes),
+            _ => {
                 // Minutes first, so that 7,190 s reads "2 h 0 min", not "1 h 60 min".
-                let minutes = s.div_ceil(60);
                 let mut a = FluentArgs::with_capacity(2);
                 a.set("hours", minutes / 60);
                 a.set("minutes", minutes % 60);
                 self.text("eta-hours", Some(&a)).into_owned()
             }
+        }
+    }
+
+    /// A length of time written out, never longer than `seconds`: whole
+    /// hours from three hours (or an exact number of hours), whole
+    /// minutes from two minutes, else seconds.
+    pub fn duration(&self, seconds: u64) -> String {
+        if seconds >= 3 * 3600 || (seconds >= 3600 && seconds % 3600 == 0) {
+            self.text1("time-hours", "n", seconds / 3600)
+        } else if seconds >= 120 {
+            self.text1("time-minutes", "n", seconds / 60)
+        } else {
+            self.text1("time-seconds", "n", seconds)
         }
     }
 
@@ -299,6 +342,8 @@ impl Language {
             "hours": hours,
             "paused": t("eta-paused"),
             "draw": t("eta-draw"),
+            "other_tab": t("waiting-other-tab"),
+            "follow_here": t("waiting-follow-here"),
         });
         v.to_string().replace('<', "\\u003c")
     }

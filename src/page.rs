@@ -85,6 +85,28 @@ pub struct Waiting<'a> {
     /// `?lang=` (see [`Waiting::told`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// How long a visitor who closes the page keeps their place; only
+    /// the page says it.
+    #[serde(skip)]
+    pub kept: Kept,
+    /// The page without JavaScript no longer refreshes itself: the
+    /// visitor turned that off (`?vst_refresh=off`, WCAG 2.2.1).
+    #[serde(skip)]
+    pub still: bool,
+}
+
+/// What the waiting page tells a visitor about closing it, from the
+/// room's settings: the ticket lives `ticket` seconds from issue; once
+/// admitted, its holder has `claim_grace` to come in, and after that one
+/// `session_ttl` more as a late returner, ahead of the line (see
+/// [`crate::admission`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kept {
+    /// Seconds a ticket stays valid from issue (`[token] ticket_ttl`).
+    pub ticket: u64,
+    /// Seconds from the visitor's turn within which they still go in
+    /// at the next free place (`claim_grace` + `session_ttl`).
+    pub turn: u64,
 }
 
 impl<'a> Waiting<'a> {
@@ -119,6 +141,8 @@ impl<'a> Waiting<'a> {
             opens_in_seconds: None,
             lang: None,
             message: None,
+            kept: Kept::default(),
+            still: false,
         }
     }
 
@@ -325,6 +349,11 @@ impl<'a> Waiting<'a> {
         Waiting { notice, ..self }
     }
 
+    /// With how long a visitor who closes the page keeps their place.
+    pub fn keeping(self, kept: Kept) -> Self {
+        Waiting { kept, ..self }
+    }
+
     /// In an event's pre-queue, whose doors open at `opens_at`: the state
     /// says so, and the estimate counts from the opening.
     pub fn before_opening(self, opens_at: Millis, now: Millis) -> Self {
@@ -448,12 +477,12 @@ pub fn eta_text(eta: Option<u64>, returner: bool) -> Cow<'static, str> {
         None => "measuring…".into(),
         Some(s) if s < 60 => "less than a minute".into(),
         Some(s) if s < 90 * 60 => {
-            let m = s.div_ceil(60);
+            let m = lang::eta_minutes(s);
             format!("about {m} minute{}", if m == 1 { "" } else { "s" }).into()
         }
         Some(s) => {
             // Minutes first, so that 7,190 s reads "2 h 0 min", not "1 h 60 min".
-            let minutes = s.div_ceil(60);
+            let minutes = lang::eta_minutes(s);
             format!("about {} h {} min", minutes / 60, minutes % 60).into()
         }
     }
@@ -497,6 +526,8 @@ struct PreparedKey {
     lang: usize,
     /// A pre-queue's page is never prepared (see [`Pages::prepare`]).
     prequeue: bool,
+    kept: Kept,
+    still: bool,
 }
 
 impl PreparedKey {
@@ -511,6 +542,8 @@ impl PreparedKey {
             paused: w.paused,
             lang,
             prequeue: w.opens_at.is_some(),
+            kept: w.kept,
+            still: w.still,
         }
     }
 
@@ -524,6 +557,8 @@ impl PreparedKey {
             && self.site.as_deref() == w.site_name
             && self.notice.as_deref() == w.notice
             && self.prequeue == w.opens_at.is_some()
+            && self.kept == w.kept
+            && self.still == w.still
     }
 }
 
@@ -746,6 +781,14 @@ impl Pages {
     pub fn waiting(&self, w: &Waiting<'_>, lang: usize, query: Option<&str>) -> String {
         let refresh = jittered(w.poll_after_seconds);
         let here = picker_base(query);
+        let still = crate::http::query_param(query, STILL_PARAM).as_deref() == Some("off");
+        let owned;
+        let w = if still {
+            owned = Waiting { still, ..w.clone() };
+            &owned
+        } else {
+            w
+        };
         match self.prepared(w, lang) {
             Some(p) => p.fill(w, self.language(lang), refresh, &here),
             None => self.render(w, lang, refresh, &here),
@@ -799,8 +842,10 @@ impl Pages {
             args.push(("count", ArgValue::Number(p.saturating_sub(1))));
         }
         if let Some(s) = w.opens_in_seconds {
-            args.push(("left", ArgValue::Text(l.eta(Some(s), false))));
+            args.push(("left", ArgValue::Text(l.left(s))));
         }
+        args.push(("ticket", ArgValue::Text(l.duration(w.kept.ticket))));
+        args.push(("turn", ArgValue::Text(l.duration(w.kept.turn))));
         let texts = Texts {
             catalog: self.catalog.clone(),
             lang,
@@ -819,6 +864,7 @@ impl Pages {
             t => minijinja::Value::from_object(texts),
             languages => languages,
             script_texts => minijinja::Value::from_safe_string(l.script_texts().to_string()),
+            still => w.still,
             position_text => slot(Slot::Position),
             eta_text => slot(Slot::EtaText),
             updated_iso => slot(Slot::UpdatedIso),
@@ -830,7 +876,7 @@ impl Pages {
             here => slot(Slot::Here),
             status_url => format!("/_vestibule/status?room={}", w.room),
             opens_text => w.opens_at.map(|t| opening_text(&t, w.opens_in_seconds.unwrap_or(0))),
-            opens_in_text => w.opens_in_seconds.map(|s| l.eta(Some(s), false)),
+            opens_in_text => w.opens_in_seconds.map(|s| l.left(s)),
             ..minijinja::Value::from_serialize(w)
         }
     }
@@ -905,12 +951,17 @@ impl Pages {
     pub fn message(&self, status: u16, lang: usize, m: &Message<'_>, retry_after: Option<u64>) -> String {
         let l = self.language(lang);
         let (title, message) = m.texts(l);
+        // No automatic refresh: a page reloading under a screen reader's
+        // feet fails WCAG 2.2.1, and these pages are brief stops; a link
+        // tries again when the visitor wants (`Retry-After` still tells
+        // programs when).
         let retry_text = retry_after.map(|s| l.text1("message-retry", "seconds", s));
+        let try_again = l.text("message-try-again", None);
         self.env
             .get_template("message.html")
             .and_then(|t| {
                 t.render(minijinja::context! {
-                    status, title, message, retry_after, retry_text, lang => l.tag(), dir => l.dir()
+                    status, title, message, retry_after, retry_text, try_again, lang => l.tag(), dir => l.dir()
                 })
             })
             .unwrap_or_else(|_| format!("{status} {title}: {message}"))
@@ -992,14 +1043,21 @@ fn tr(
     Ok(minijinja::Value::from_safe_string(html))
 }
 
-/// The start of the language picker's links: the page's own query
-/// without `lang`, ready for `lang=xx` (`?` or `?step=2&`). Relative to
-/// the page, so a link never leaves it.
+/// The query parameter with which a visitor without JavaScript stops the
+/// waiting page refreshing itself (`?vst_refresh=off`): WCAG 2.2.1 asks
+/// that a timed refresh can be turned off. Prefixed, as it reaches the
+/// site with the rest of the query once the visitor is let in.
+pub const STILL_PARAM: &str = "vst_refresh";
+
+/// The start of the page's own links (the language picker, refreshing
+/// on and off): the page's own query without `lang` and `vst_refresh`,
+/// ready for `lang=xx` (`?` or `?step=2&`). Relative to the page, so a
+/// link never leaves it.
 fn picker_base(query: Option<&str>) -> String {
     let mut out = String::from("?");
     for kv in query.unwrap_or("").split('&') {
         let key = kv.split_once('=').map_or(kv, |(k, _)| k);
-        if kv.is_empty() || key == lang::PARAM {
+        if kv.is_empty() || key == lang::PARAM || key == STILL_PARAM {
             continue;
         }
         out.push_str(kv);
@@ -1224,7 +1282,13 @@ mod tests {
         assert_eq!(eta_text(Some(59), false), "less than a minute");
         assert_eq!(eta_text(Some(61), false), "about 2 minutes");
         assert_eq!(eta_text(Some(60), false), "about 1 minute");
-        assert_eq!(eta_text(Some(3 * 3600 + 60), false), "about 3 h 1 min");
+        // Rounded up, to a step that grows with the wait.
+        assert_eq!(eta_text(Some(10 * 60), false), "about 10 minutes");
+        assert_eq!(eta_text(Some(10 * 60 + 1), false), "about 15 minutes");
+        assert_eq!(eta_text(Some(41 * 60), false), "about 45 minutes");
+        assert_eq!(eta_text(Some(61 * 60), false), "about 75 minutes");
+        assert_eq!(eta_text(Some(3 * 3600 + 60), false), "about 3 h 15 min");
+        assert_eq!(eta_text(Some(7_190), false), "about 2 h 0 min");
         assert_eq!(eta_text(None, true), "a few seconds");
     }
 
@@ -1388,7 +1452,7 @@ mod tests {
         assert!(html.contains(r#"<html lang="de" dir="ltr">"#), "{html}");
         assert!(html.contains("<title>Sie sind in der Warteschlange</title>"), "{html}");
         assert!(
-            html.contains("Diese Seite versucht es in 10 Sekunden erneut."),
+            html.contains("Sie können es in 10 Sekunden erneut versuchen. <a href=\"\">Erneut versuchen</a>"),
             "{html}"
         );
         let fr = p.catalog().find("fr").unwrap();
@@ -1423,5 +1487,53 @@ mod tests {
         assert_eq!(picker_base(None), "?");
         assert_eq!(picker_base(Some("lang=fr")), "?");
         assert_eq!(picker_base(Some("a=1&lang=fr&b=%20")), "?a=1&b=%20&");
+        assert_eq!(picker_base(Some("a=1&vst_refresh=off&lang=fr")), "?a=1&");
+    }
+
+    /// Without JavaScript the page refreshes itself, and says how to stop
+    /// it (WCAG 2.2.1); stopped, it refreshes no more, says so, and links
+    /// to a check and back to refreshing. Either way, and in every
+    /// language, it says how long a visitor who closes it keeps their
+    /// place, from the room's settings.
+    #[test]
+    fn refreshing_can_be_stopped_and_closing_is_explained() {
+        let p = pages();
+        let kept = Kept {
+            ticket: 86_400,
+            turn: 660,
+        };
+        let w = Waiting::new("reg", "t", None, 3, false, Some(120), 7, 0).keeping(kept);
+        let moving = p.waiting(&w, 0, Some("step=2"));
+        assert!(moving.contains(r#"<noscript><meta http-equiv="refresh""#), "{moving}");
+        assert!(
+            moving.contains(r#"<a href="?step=2&amp;vst_refresh=off">Stop refreshing</a>"#),
+            "{moving}"
+        );
+        assert!(
+            moving.contains("kept in this browser for up to 24 hours after you joined the line")
+                && moving.contains("come back within 11 minutes"),
+            "{moving}"
+        );
+        let still = p.waiting(&w, 0, Some("step=2&vst_refresh=off"));
+        assert!(!still.contains("http-equiv"), "{still}");
+        assert!(still.contains("This page no longer refreshes on its own"), "{still}");
+        assert!(
+            still.contains(r#"<a href="?step=2&amp;">Refresh on its own again</a>"#),
+            "{still}"
+        );
+        assert!(
+            still.contains(r#"href="?step=2&amp;vst_refresh=off&amp;lang=fr""#),
+            "{still}"
+        );
+        // The prepared page is cached per shape: asked for again, the
+        // moving page still moves.
+        assert!(p.waiting(&w, 0, Some("step=2")).contains("http-equiv"));
+        for (i, l) in p.catalog().languages().iter().enumerate() {
+            let page = p.waiting(&w, i, None);
+            assert!(
+                page.contains(&l.duration(86_400)) && page.contains(&l.duration(660)),
+                "{page}"
+            );
+        }
     }
 }

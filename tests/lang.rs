@@ -184,7 +184,11 @@ async fn error_and_message_pages_speak_the_visitor_s_language() {
     let html = r.text();
     assert_eq!(lang_attr(&html), "es");
     assert!(html.contains("Su solicitud no se ha enviado al sitio"), "{html}");
-    assert!(html.contains("Esta página volverá a intentarlo en"), "{html}");
+    assert!(html.contains("Puede volver a intentarlo dentro de"), "{html}");
+    assert!(
+        !html.contains("http-equiv"),
+        "a link tries again, not a timed refresh: {html}"
+    );
     // JSON: `error` stays English, `message` is Spanish.
     let j = v
         .send(
@@ -217,7 +221,7 @@ async fn error_and_message_pages_speak_the_visitor_s_language() {
     let html = page(&closed.visitor(), "/register", Some("de")).await.text();
     assert!(html.contains("<title>Anmeldung ist geschlossen</title>"), "{html}");
     assert!(
-        html.contains("Diese Seite versucht es in 60 Sekunden erneut."),
+        html.contains("Sie können es in 60 Sekunden erneut versuchen."),
         "{html}"
     );
 

@@ -14,6 +14,14 @@ waiting-why = { $order ->
    *[none] Gerade versuchen sehr viele Menschen, auf die Website zu kommen. Damit sie für alle erreichbar bleibt, lassen wir die Besucher nach und nach herein.
 }
 waiting-keep-open = Lassen Sie diese Seite geöffnet: Sie rücken von selbst vor, und Ihr Platz bleibt erhalten, wenn Sie die Seite neu laden.
+waiting-close = Wenn Sie diese Seite schließen, bleibt Ihr Platz in diesem Browser bis zu { $ticket } nach Ihrer Ankunft in der Warteschlange erhalten: Öffnen Sie diese Adresse erneut, um fortzufahren. Sind Sie an der Reihe, während Sie nicht da sind, kommen Sie innerhalb von { $turn } zurück; dann werden Sie beim nächsten freien Platz eingelassen.
+waiting-refreshing = Diese Seite aktualisiert sich alle paar Sekunden selbst, damit Sie vorankommen.
+waiting-stop-refreshing = Aktualisierung anhalten
+waiting-still = Diese Seite aktualisiert sich nicht mehr selbst; Ihren Platz behalten Sie.
+waiting-check-now = Meinen Platz jetzt prüfen
+waiting-refresh-again = Wieder selbst aktualisieren
+waiting-other-tab = Dieser Platz in der Warteschlange wird jetzt in einem anderen Tab dieses Browsers verfolgt; dieser Tab fragt nicht mehr nach. Sie können ihn schließen.
+waiting-follow-here = In diesem Tab verfolgen
 waiting-opens = Einlass ab { $time }. Verbleibende Zeit: { $left }. Sie stehen bereits in der Warteschlange: Lassen Sie diese Seite geöffnet.
 waiting-shuffle = Bei der Öffnung werden die Plätze aller, die schon in der Warteschlange stehen, ausgelost: Ob Sie bis dahin früher oder später dazukommen, spielt keine Rolle, und Neuladen ändert nichts an Ihrem Los. Wer nach der Öffnung kommt, stellt sich hinten an.
 waiting-place-label = Ihr Platz in der Warteschlange
@@ -43,6 +51,21 @@ eta-hours = etwa { $hours } Std. { $minutes } Min.
 eta-paused = der Einlass ist vorübergehend angehalten; Ihr Platz bleibt erhalten
 eta-draw = steht fest, sobald die Plätze bei der Öffnung ausgelost sind
 
+## Zeitspannen, ausgeschrieben
+
+time-hours = { $n ->
+    [one] { $n } Stunde
+   *[other] { $n } Stunden
+}
+time-minutes = { $n ->
+    [one] { $n } Minute
+   *[other] { $n } Minuten
+}
+time-seconds = { $n ->
+    [one] { $n } Sekunde
+   *[other] { $n } Sekunden
+}
+
 ## Das Feld `message` im Status-JSON, für Apps
 
 status-queued = Ihr Platz in der Warteschlange: { $position }. Geschätzte Wartezeit: { $eta }
@@ -55,16 +78,17 @@ status-closed = { $room } ist geschlossen.
 ## Kurze Seiten: Fehler und Ablehnungen
 
 message-retry = { $seconds ->
-    [one] Diese Seite versucht es in { $seconds } Sekunde erneut.
-   *[other] Diese Seite versucht es in { $seconds } Sekunden erneut.
+    [one] Sie können es in { $seconds } Sekunde erneut versuchen.
+   *[other] Sie können es in { $seconds } Sekunden erneut versuchen.
 }
+message-try-again = Erneut versuchen
 closed-title = { $room } ist geschlossen
 closed-text = Zurzeit ist hier nicht geöffnet.
 closed-not-sent = Es wurde nichts gesendet.
 refused-title = Sie sind in der Warteschlange
 refused-text = Ihre Anfrage wurde nicht an die Website weitergeleitet: Sie stehen in der Warteschlange, und die Website lässt die Besucher der Reihe nach herein. Es wurde nichts übermittelt. Öffnen Sie diese Adresse erneut, um Ihren Platz zu behalten.
 unavailable-title = Bitte warten Sie einen Moment
-unavailable-text = Der Warteraum braucht einen Augenblick. Einen Platz, den Sie schon in der Warteschlange haben, behalten Sie; diese Seite versucht es gleich erneut.
+unavailable-text = Der Warteraum braucht einen Augenblick. Einen Platz, den Sie schon in der Warteschlange haben, behalten Sie; versuchen Sie es gleich noch einmal.
 timeout-title = Die Website braucht zu lange
 timeout-text = Die Website hat nicht rechtzeitig geantwortet. Bitte versuchen Sie es gleich noch einmal.
 unreachable-title = Die Website ist nicht erreichbar

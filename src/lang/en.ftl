@@ -20,6 +20,22 @@ waiting-why = { $order ->
    *[none] Many people are trying to get in right now. To keep the site working for everyone, we let visitors in a few at a time.
 }
 waiting-keep-open = Keep this page open: it moves you forward on its own, and you keep your place if you reload.
+# What happens if the visitor closes the page, as the room's settings
+# make it true. $ticket: how long a ticket lives from joining the line;
+# $turn: how long after their turn comes a visitor who is away may still
+# come back and go in at the next free place (both written out, time-*).
+waiting-close = If you close this page, your place is kept in this browser for up to { $ticket } after you joined the line: open this address again to carry on. If your turn comes while you are away, come back within { $turn } and you go in at the next free place.
+# Without JavaScript the page refreshes itself; the visitor may stop that
+# (WCAG 2.2.1), and start it again.
+waiting-refreshing = This page refreshes itself every few seconds to move you forward.
+waiting-stop-refreshing = Stop refreshing
+waiting-still = This page no longer refreshes on its own, and you keep your place.
+waiting-check-now = Check my place now
+waiting-refresh-again = Refresh on its own again
+# A newer tab of this browser follows the same place: this older one
+# stops checking (JavaScript only).
+waiting-other-tab = This place in line is now followed in another tab of this browser, so this tab has stopped checking. You can close it.
+waiting-follow-here = Follow it in this tab
 # Before an event's doors open. $time: when (in the visitor's own time
 # zone with JavaScript, else in UTC); $left: an estimate (eta-*).
 waiting-opens = The doors open at { $time }. Time left: { $left }. You are in line already: keep this page open.
@@ -54,6 +70,21 @@ eta-hours = about { $hours } h { $minutes } min
 eta-paused = admissions are paused for now; you keep your place
 eta-draw = known once the places are drawn, when the doors open
 
+## Lengths of time, written out (how long a place is kept)
+
+time-hours = { $n ->
+    [one] { $n } hour
+   *[other] { $n } hours
+}
+time-minutes = { $n ->
+    [one] { $n } minute
+   *[other] { $n } minutes
+}
+time-seconds = { $n ->
+    [one] { $n } second
+   *[other] { $n } seconds
+}
+
 ## The status JSON's `message`, for apps
 
 status-queued = Your place in line: { $position }. Estimated wait: { $eta }
@@ -66,9 +97,11 @@ status-closed = { $room } is closed.
 ## Short pages: errors and refusals
 
 message-retry = { $seconds ->
-    [one] This page tries again in { $seconds } second.
-   *[other] This page tries again in { $seconds } seconds.
+    [one] You can try again in { $seconds } second.
+   *[other] You can try again in { $seconds } seconds.
 }
+# The link that loads the page again.
+message-try-again = Try again
 closed-title = { $room } is closed
 closed-text = It is not open now.
 # After the notice or closed-text, when a form was refused.
@@ -76,7 +109,7 @@ closed-not-sent = Nothing was sent.
 refused-title = You are in line
 refused-text = Your request was not sent to the site: you are in line, and the site takes visitors in turn. Nothing was submitted. Keep your place by opening this address again.
 unavailable-title = Please wait a moment
-unavailable-text = The waiting room is catching its breath. A place you already have in line is kept; this page tries again shortly.
+unavailable-text = The waiting room is catching its breath. A place you already have in line is kept; try again in a moment.
 timeout-title = The site is taking too long
 timeout-text = The site did not answer in time. Please try again in a moment.
 unreachable-title = The site is not reachable

@@ -14,6 +14,14 @@ waiting-why = { $order ->
    *[none] En este momento muchas personas intentan entrar. Para que el sitio siga funcionando para todos, dejamos pasar a los visitantes poco a poco.
 }
 waiting-keep-open = Mantenga esta página abierta: le hará avanzar por sí sola, y conservará su puesto si la recarga.
+waiting-close = Si cierra esta página, conservará su puesto en este navegador hasta { $ticket } después de entrar en la fila: vuelva a abrir esta dirección para continuar. Si le llega el turno mientras no está, vuelva en un plazo de { $turn } y entrará en cuanto quede una plaza libre.
+waiting-refreshing = Esta página se actualiza sola cada pocos segundos para hacerle avanzar.
+waiting-stop-refreshing = Dejar de actualizar
+waiting-still = Esta página ya no se actualiza sola, y usted conserva su puesto.
+waiting-check-now = Ver mi puesto ahora
+waiting-refresh-again = Volver a actualizar automáticamente
+waiting-other-tab = Este puesto en la fila se sigue ahora en otra pestaña de este navegador, así que esta pestaña ha dejado de comprobarlo. Puede cerrarla.
+waiting-follow-here = Seguirlo en esta pestaña
 waiting-opens = Apertura de puertas: { $time }. Tiempo restante: { $left }. Ya está en la fila: mantenga esta página abierta.
 waiting-shuffle = Al abrir las puertas, se sortean los puestos de todas las personas que ya están en la fila: llegar antes o después hasta ese momento no cambia nada, y recargar la página no cambia su sorteo. Quienes lleguen después de la apertura se colocan detrás.
 waiting-place-label = Su puesto en la fila
@@ -44,6 +52,21 @@ eta-hours = unas { $hours } h { $minutes } min
 eta-paused = la entrada está en pausa por ahora; conserva su puesto
 eta-draw = se sabrá cuando se sorteen los puestos, al abrir las puertas
 
+## Duraciones, escritas
+
+time-hours = { $n ->
+    [one] { $n } hora
+   *[other] { $n } horas
+}
+time-minutes = { $n ->
+    [one] { $n } minuto
+   *[other] { $n } minutos
+}
+time-seconds = { $n ->
+    [one] { $n } segundo
+   *[other] { $n } segundos
+}
+
 ## El campo `message` del JSON de estado, para aplicaciones
 
 status-queued = Su puesto en la fila: { $position }. Espera estimada: { $eta }
@@ -56,16 +79,17 @@ status-closed = Acceso cerrado: { $room }.
 ## Páginas breves: errores y rechazos
 
 message-retry = { $seconds ->
-    [one] Esta página volverá a intentarlo en { $seconds } segundo.
-   *[other] Esta página volverá a intentarlo en { $seconds } segundos.
+    [one] Puede volver a intentarlo dentro de { $seconds } segundo.
+   *[other] Puede volver a intentarlo dentro de { $seconds } segundos.
 }
+message-try-again = Volver a intentarlo
 closed-title = Acceso cerrado: { $room }
 closed-text = Ahora mismo no hay acceso.
 closed-not-sent = No se ha enviado nada.
 refused-title = Está en la fila
 refused-text = Su solicitud no se ha enviado al sitio: está en la fila, y el sitio atiende a los visitantes por turnos. No se ha enviado nada. Para conservar su puesto, vuelva a abrir esta dirección.
 unavailable-title = Espere un momento, por favor
-unavailable-text = La sala de espera necesita un momento. Si ya tiene un puesto en la fila, lo conserva; esta página volverá a intentarlo enseguida.
+unavailable-text = La sala de espera necesita un momento. Si ya tiene un puesto en la fila, lo conserva; vuelva a intentarlo en un momento.
 timeout-title = El sitio tarda demasiado
 timeout-text = El sitio no ha respondido a tiempo. Vuelva a intentarlo en un momento.
 unreachable-title = No se puede acceder al sitio

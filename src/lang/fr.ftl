@@ -15,6 +15,14 @@ waiting-why = { $order ->
    *[none] Beaucoup de personnes essaient d’entrer en ce moment. Pour que le site reste disponible pour tout le monde, nous faisons entrer les visiteurs petit à petit.
 }
 waiting-keep-open = Gardez cette page ouverte : elle vous fait avancer toute seule, et vous gardez votre place si vous la rechargez.
+waiting-close = Si vous fermez cette page, votre place est conservée dans ce navigateur jusqu’à { $ticket } après votre arrivée dans la file : rouvrez cette adresse pour continuer. Si votre tour arrive pendant votre absence, revenez dans les { $turn } et vous entrerez à la prochaine place libre.
+waiting-refreshing = Cette page s’actualise d’elle-même toutes les quelques secondes pour vous faire avancer.
+waiting-stop-refreshing = Arrêter l’actualisation
+waiting-still = Cette page ne s’actualise plus d’elle-même, et vous gardez votre place.
+waiting-check-now = Voir ma place maintenant
+waiting-refresh-again = Réactiver l’actualisation automatique
+waiting-other-tab = Cette place dans la file est désormais suivie dans un autre onglet de ce navigateur : cet onglet a cessé de la vérifier. Vous pouvez le fermer.
+waiting-follow-here = La suivre dans cet onglet
 waiting-opens = Ouverture des portes : { $time }. Temps restant : { $left }. Vous êtes déjà dans la file : gardez cette page ouverte.
 waiting-shuffle = À l’ouverture des portes, les places de toutes les personnes déjà dans la file sont tirées au sort : arriver tôt ou tard d’ici là ne change rien, et recharger la page ne change pas votre tirage. Les personnes arrivées après l’ouverture se placent derrière.
 waiting-place-label = Votre place dans la file
@@ -45,6 +53,21 @@ eta-hours = environ { $hours } h { $minutes } min
 eta-paused = les entrées sont suspendues pour le moment ; vous gardez votre place
 eta-draw = connue une fois les places tirées au sort, à l’ouverture des portes
 
+## Durées, en toutes lettres
+
+time-hours = { $n ->
+    [one] { $n } heure
+   *[other] { $n } heures
+}
+time-minutes = { $n ->
+    [one] { $n } minute
+   *[other] { $n } minutes
+}
+time-seconds = { $n ->
+    [one] { $n } seconde
+   *[other] { $n } secondes
+}
+
 ## Le champ `message` du JSON d’état, pour les applications
 
 status-queued = Votre place dans la file : { $position }. Attente estimée : { $eta }
@@ -57,16 +80,17 @@ status-closed = Accès fermé : { $room }.
 ## Pages courtes : erreurs et refus
 
 message-retry = { $seconds ->
-    [one] Cette page réessaie dans { $seconds } seconde.
-   *[other] Cette page réessaie dans { $seconds } secondes.
+    [one] Vous pourrez réessayer dans { $seconds } seconde.
+   *[other] Vous pourrez réessayer dans { $seconds } secondes.
 }
+message-try-again = Réessayer
 closed-title = Accès fermé : { $room }
 closed-text = Ce n’est pas ouvert pour le moment.
 closed-not-sent = Rien n’a été envoyé.
 refused-title = Vous êtes dans la file d’attente
 refused-text = Votre demande n’a pas été transmise au site : vous êtes dans la file, et le site accueille les visiteurs à tour de rôle. Rien n’a été envoyé. Pour garder votre place, rouvrez cette adresse.
 unavailable-title = Merci de patienter un instant
-unavailable-text = La salle d’attente reprend son souffle. Si vous avez déjà une place dans la file, vous la gardez ; cette page réessaie dans un instant.
+unavailable-text = La salle d’attente reprend son souffle. Si vous avez déjà une place dans la file, vous la gardez ; réessayez dans un instant.
 timeout-title = Le site met trop de temps à répondre
 timeout-text = Le site n’a pas répondu à temps. Veuillez réessayer dans un instant.
 unreachable-title = Le site est injoignable

@@ -67,15 +67,26 @@ fn plurals_and_numbers_in_each_language() {
     assert_eq!(eta("fr", Some(60)), "environ 1 minute");
     assert_eq!(eta("fr", Some(600)), "environ 10 minutes");
     assert_eq!(eta("de", Some(60)), "etwa 1 Minute");
-    assert_eq!(eta("de", Some(3 * 3600 + 60)), "etwa 3 Std. 1 Min.");
+    assert_eq!(eta("de", Some(3 * 3600 + 60)), "etwa 3 Std. 15 Min.");
+    assert_eq!(lang(&c, "de").left(3 * 3600 + 60), "etwa 3 Std. 1 Min.");
+    // How long a place is kept, never said longer than it is.
+    let kept = |tag: &str, s: u64| lang(&c, tag).duration(s);
+    assert_eq!(kept("en", 86_400), "24 hours");
+    assert_eq!(kept("en", 660), "11 minutes");
+    assert_eq!(kept("en", 119), "119 seconds");
+    assert_eq!(kept("en", 3_599 + 3_600), "119 minutes");
+    assert_eq!(kept("fr", 3_600), "1 heure");
+    assert_eq!(kept("de", 60 * 90), "90 Minuten");
+    assert_eq!(kept("nl", 86_400), "24 uur");
+    assert_eq!(kept("es", 61), "61 segundos");
     assert_eq!(eta("nl", Some(60)), "ongeveer 1 minuut");
     assert_eq!(eta("es", Some(60)), "alrededor de 1 minuto");
     assert_eq!(eta("es", Some(300)), "unos 5 minutos");
     assert_eq!(eta("nl", None), "wordt berekend…");
     assert_eq!(lang(&c, "es").eta(None, true), "unos segundos");
     let retry = |tag: &str, n: u64| lang(&c, tag).text1("message-retry", "seconds", n);
-    assert_eq!(retry("en", 1), "This page tries again in 1 second.");
-    assert_eq!(retry("de", 10), "Diese Seite versucht es in 10 Sekunden erneut.");
+    assert_eq!(retry("en", 1), "You can try again in 1 second.");
+    assert_eq!(retry("de", 10), "Sie können es in 10 Sekunden erneut versuchen.");
 }
 
 /// The page's script gets a template per plural category, which gives
