@@ -849,7 +849,15 @@ async fn internal_answer(
                 .filter(|t| is_local_path(t))
                 .unwrap_or(Cow::Borrowed("/"));
             let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
-            if let Some(room) = room {
+            // A link or redirect on another site would end the visitor's
+            // session (the cookie is SameSite=Lax, sent on a top-level
+            // navigation): a browser that says the request is cross-site
+            // is sent on without leaving.
+            let cross_site = req
+                .headers()
+                .get("sec-fetch-site")
+                .is_some_and(|v| v.as_bytes() == b"cross-site");
+            if let Some(room) = room.filter(|_| !cross_site) {
                 if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
                     end_session(app, &room, t.number, now, EndedBy::Leave).await;
                 }

@@ -670,3 +670,39 @@ async fn a_session_ends_at_max_session_however_busy() {
         1.0
     );
 }
+
+/// Another site cannot make a visitor leave: a link or redirect to
+/// `/_vestibule/leave` from elsewhere (the browser says cross-site) ends
+/// nothing; the site's own link does.
+#[tokio::test]
+async fn only_the_site_itself_can_make_a_visitor_leave() {
+    let h = Harness::start(&room(1)).await;
+    h.tick().await;
+    let a = h.visitor();
+    assert!(a.get("/register").await.reached_upstream());
+    let r = a
+        .send(
+            http::Method::GET,
+            "/_vestibule/leave?room=reg&return_to=/x",
+            &[("sec-fetch-site", "cross-site")],
+            Default::default(),
+        )
+        .await;
+    assert_eq!(r.status, http::StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), Some("/x"));
+    assert!(r.header("set-cookie").is_none(), "the cookie is kept");
+    h.tick_after(SEC).await;
+    assert_eq!(h.snapshot("reg").active, 1, "still inside");
+    assert!(a.get("/register").await.reached_upstream());
+    let r = a
+        .send(
+            http::Method::GET,
+            "/_vestibule/leave?room=reg",
+            &[("sec-fetch-site", "same-origin")],
+            Default::default(),
+        )
+        .await;
+    assert!(r.header("set-cookie").is_some());
+    h.tick_after(SEC).await;
+    assert_eq!(h.snapshot("reg").active, 0, "left");
+}
