@@ -844,32 +844,9 @@ async fn internal_answer(
             };
             status(app, &room, req, now, secure).await
         }
-        Internal::Leave => {
-            let target = query_param(req.uri().query(), "return_to")
-                .filter(|t| is_local_path(t))
-                .unwrap_or(Cow::Borrowed("/"));
-            let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
-            // A link or redirect on another site would end the visitor's
-            // session (the cookie is SameSite=Lax, sent on a top-level
-            // navigation): a browser that says the request is cross-site
-            // is sent on without leaving.
-            let cross_site = req
-                .headers()
-                .get("sec-fetch-site")
-                .is_some_and(|v| v.as_bytes() == b"cross-site");
-            if let Some(room) = room.filter(|_| !cross_site) {
-                if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
-                    end_session(app, &room, t.number, now, EndedBy::Leave).await;
-                }
-                resp.headers_mut()
-                    .append(header::SET_COOKIE, crate::cookie::clear(&room, secure));
-            }
-            let location = HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/"));
-            resp.headers_mut().insert(header::LOCATION, location);
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
+        // Boxed: leaving is rare, and this future is every status poll's
+        // too (its size is held by this module's tests).
+        Internal::Leave => Box::pin(leave(app, req, room, now, secure)).await,
         Internal::Unknown => app.message(
             StatusCode::NOT_FOUND,
             &Asked::of(req.uri().query(), req.headers()),
@@ -878,6 +855,41 @@ async fn internal_answer(
             prefers_json(req.headers()),
         ),
     }
+}
+
+/// `/_vestibule/leave`: ends the caller's session in `room` and sends
+/// them to `return_to` (a local path).
+async fn leave(
+    app: &App,
+    req: &Request<Incoming>,
+    room: Option<Arc<Room>>,
+    now: Millis,
+    secure: bool,
+) -> Response<Body> {
+    let target = query_param(req.uri().query(), "return_to")
+        .filter(|t| is_local_path(t))
+        .unwrap_or(Cow::Borrowed("/"));
+    let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
+    // A link or redirect on another site would end the visitor's session
+    // (the cookie is SameSite=Lax, sent on a top-level navigation): a
+    // browser that says the request is cross-site is sent on without
+    // leaving.
+    let cross_site = req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    if let Some(room) = room.filter(|_| !cross_site) {
+        if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
+            end_session(app, &room, t.number, now, EndedBy::Leave).await;
+        }
+        resp.headers_mut()
+            .append(header::SET_COOKIE, crate::cookie::clear(&room, secure));
+    }
+    let location = HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/"));
+    resp.headers_mut().insert(header::LOCATION, location);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// `GET /_vestibule/status`: where the caller's ticket stands, by the
