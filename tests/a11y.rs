@@ -269,8 +269,10 @@ impl Driver {
     }
 
     /// What a page must do beyond axe, at the widths and wishes set now:
-    /// no horizontal scrolling (WCAG 1.4.10) and, with reduced motion
-    /// asked for, nothing moving.
+    /// no horizontal scrolling (WCAG 1.4.10), a focus indicator of at
+    /// least 2 px on every link and button focused from the keyboard
+    /// (2.4.7, 2.4.11's spirit) and, with reduced motion asked for,
+    /// nothing moving.
     async fn layout_problems(&self, reduced_motion: bool) -> Vec<String> {
         let mut out = Vec::new();
         let v = self
@@ -287,6 +289,19 @@ impl Driver {
         }
         if reduced_motion && !v[2].as_array().unwrap().is_empty() {
             out.push(format!("animated despite prefers-reduced-motion: {}", v[2]));
+        }
+        // Focused with no pointer used, as from the keyboard, so
+        // :focus-visible applies.
+        let unfocused = self
+            .eval(
+                "Array.from(document.querySelectorAll('a[href], button')).filter(function (e) { \
+                   e.focus(); var s = getComputedStyle(e); var ok = document.activeElement === e \
+                     && s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; \
+                   e.blur(); return !ok; }).map(function (e) { return e.outerHTML.slice(0, 80); })",
+            )
+            .await;
+        if !unfocused.as_array().unwrap().is_empty() {
+            out.push(format!("no visible focus: {unfocused}"));
         }
         out
     }
