@@ -1235,7 +1235,7 @@ mod tests {
         let page = p.waiting(&drawn, 0, None);
         assert!(page.contains("<title>In line: place drawn at the opening"), "{page}");
         assert!(
-            page.contains(r#"<dd id="position">drawn when the doors open</dd>"#),
+            page.contains(r#"<dd id="position" class="words">drawn when the doors open</dd>"#),
             "{page}"
         );
         assert!(page.contains(DRAW_TEXT) && page.contains("drawn at random"), "{page}");

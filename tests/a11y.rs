@@ -22,6 +22,11 @@
 //! has loaded is execution enabled again, for axe alone: the page's
 //! scripts were skipped for good and stay so, and `window.stop()` cancels
 //! the pending meta refresh so the page holds still while axe reads it.
+//! Chromium lays a `<noscript>` out only while scripts cannot run, so
+//! once they can, its content (parsed, but no longer shown) would be
+//! invisible to axe's checks of colour and layout: the body's `<noscript>`
+//! elements are replaced by `<div>`s holding the same nodes, which the
+//! visitor without JavaScript sees laid out the same way.
 //!
 //! Skipped with a note when chromium or chromedriver is missing, unless
 //! `VESTIBULE_REQUIRE_BROWSER=1`.
@@ -65,6 +70,13 @@ const AXE_TAGS: [&str; 7] = [
     "wcag22aa",
     "best-practice",
 ];
+
+/// Shows what a `<noscript>` in the body holds as a visitor without
+/// JavaScript sees it, once scripts run again (see the module's comment).
+const UNWRAP_NOSCRIPT: &str = "document.querySelectorAll('body noscript').forEach(function (n) { \
+    var d = document.createElement('div'); \
+    while (n.firstChild) d.appendChild(n.firstChild); \
+    n.replaceWith(d); })";
 
 /// The widths checked: a phone and a desktop.
 const WIDTHS: [u32; 2] = [390, 1280];
@@ -215,7 +227,7 @@ impl Driver {
         if !javascript {
             self.cdp("Emulation.setScriptExecutionDisabled", json!({"value": false}))
                 .await;
-            self.eval("window.stop()").await;
+            self.eval(&format!("window.stop(); {UNWRAP_NOSCRIPT}")).await;
         }
         self.eval(AXE).await;
     }
@@ -257,8 +269,10 @@ impl Driver {
     }
 
     /// What a page must do beyond axe, at the widths and wishes set now:
-    /// no horizontal scrolling (WCAG 1.4.10) and, with reduced motion
-    /// asked for, nothing moving.
+    /// no horizontal scrolling (WCAG 1.4.10), a focus indicator of at
+    /// least 2 px on every link and button focused from the keyboard
+    /// (2.4.7, 2.4.11's spirit) and, with reduced motion asked for,
+    /// nothing moving.
     async fn layout_problems(&self, reduced_motion: bool) -> Vec<String> {
         let mut out = Vec::new();
         let v = self
@@ -275,6 +289,19 @@ impl Driver {
         }
         if reduced_motion && !v[2].as_array().unwrap().is_empty() {
             out.push(format!("animated despite prefers-reduced-motion: {}", v[2]));
+        }
+        // Focused with no pointer used, as from the keyboard, so
+        // :focus-visible applies.
+        let unfocused = self
+            .eval(
+                "Array.from(document.querySelectorAll('a[href], button')).filter(function (e) { \
+                   e.focus(); var s = getComputedStyle(e); var ok = document.activeElement === e \
+                     && s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; \
+                   e.blur(); return !ok; }).map(function (e) { return e.outerHTML.slice(0, 80); })",
+            )
+            .await;
+        if !unfocused.as_array().unwrap().is_empty() {
+            out.push(format!("no visible focus: {unfocused}"));
         }
         out
     }
@@ -525,14 +552,16 @@ async fn every_page_passes_axe_in_every_language_width_and_colour() {
             // answered there, and only there.
             let stoppable = !javascript
                 && browser
-                    .eval("!!document.querySelector('noscript a[href$=\"vst_refresh=off\"]') && !!document.querySelector('meta[http-equiv=refresh]')")
+                    .eval("!!document.querySelector('#refreshing a[href$=\"vst_refresh=off\"]') && !!document.querySelector('meta[http-equiv=refresh]')")
                     .await
                     .as_bool()
                     .unwrap();
             if polls.is_some() {
-                // The `<noscript>` block is live exactly when scripts are
-                // off: the two passes saw the page as each visitor does.
-                let noscript = browser.eval("!!document.getElementById('refreshing')").await;
+                // The `<noscript>` block is there and shown exactly when
+                // scripts are off: each pass sees the page as its visitor.
+                let noscript = browser
+                    .eval("(function () { var e = document.getElementById('refreshing'); return !!e && e.offsetHeight > 0; })()")
+                    .await;
                 assert_eq!(noscript, json!(!javascript), "{what}, {js}");
             }
             if what.contains("not refreshing") {
