@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
-use http::Uri;
+use http::{HeaderValue, Uri};
 
 pub use crate::schedule::{Event, RoomMode};
 
@@ -60,6 +60,9 @@ pub mod raw {
         pub cert_file: Option<String>,
         pub key_file: Option<String>,
         pub redirect_http: Option<bool>,
+        pub hsts: Option<String>,
+        pub hsts_include_subdomains: Option<bool>,
+        pub hsts_preload: Option<bool>,
         #[serde(default)]
         pub cert: Vec<Cert>,
     }
@@ -352,6 +355,9 @@ pub struct TlsConfig {
     pub listen: SocketAddr,
     /// The plain listener (`[server] listen`) answers 308 to https.
     pub redirect_http: bool,
+    /// The `Strict-Transport-Security` value every answer of the TLS
+    /// listener carries (replacing the backend's), when one is set.
+    pub hsts: Option<HeaderValue>,
     /// Certificates; the first is served to clients that name no host,
     /// or one no certificate is for.
     pub certs: Vec<CertConfig>,
@@ -924,6 +930,9 @@ const TLS_KEYS: &[(&str, Kind)] = {
         ("cert_file", Text),
         ("key_file", Text),
         ("redirect_http", Flag),
+        ("hsts", Duration),
+        ("hsts_include_subdomains", Flag),
+        ("hsts_preload", Flag),
         (
             "cert",
             Tables(
@@ -1123,6 +1132,8 @@ pub const MAX_ACTIVE_STREAMS: usize = 64;
 /// No duration setting needs more; bounding them keeps the arithmetic on
 /// them (ticks times counts, now plus a TTL) far from overflow.
 const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The shortest `max-age` browsers' HSTS preload lists accept: a year.
+const HSTS_PRELOAD_MIN_AGE: u64 = 365 * 24 * 3600;
 
 /// The line that sets `key` (`server.tick`, `room[1].capacity`), looking
 /// only inside the right table: the n-th `[[room]]`, or `[server]`.
@@ -1779,6 +1790,7 @@ impl Validator<'_> {
     fn tls(&mut self, t: Option<raw::Tls>, base: &Path) -> Option<Option<TlsConfig>> {
         let Some(t) = t else { return Some(None) };
         let listen = self.addr("server.tls.listen", t.listen.as_deref(), defaults::TLS_LISTEN)?;
+        let hsts = self.hsts(&t);
         let mut certs = Vec::new();
         let mut ok = true;
         match (t.cert_file, t.key_file) {
@@ -1837,8 +1849,58 @@ impl Validator<'_> {
         ok.then_some(Some(TlsConfig {
             listen,
             redirect_http: t.redirect_http.unwrap_or(false),
+            hsts,
             certs,
         }))
+    }
+
+    /// `hsts`, `hsts_include_subdomains`, `hsts_preload` of `[server.tls]`
+    /// as one `Strict-Transport-Security` value (RFC 6797).
+    fn hsts(&mut self, t: &raw::Tls) -> Option<HeaderValue> {
+        let (subdomains, preload) = (t.hsts_include_subdomains, t.hsts_preload);
+        let Some(text) = &t.hsts else {
+            for (key, set) in [
+                ("hsts_include_subdomains", subdomains.is_some()),
+                ("hsts_preload", preload.is_some()),
+            ] {
+                if set {
+                    self.problem(
+                        &format!("server.tls.{key}"),
+                        "needs hsts",
+                        Some("set hsts to how long browsers keep to https, e.g. hsts = \"365d\"".into()),
+                    );
+                }
+            }
+            return None;
+        };
+        let max_age = match humantime::parse_duration(text) {
+            Ok(d) => d.as_secs(),
+            Err(e) => {
+                self.problem(
+                    "server.tls.hsts",
+                    format!("{text:?} is not a duration ({e})"),
+                    Some("write how long browsers keep to https, like \"365d\"; \"0s\" tells them to forget".into()),
+                );
+                return None;
+            }
+        };
+        let (subdomains, preload) = (subdomains.unwrap_or(false), preload.unwrap_or(false));
+        if preload && (!subdomains || max_age < HSTS_PRELOAD_MIN_AGE) {
+            self.problem(
+                "server.tls.hsts_preload",
+                "needs hsts of a year or more and hsts_include_subdomains = true",
+                Some("browsers' preload lists take a site only with both (hstspreload.org)".into()),
+            );
+            return None;
+        }
+        let mut value = format!("max-age={max_age}");
+        if subdomains {
+            value.push_str("; includeSubDomains");
+        }
+        if preload {
+            value.push_str("; preload");
+        }
+        Some(HeaderValue::from_str(&value).expect("digits and fixed words make a header value"))
     }
 
     fn upstream_tls(&mut self, s: &raw::Server, base: &Path) -> UpstreamTls {

@@ -127,7 +127,11 @@ fn check(path: &std::path::Path) -> ExitCode {
             }
             if let Some(t) = &cfg.server.tls {
                 let redirect = if t.redirect_http { ", plain HTTP redirected" } else { "" };
-                println!("TLS on {}{redirect}:", t.listen);
+                let hsts = match &t.hsts {
+                    Some(v) => format!(", Strict-Transport-Security: {}", v.to_str().unwrap_or_default()),
+                    None => String::new(),
+                };
+                println!("TLS on {}{redirect}{hsts}:", t.listen);
                 if let Ok(certs) = vestibule::tls::Certs::load(t) {
                     let now = vestibule::tls::now_unix();
                     for p in certs.pairs() {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::Request;
+use hyper::{header, Request};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use prometheus::IntCounter;
@@ -181,6 +181,7 @@ pub async fn serve_public(
         .max_header_list_size(u32::try_from(s.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(s.http2_max_streams)
         .max_send_buf_size(HTTP2_SEND_BUFFER);
+    let secure = tls.is_some();
     let bounds = Bounds {
         grace,
         limits: Limits {
@@ -208,7 +209,19 @@ pub async fn serve_public(
                     return Box::pin(std::future::ready(resp)) as gate::BoxResponse;
                 }
             }
-            gate::handle(app.clone(), req, peer)
+            let answer = gate::handle(app.clone(), req, peer);
+            // Read per request: the value follows the file.
+            let hsts = secure
+                .then(|| app.live.load().config.server.tls.as_ref()?.hsts.clone())
+                .flatten();
+            match hsts {
+                None => answer,
+                Some(v) => Box::pin(async move {
+                    let mut resp = answer.await;
+                    resp.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, v);
+                    resp
+                }),
+            }
         },
     )
     .await

@@ -629,6 +629,7 @@ mod tests {
         let cfg = TlsConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             redirect_http: false,
+            hsts: None,
             certs: vec![CertConfig {
                 hosts: Vec::new(),
                 cert_file: c.clone(),

@@ -365,6 +365,104 @@ async fn the_plain_listener_redirects_to_https_but_for_vestibules_own_paths_and_
 }
 
 #[tokio::test]
+async fn every_tls_answer_carries_hsts_as_the_file_says_and_no_plain_one_does() {
+    let pki = Pki::new();
+    let (c, k) = pki.leaf(&["tickets.example.test"], "site");
+    let tls = |hsts: &str| format!("cert_file = {c:?}\nkey_file = {k:?}\n{hsts}");
+    let text = tls_file(&tls("hsts = \"365d\"\nhsts_include_subdomains = true\n"), 1);
+    let h = Harness::from_file(Upstream::start().await, pki.dir.path(), &text).await;
+    let addr = h.running.tls_addr.unwrap();
+    let connect = async || {
+        let (io, _, _) = handshake(&pki, addr, "tickets.example.test", &[b"http/1.1"])
+            .await
+            .unwrap();
+        h1(io).await
+    };
+    let sts = |headers: &http::HeaderMap| {
+        headers
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let year = Some("max-age=31536000; includeSubDomains".to_string());
+
+    // Forwarded (the backend's own policy replaced), the waiting page of
+    // a full room, the status JSON, vestibule's own 404: all carry it.
+    let mut first = connect().await;
+    let (status, headers, body) = get(&mut first, "tickets.example.test", "/register?sts=backend").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(sts(&headers), year);
+    assert_eq!(headers.get_all("strict-transport-security").iter().count(), 1);
+    let mut second = connect().await;
+    let (status, headers, _) = get(&mut second, "tickets.example.test", "/register").await;
+    assert_eq!(status, StatusCode::OK, "a full room's waiting page");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(sts(&headers), year);
+    let (_, headers, _) = get(
+        &mut second,
+        "tickets.example.test",
+        "/_vestibule/status?room=registration",
+    )
+    .await;
+    assert_eq!(sts(&headers), year);
+    let (status, headers, _) = get(&mut second, "tickets.example.test", "/_vestibule/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(sts(&headers), year);
+
+    // Never over plain HTTP: browsers ignore it there, and it is not ours
+    // to add to the backend's plain answers.
+    let r = h.visitor().get("/elsewhere").await;
+    assert!(r.reached_upstream());
+    assert_eq!(r.header("strict-transport-security"), None);
+    let r = h.visitor().get("/elsewhere?sts=backend").await;
+    assert_eq!(r.header("strict-transport-security"), Some("max-age=60"));
+
+    // Backing out: "0s" tells browsers to forget, live from the file.
+    std::fs::write(
+        pki.dir.path().join("vestibule.toml"),
+        text.replace("hsts = \"365d\"\nhsts_include_subdomains = true\n", "hsts = \"0s\"\n")
+            .replace("{upstream}", &h.upstream.addr.to_string()),
+    )
+    .unwrap();
+    let r = h
+        .admin()
+        .send(http::Method::POST, "/api/reload", &[], Bytes::new())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let (_, headers, _) = get(&mut first, "tickets.example.test", "/elsewhere").await;
+    assert_eq!(sts(&headers).as_deref(), Some("max-age=0"));
+}
+
+#[test]
+fn hsts_settings_that_browsers_would_not_take_are_config_problems() {
+    let problems = |tls: &str| {
+        let text = tls_file(&format!("cert_file = \"c.pem\"\nkey_file = \"k.pem\"\n{tls}"), 1)
+            .replace("{upstream}", "127.0.0.1:9");
+        match vestibule::config::Config::parse(&text, Path::new("."), "t") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    };
+    assert_eq!(
+        problems("hsts = \"2y\"\nhsts_include_subdomains = true\nhsts_preload = true\n"),
+        ""
+    );
+    let e = problems("hsts = \"30d\"\nhsts_include_subdomains = true\nhsts_preload = true\n");
+    assert!(
+        e.contains("server.tls.hsts_preload") && e.contains("a year or more"),
+        "{e}"
+    );
+    let e = problems("hsts = \"365d\"\nhsts_preload = true\n");
+    assert!(e.contains("server.tls.hsts_preload"), "{e}");
+    let e = problems("hsts = \"a year\"\n");
+    assert!(e.contains("server.tls.hsts") && e.contains("not a duration"), "{e}");
+    let e = problems("hsts_include_subdomains = true\n");
+    assert!(
+        e.contains("server.tls.hsts_include_subdomains") && e.contains("needs hsts"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn a_broken_certificate_stops_the_start_with_the_file_named() {
     let pki = Pki::new();
     let (c, _) = pki.leaf(&["a.example.test"], "a");
