@@ -27,7 +27,9 @@ use crate::clock::Millis;
 use crate::config::{RoomMode, Upstream};
 use crate::cookie::cookies;
 use crate::failover::LOCAL_BIT;
-use crate::http::{is_local_path, json_response, prefers_json, query_param, request_host, respond, Peer};
+use crate::http::{
+    from_another_site, is_local_path, json_response, prefers_json, query_param, request_host, respond, Peer,
+};
 use crate::lang::{Asked, Hint};
 use crate::metrics::{ClientErrorKind, EndedBy, Outcome, RoomMetrics};
 use crate::page::{self, Message, Waiting};
@@ -871,13 +873,9 @@ async fn leave(
         .unwrap_or(Cow::Borrowed("/"));
     let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
     // A link or redirect on another site would end the visitor's session
-    // (the cookie is SameSite=Lax, sent on a top-level navigation): a
-    // browser that says the request is cross-site is sent on without
-    // leaving.
-    let cross_site = req
-        .headers()
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    // (the cookie is SameSite=Lax, sent on a top-level navigation): such
+    // a request is sent on without leaving.
+    let cross_site = from_another_site(req);
     if let Some(room) = room.filter(|_| !cross_site) {
         if let Some(t) = app.token(&room, req.headers(), now).filter(|t| t.kind == Kind::Session) {
             end_session(app, &room, t.number, now, EndedBy::Leave).await;

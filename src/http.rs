@@ -34,6 +34,41 @@ pub fn request_host<B>(req: &http::Request<B>) -> Option<&str> {
     }
 }
 
+/// A host as written in a `Host` header, without its port: `example.com`
+/// of `example.com:8080`, `[::1]` of `[::1]:8080`.
+fn without_port(h: &str) -> &str {
+    match h.rsplit_once(':') {
+        Some((name, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+        _ => h,
+    }
+}
+
+/// Whether a browser sent this request from a page of another site, so
+/// that it must not act for the visitor (a link elsewhere ending their
+/// session). Browsers with Fetch Metadata say so in `Sec-Fetch-Site`;
+/// for older ones (Safari before 16.4), an `Origin` or else a `Referer`
+/// naming another host than the request's counts as another site (so a
+/// sibling subdomain counts too), and one that cannot be read counts as
+/// another site. A request with neither, as from a typed address or a
+/// bookmark, is not.
+pub fn from_another_site<B>(req: &http::Request<B>) -> bool {
+    let h = req.headers();
+    if let Some(site) = h.get("sec-fetch-site") {
+        return site.as_bytes() == b"cross-site";
+    }
+    let Some(from) = h.get(header::ORIGIN).or_else(|| h.get(header::REFERER)) else {
+        return false;
+    };
+    let from = from.to_str().ok().and_then(|s| s.parse::<http::Uri>().ok());
+    match (
+        from.as_ref().and_then(http::Uri::host),
+        request_host(req).map(without_port),
+    ) {
+        (Some(from), Some(here)) => !from.eq_ignore_ascii_case(here),
+        _ => true,
+    }
+}
+
 /// The answer of a plain listener whose site is on TLS: `308` to the
 /// same host and path on https (on `port`, named unless 443), keeping the
 /// method and body. `None` for what stays on plain HTTP: vestibule's own
@@ -46,10 +81,7 @@ pub fn https_redirect<B>(req: &http::Request<B>, port: u16) -> Option<Response<B
     if path == "*" || path.starts_with("/_vestibule/") || path.starts_with("/.well-known/acme-challenge/") {
         return None;
     }
-    let host = request_host(req).map(|h| match h.rsplit_once(':') {
-        Some((name, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
-        _ => h,
-    });
+    let host = request_host(req).map(without_port);
     // A name or an address, nothing a Location could be bent with.
     let host = host.filter(|h| {
         !h.is_empty()
@@ -172,6 +204,37 @@ mod tests {
         );
         assert_eq!(query_param(Some("room=reg"), "x"), None);
         assert_eq!(percent_decode("%zz%2"), "%zz%2");
+    }
+
+    #[test]
+    fn another_site_by_fetch_metadata_else_by_origin_or_referer() {
+        let req = |host: &str, headers: &[(&str, &str)]| {
+            let mut b = http::Request::get("/_vestibule/leave").header("host", host);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            b.body(()).unwrap()
+        };
+        let own = [
+            ("example.com", vec![]),
+            ("example.com:8080", vec![("referer", "https://EXAMPLE.com/done?x=1")]),
+            ("[::1]:8080", vec![("origin", "http://[::1]:8080")]),
+            ("example.com", vec![("sec-fetch-site", "same-site"), ("origin", "https://evil.test")]),
+            ("example.com", vec![("sec-fetch-site", "none")]),
+        ];
+        for (host, headers) in own {
+            assert!(!from_another_site(&req(host, &headers)), "{host} {headers:?}");
+        }
+        let elsewhere = [
+            ("example.com", vec![("sec-fetch-site", "cross-site")]),
+            ("example.com", vec![("referer", "https://evil.test/example.com")]),
+            ("example.com", vec![("referer", "https://www.example.com/")]),
+            ("example.com", vec![("origin", "null")]),
+            ("example.com", vec![("referer", "not a url")]),
+        ];
+        for (host, headers) in elsewhere {
+            assert!(from_another_site(&req(host, &headers)), "{host} {headers:?}");
+        }
     }
 
     #[test]

@@ -694,15 +694,50 @@ async fn only_the_site_itself_can_make_a_visitor_leave() {
     h.tick_after(SEC).await;
     assert_eq!(h.snapshot("reg").active, 1, "still inside");
     assert!(a.get("/register").await.reached_upstream());
+    // A browser without Fetch Metadata: another host in Referer or Origin
+    // (or one that cannot be read) is another site.
+    let here = format!("http://{}", h.running.addrs[0]);
+    for elsewhere in [
+        ("referer", "https://evil.test/page"),
+        ("origin", "https://evil.test"),
+        ("origin", "null"),
+        ("referer", "not a url"),
+    ] {
+        let r = a
+            .send(
+                http::Method::GET,
+                "/_vestibule/leave?room=reg",
+                &[elsewhere],
+                Default::default(),
+            )
+            .await;
+        assert_eq!(r.status, http::StatusCode::SEE_OTHER);
+        assert!(r.header("set-cookie").is_none(), "{elsewhere:?}: the cookie is kept");
+    }
+    h.tick_after(SEC).await;
+    assert_eq!(h.snapshot("reg").active, 1, "still inside");
     let r = a
         .send(
             http::Method::GET,
             "/_vestibule/leave?room=reg",
-            &[("sec-fetch-site", "same-origin")],
+            &[("referer", &format!("{here}/register/done"))],
             Default::default(),
         )
         .await;
-    assert!(r.header("set-cookie").is_some());
+    assert!(r.header("set-cookie").is_some(), "the site's own page, by Referer");
+    h.tick_after(SEC).await;
+    assert_eq!(h.snapshot("reg").active, 0, "left");
+
+    assert!(a.get("/register").await.reached_upstream());
+    let r = a
+        .send(
+            http::Method::GET,
+            "/_vestibule/leave?room=reg",
+            &[("sec-fetch-site", "same-origin"), ("referer", "https://evil.test/")],
+            Default::default(),
+        )
+        .await;
+    assert!(r.header("set-cookie").is_some(), "Fetch Metadata, where sent, decides");
     h.tick_after(SEC).await;
     assert_eq!(h.snapshot("reg").active, 0, "left");
 }
