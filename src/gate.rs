@@ -340,7 +340,7 @@ async fn walk(
                 });
             }
             Step::Unavailable => {
-                let resp = store_unavailable(app, &req);
+                let resp = store_unavailable(app, &req, prefers_json(req.headers()));
                 return noted(app, resp, || Note::room(room, "unavailable", who(t, None, None)));
             }
             Step::Closed => {
@@ -377,6 +377,9 @@ fn closed(app: &App, room: &Room, asking: Asking, req: &Request<Incoming>) -> Re
         let mut r = json_response(status, body);
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(s) = retry {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         return r;
     }
     let m = Message::Closed {
@@ -782,15 +785,15 @@ fn in_line(
     resp
 }
 
-/// The answer while the store cannot decide: wait and try again. Counted
-/// and logged by [`store_failed`].
-fn store_unavailable(app: &App, req: &Request<Incoming>) -> Response<Body> {
+/// The answer while the store cannot decide: wait and try again, in JSON
+/// when `json`. Counted and logged by [`store_failed`].
+fn store_unavailable(app: &App, req: &Request<Incoming>, json: bool) -> Response<Body> {
     app.message(
         StatusCode::SERVICE_UNAVAILABLE,
         &Asked::of(req.uri().query(), req.headers()),
         &Message::Unavailable,
         Some(5),
-        prefers_json(req.headers()),
+        json,
     )
 }
 
@@ -956,7 +959,8 @@ async fn status(app: &App, room: &Room, req: &Request<Incoming>, now: Millis, se
             // The ticket is void: a page load would make a new visitor.
             Step::Arrive => return not_known("ticket not known"),
             Step::Closed => return closed(app, room, Asking::Status, req),
-            Step::Unavailable => return store_unavailable(app, req),
+            // The status endpoint answers JSON whatever the client accepts.
+            Step::Unavailable => return store_unavailable(app, req, true),
             Step::Refuse(_) => unreachable!("a status poll waits, it is not refused"),
             question => ask(app, room, Some(&t), Asking::Status, now, question).await,
         };

@@ -477,16 +477,22 @@ async fn real_answers_match_the_spec_and_the_spec_is_covered() {
         (Some("closed"), Some("closed"))
     );
     let newcomer = h.visitor();
-    let j = c.check(PAGE, "get", &newcomer.get_json("/register").await);
+    let r = newcomer.get_json("/register").await;
+    let j = c.check(PAGE, "get", &r);
     assert_eq!(
         (j["state"].as_str(), j["notice"].as_str()),
         (Some("closed"), Some("Doors close at 22:00."))
     );
+    let when = j["poll_after_seconds"].to_string();
+    assert_eq!(r.header("retry-after"), Some(when.as_str()), "when to look again");
     let r = json_post(&newcomer, "/register").await;
     let j = c.check(PAGE, "post", &r);
     assert_eq!((r.status.as_u16(), j["state"].as_str()), (403, Some("closed")));
-    let j = c.check(STATUS, "get", &cv.get_json("/_vestibule/status?room=reg").await);
+    assert_eq!(r.header("retry-after"), None, "a refused form is not to be sent again");
+    let r = cv.get_json("/_vestibule/status?room=reg").await;
+    let j = c.check(STATUS, "get", &r);
     assert_eq!(j["state"], "closed", "{j}");
+    assert_eq!(r.header("retry-after"), Some(when.as_str()));
     let j = c.check(
         STATUS,
         "get",
@@ -710,6 +716,11 @@ async fn real_answers_match_the_spec_and_the_spec_is_covered() {
     c.check(STATUS, "get", &r);
     let r = s.get("/_vestibule/status?room=reg").await;
     assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json"),
+        "the status endpoint answers JSON whatever the client accepts"
+    );
     c.check(STATUS, "get", &r);
     let r = h.visitor().get_json("/register").await;
     assert_eq!(r.status, 503, "{}", r.text());
