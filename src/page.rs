@@ -1322,16 +1322,15 @@ mod tests {
 
     #[test]
     fn bad_custom_template_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("vst-page-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("bad.html");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("bad.html");
         std::fs::write(&f, "{% if %}").unwrap();
         assert!(matches!(
             Pages::new(Some(&f), Arc::new(Catalog::built_in())),
             Err(PageError::Template { .. })
         ));
         assert!(matches!(
-            Pages::new(Some(&dir.join("missing.html")), Arc::new(Catalog::built_in())),
+            Pages::new(Some(&dir.path().join("missing.html")), Arc::new(Catalog::built_in())),
             Err(PageError::Read { .. })
         ));
     }

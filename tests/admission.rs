@@ -430,9 +430,8 @@ async fn waiting_and_admitted_visitors_cost_no_store_round_trip() {
 
 #[tokio::test]
 async fn an_operator_template_replaces_the_waiting_page() {
-    let dir = std::env::temp_dir().join(format!("vst-template-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let tpl = dir.join("waiting.html");
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("waiting.html");
     std::fs::write(
         &tpl,
         "<title>{{ site_name }}</title><p id=pos>Place {{ position }} in {{ room_title }}</p>\
@@ -457,7 +456,6 @@ async fn an_operator_template_replaces_the_waiting_page() {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     // JSON clients are not affected by the template.
     assert_eq!(h.visitor().get_json("/register").await.json()["position"], 2);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]

@@ -12,10 +12,9 @@ use support::{position, Visitor};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
 
-fn write(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("vst-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+/// Writes `name` into `dir` (each test's own, removed when it ends).
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join(name);
     std::fs::write(&p, text).unwrap();
     p
 }
@@ -43,7 +42,9 @@ fn check_accepts_the_shipped_config_with_a_summary() {
 
 #[test]
 fn check_reports_every_problem_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
     let p = write(
+        &dir,
         "bad.toml",
         "[server]\nupstream = \"http://127.0.0.1:1\"\ntick = \"fast\"\n[[room]]\nname = \"Reg\"\npaths = [\"x\"]\n",
     );
@@ -58,7 +59,9 @@ fn check_reports_every_problem_and_fails() {
 
 #[test]
 fn check_refuses_an_open_admin_api_and_checks_the_files_it_names() {
+    let dir = tempfile::tempdir().unwrap();
     let p = write(
+        &dir,
         "open-admin.toml",
         "[server]\nupstream = \"http://127.0.0.1:1\"\nadmin_listen = \"0.0.0.0:9090\"\n",
     );
@@ -71,8 +74,9 @@ fn check_refuses_an_open_admin_api_and_checks_the_files_it_names() {
     );
 
     // Valid keys, but the files they name are missing or unusable.
-    write("short-token", "abc\n");
+    write(&dir, "short-token", "abc\n");
     let p = write(
+        &dir,
         "missing-files.toml",
         "[server]\nupstream = \"http://127.0.0.1:1\"\nadmin_listen = \"0.0.0.0:9090\"\n\
          admin_token_file = \"short-token\"\n[token]\nsecret_file = \"no-such-secret\"\n\
@@ -94,7 +98,9 @@ fn check_refuses_an_open_admin_api_and_checks_the_files_it_names() {
 
 #[test]
 fn running_with_a_bad_config_exits_64_without_serving() {
+    let dir = tempfile::tempdir().unwrap();
     let p = write(
+        &dir,
         "typo.toml",
         "[server]\nupstream = \"http://127.0.0.1:1\"\nlisten_addr = \"0.0.0.0:80\"\n",
     );
@@ -181,7 +187,8 @@ async fn the_demo_shows_the_third_visitor_the_line() {
 fn a_shared_store_without_a_shared_secret_is_refused() {
     let redis = "[server]\nupstream = \"http://127.0.0.1:1\"\nlisten = \"127.0.0.1:0\"\n\
                  admin_listen = \"127.0.0.1:0\"\n\n[store]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:1\"\n";
-    let p = write("shared-no-secret.toml", redis);
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "shared-no-secret.toml", redis);
     let check = Command::new(BIN)
         .args(["check", "--config"])
         .arg(&p)
@@ -217,7 +224,9 @@ fn a_shared_store_without_a_shared_secret_is_refused() {
 /// `line 29: (syntax): invalid type: string "five", expected i64`).
 #[test]
 fn check_lists_type_errors_and_unknown_keys_with_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
     let p = write(
+        &dir,
         "kinds.toml",
         "[server]\n\
          upstream = \"http://127.0.0.1:1\"\n\
@@ -269,7 +278,9 @@ fn check_lists_type_errors_and_unknown_keys_with_the_rest() {
 fn check_prints_the_schedule_and_refuses_a_time_without_its_offset() {
     let room = "[server]\nupstream = \"http://127.0.0.1:1\"\n[store]\nstate_file = \"s.json\"\n\
                 [[room]]\nname = \"reg\"\npaths = [\"/register\"]\ncapacity = 5\n";
+    let dir = tempfile::tempdir().unwrap();
     let p = write(
+        &dir,
         "events.toml",
         &format!(
             "{room}[[room.event]]\nname = \"long-ago\"\nopens_at = \"2020-01-01T20:00:00+01:00\"\n\
@@ -285,6 +296,7 @@ fn check_prints_the_schedule_and_refuses_a_time_without_its_offset() {
     assert!(s.contains("far-off: line opens in "), "{s}");
     assert!(s.contains("(2099-12-10 19:00:00 UTC)"), "the opening, in UTC: {s}");
     let p = write(
+        &dir,
         "no-offset.toml",
         &format!("{room}[[room.event]]\nname = \"e\"\nopens_at = \"2099-12-10T20:00:00\"\n"),
     );
