@@ -1134,6 +1134,9 @@ pub const MAX_ACTIVE_STREAMS: usize = 64;
 const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The shortest `max-age` browsers' HSTS preload lists accept: a year.
 const HSTS_PRELOAD_MIN_AGE: u64 = 365 * 24 * 3600;
+/// The longest `hsts`: two years (`"2y"`, of 365.25 days), what the
+/// preload list recommends; Chrome keeps a policy a year at most.
+const HSTS_MAX_AGE: Duration = Duration::from_secs(2 * 31_557_600);
 
 /// The line that sets `key` (`server.tick`, `room[1].capacity`), looking
 /// only inside the right table: the n-th `[[room]]`, or `[server]`.
@@ -1857,12 +1860,12 @@ impl Validator<'_> {
     /// `hsts`, `hsts_include_subdomains`, `hsts_preload` of `[server.tls]`
     /// as one `Strict-Transport-Security` value (RFC 6797).
     fn hsts(&mut self, t: &raw::Tls) -> Option<HeaderValue> {
-        let (subdomains, preload) = (t.hsts_include_subdomains, t.hsts_preload);
+        let (subdomains, preload) = (
+            t.hsts_include_subdomains.unwrap_or(false),
+            t.hsts_preload.unwrap_or(false),
+        );
         let Some(text) = &t.hsts else {
-            for (key, set) in [
-                ("hsts_include_subdomains", subdomains.is_some()),
-                ("hsts_preload", preload.is_some()),
-            ] {
+            for (key, set) in [("hsts_include_subdomains", subdomains), ("hsts_preload", preload)] {
                 if set {
                     self.problem(
                         &format!("server.tls.{key}"),
@@ -1874,6 +1877,14 @@ impl Validator<'_> {
             return None;
         };
         let max_age = match humantime::parse_duration(text) {
+            Ok(d) if d > HSTS_MAX_AGE || (d < Duration::from_secs(1) && !d.is_zero()) => {
+                self.problem(
+                    "server.tls.hsts",
+                    format!("{text:?} is out of range"),
+                    Some("use \"0s\" (browsers forget), or 1s up to \"2y\"; a year is usual".into()),
+                );
+                return None;
+            }
             Ok(d) => d.as_secs(),
             Err(e) => {
                 self.problem(
@@ -1884,7 +1895,6 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let (subdomains, preload) = (subdomains.unwrap_or(false), preload.unwrap_or(false));
         if preload && (!subdomains || max_age < HSTS_PRELOAD_MIN_AGE) {
             self.problem(
                 "server.tls.hsts_preload",

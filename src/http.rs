@@ -45,19 +45,25 @@ fn without_port(h: &str) -> &str {
 
 /// Whether a browser sent this request from a page of another site, so
 /// that it must not act for the visitor (a link elsewhere ending their
-/// session). Browsers with Fetch Metadata say so in `Sec-Fetch-Site`;
-/// for older ones (Safari before 16.4), an `Origin` or else a `Referer`
-/// naming another host than the request's counts as another site (so a
-/// sibling subdomain counts too), and one that cannot be read counts as
-/// another site. A request with neither, as from a typed address or a
-/// bookmark, is not.
+/// session). Browsers with Fetch Metadata say so in `Sec-Fetch-Site`.
+/// For older ones (Safari before 16.4), an `Origin` or else a `Referer`
+/// must name the request's own host: another host (a sibling subdomain
+/// too) or one that cannot be read counts as another site. With neither,
+/// a browser's navigation (it takes `text/html`) counts as another site,
+/// since the page it came from may have held its Referer back
+/// (`rel=noreferrer`, an https page linking to http); a client that
+/// takes no HTML (an app's own request) is taken at its word: no other
+/// site can make it send the visitor's cookie.
 pub fn from_another_site<B>(req: &http::Request<B>) -> bool {
     let h = req.headers();
     if let Some(site) = h.get("sec-fetch-site") {
         return site.as_bytes() == b"cross-site";
     }
     let Some(from) = h.get(header::ORIGIN).or_else(|| h.get(header::REFERER)) else {
-        return false;
+        return h
+            .get_all(header::ACCEPT)
+            .iter()
+            .any(|v| v.as_bytes().windows(9).any(|w| w.eq_ignore_ascii_case(b"text/html")));
     };
     let from = from.to_str().ok().and_then(|s| s.parse::<http::Uri>().ok());
     match (
@@ -217,9 +223,13 @@ mod tests {
         };
         let own = [
             ("example.com", vec![]),
+            ("example.com", vec![("accept", "application/json")]),
             ("example.com:8080", vec![("referer", "https://EXAMPLE.com/done?x=1")]),
             ("[::1]:8080", vec![("origin", "http://[::1]:8080")]),
-            ("example.com", vec![("sec-fetch-site", "same-site"), ("origin", "https://evil.test")]),
+            (
+                "example.com",
+                vec![("sec-fetch-site", "same-site"), ("origin", "https://evil.test")],
+            ),
             ("example.com", vec![("sec-fetch-site", "none")]),
         ];
         for (host, headers) in own {
@@ -231,6 +241,11 @@ mod tests {
             ("example.com", vec![("referer", "https://www.example.com/")]),
             ("example.com", vec![("origin", "null")]),
             ("example.com", vec![("referer", "not a url")]),
+            (
+                "example.com",
+                vec![("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+            ),
+            ("example.com", vec![("accept", "TEXT/HTML")]),
         ];
         for (host, headers) in elsewhere {
             assert!(from_another_site(&req(host, &headers)), "{host} {headers:?}");

@@ -7,7 +7,7 @@
 //! trust, cookies' `Secure`, ticket TTL, the page template and site name,
 //! the languages (`[page] default_language`, `languages`, and the files of
 //! the `translations` directory, which is watched too), the admin token,
-//! and `shutdown_delay`. Queues and sessions are kept:
+//! the sites, the TLS certificates' files and `hsts`, and `shutdown_delay`. Queues and sessions are kept:
 //! a room keeps its state in the store under its name, so a changed room
 //! loses nobody's place, and a removed room's state waits in the store in
 //! case it comes back.
@@ -200,6 +200,12 @@ impl Shown for Vec<crate::config::CertConfig> {
     }
 }
 
+impl Shown for http::HeaderValue {
+    fn shown(&self) -> String {
+        format!("{:?}", self.to_str().unwrap_or_default())
+    }
+}
+
 impl Shown for PathBuf {
     fn shown(&self) -> String {
         format!("{:?}", self.display().to_string())
@@ -243,6 +249,11 @@ fn live_changes(old: &Config, new: &Config) -> Vec<String> {
         old.server.tls.as_ref().map(|t| t.certs.clone()).unwrap_or_default(),
         new.server.tls.as_ref().map(|t| t.certs.clone()).unwrap_or_default(),
         "server.tls certificates"
+    );
+    diff!(
+        old.server.tls.as_ref().and_then(|t| t.hsts.clone()),
+        new.server.tls.as_ref().and_then(|t| t.hsts.clone()),
+        "server.tls.hsts"
     );
     setting!("site", sites);
     setting!("server.connect_timeout", server.connect_timeout);
@@ -815,5 +826,27 @@ mod tests {
             ]
         );
         assert!(live_changes(&old, &old).is_empty());
+    }
+
+    /// Backing HSTS out ("0s") applies at once, and the log says so.
+    #[test]
+    fn a_reload_applies_and_names_a_new_hsts() {
+        let file = |hsts: &str| {
+            let text = format!(
+                "[server]\nupstream = \"http://127.0.0.1:1\"\n[server.tls]\ncert_file = \"c.pem\"\n\
+                 key_file = \"k.pem\"\n{hsts}\n"
+            );
+            Config::parse(&text, std::path::Path::new("."), "test").unwrap()
+        };
+        let (old, mut new) = (file("hsts = \"365d\""), file("hsts = \"0s\""));
+        assert!(keep_restart_only(&old, &mut new).is_empty());
+        assert_eq!(
+            live_changes(&old, &new),
+            ["server.tls.hsts: \"max-age=31536000\" -> \"max-age=0\""]
+        );
+        assert_eq!(
+            live_changes(&new, &file("")),
+            ["server.tls.hsts: \"max-age=0\" -> (none)"]
+        );
     }
 }

@@ -693,13 +693,16 @@ async fn only_the_site_itself_can_make_a_visitor_leave() {
     assert_eq!(h.snapshot("reg").active, 1, "still inside");
     assert!(a.get("/register").await.reached_upstream());
     // A browser without Fetch Metadata: another host in Referer or Origin
-    // (or one that cannot be read) is another site.
+    // (or one that cannot be read) is another site, and so is a
+    // navigation that says nothing of where it came from (a link with
+    // rel=noreferrer).
     let here = format!("http://{}", h.running.addrs[0]);
     for elsewhere in [
         ("referer", "https://evil.test/page"),
         ("origin", "https://evil.test"),
         ("origin", "null"),
         ("referer", "not a url"),
+        ("accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
     ] {
         let r = a
             .send(
@@ -718,7 +721,10 @@ async fn only_the_site_itself_can_make_a_visitor_leave() {
         .send(
             http::Method::GET,
             "/_vestibule/leave?room=reg",
-            &[("referer", &format!("{here}/register/done"))],
+            &[
+                ("referer", &format!("{here}/register/done")),
+                ("accept", "text/html,*/*;q=0.8"),
+            ],
             Default::default(),
         )
         .await;
@@ -736,6 +742,20 @@ async fn only_the_site_itself_can_make_a_visitor_leave() {
         )
         .await;
     assert!(r.header("set-cookie").is_some(), "Fetch Metadata, where sent, decides");
+    h.tick_after(SEC).await;
+    assert_eq!(h.snapshot("reg").active, 0, "left");
+
+    // An app's own request (it takes no HTML) is taken at its word.
+    assert!(a.get("/register").await.reached_upstream());
+    let r = a
+        .send(
+            http::Method::GET,
+            "/_vestibule/leave?room=reg",
+            &[("accept", "application/json")],
+            Default::default(),
+        )
+        .await;
+    assert!(r.header("set-cookie").is_some(), "an app leaves");
     h.tick_after(SEC).await;
     assert_eq!(h.snapshot("reg").active, 0, "left");
 }

@@ -460,6 +460,21 @@ fn hsts_settings_that_browsers_would_not_take_are_config_problems() {
         e.contains("server.tls.hsts_include_subdomains") && e.contains("needs hsts"),
         "{e}"
     );
+    assert_eq!(
+        problems("hsts_include_subdomains = false\nhsts_preload = false\n"),
+        "",
+        "the defaults written out"
+    );
+    for out_of_range in ["500ms", "3y", "18446744073709551615s"] {
+        let e = problems(&format!("hsts = {out_of_range:?}\n"));
+        assert!(
+            e.contains("server.tls.hsts") && e.contains("out of range"),
+            "{out_of_range}: {e}"
+        );
+    }
+    for fine in ["0s", "1s", "1y", "730d"] {
+        assert_eq!(problems(&format!("hsts = {fine:?}\n")), "", "{fine}");
+    }
 }
 
 #[tokio::test]
