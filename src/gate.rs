@@ -53,7 +53,7 @@ pub fn handle(app: Arc<App>, req: Request<Incoming>, peer: Peer) -> BoxResponse 
             "leave" => Internal::Leave,
             _ => Internal::Unknown,
         };
-        return Box::pin(async move { internal(&app, what, req, peer).await });
+        return internal(app, what, req, peer);
     }
     let rooms = app.rooms.load_full();
     let host = if rooms.needs_host() { request_host(&req) } else { None };
@@ -804,11 +804,15 @@ enum Internal {
     Unknown,
 }
 
-/// `/_vestibule/...`: status and leave.
-async fn internal(app: &App, what: Internal, req: Request<Incoming>, peer: Peer) -> Response<Body> {
+/// The pages under `/_vestibule/`. The room is picked and the request
+/// noted here, before any future: a status poll, the lobby's busiest
+/// request, is boxed as the status future itself in one async block,
+/// with no level around it that would copy it again on its first poll.
+fn internal(app: Arc<App>, what: Internal, req: Request<Incoming>, peer: Peer) -> BoxResponse {
     let now = app.clock.now_ms();
     let rooms = app.rooms.load_full();
-    let room = pick_room(&rooms, &req, app, now);
+    let room = pick_room(&rooms, &req, &app, now);
+    drop(rooms);
     let outcome = match what {
         Internal::Status => Outcome::Status.as_str(),
         Internal::Leave => "leave",
@@ -823,42 +827,40 @@ async fn internal(app: &App, what: Internal, req: Request<Incoming>, peer: Peer)
             None => Note::outside(outcome),
         }
     });
-    let resp = internal_answer(app, what, &req, room, now, app.secure(peer)).await;
-    if let Some(n) = note {
-        n.leave();
-    }
-    resp
-}
-
-/// The answer of [`internal`].
-async fn internal_answer(
-    app: &App,
-    what: Internal,
-    req: &Request<Incoming>,
-    room: Option<Arc<Room>>,
-    now: Millis,
-    secure: bool,
-) -> Response<Body> {
-    match what {
-        Internal::Status => {
-            let Some(room) = room else {
-                return json_response(
-                    StatusCode::NOT_FOUND,
-                    r#"{"state":"none","error":"unknown room"}"#.into(),
-                );
-            };
-            status(app, &room, req, now, secure).await
+    // Left from inside the answer's future, where `access::noted` takes it.
+    let noted = move |resp: Response<Body>| {
+        if let Some(n) = note {
+            n.leave();
         }
-        // Boxed: leaving is rare, and this future is every status poll's
-        // too (its size is held by this module's tests).
-        Internal::Leave => Box::pin(leave(app, req, room, now, secure)).await,
-        Internal::Unknown => app.message(
-            StatusCode::NOT_FOUND,
-            &Asked::of(req.uri().query(), req.headers()),
-            &Message::NotFound,
-            None,
-            prefers_json(req.headers()),
-        ),
+        resp
+    };
+    let secure = app.secure(peer);
+    match (what, room) {
+        (Internal::Status, Some(room)) => Box::pin(async move {
+            let resp = status(&app, &room, &req, now, secure).await;
+            noted(resp)
+        }),
+        (Internal::Status, None) => {
+            let resp = json_response(
+                StatusCode::NOT_FOUND,
+                r#"{"state":"none","error":"unknown room"}"#.into(),
+            );
+            Box::pin(async move { noted(resp) })
+        }
+        (Internal::Leave, room) => Box::pin(async move {
+            let resp = leave(&app, &req, room, now, secure).await;
+            noted(resp)
+        }),
+        (Internal::Unknown, _) => {
+            let resp = app.message(
+                StatusCode::NOT_FOUND,
+                &Asked::of(req.uri().query(), req.headers()),
+                &Message::NotFound,
+                None,
+                prefers_json(req.headers()),
+            );
+            Box::pin(async move { noted(resp) })
+        }
     }
 }
 
@@ -1040,16 +1042,13 @@ mod tests {
         })
     }
 
+    /// What `internal` boxes for a status poll.
     fn status_poll() -> usize {
-        returned(|app: Arc<App>, req: Request<Incoming>| async move {
-            internal(
-                &app,
-                Internal::Status,
-                req,
-                Peer::plain(SocketAddr::from(([127, 0, 0, 1], 1))),
-            )
-            .await
-        })
+        returned(
+            |app: Arc<App>, (room, req): (Arc<Room>, Request<Incoming>)| async move {
+                status(&app, &room, &req, 0, false).await
+            },
+        )
     }
 
     /// Every future level a forwarded request passes through copies the

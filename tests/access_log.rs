@@ -72,6 +72,8 @@ async fn scenario(format: &str, server_extra: &str) -> (Vec<Sent>, String, Vec<S
     send(&second, Method::POST, "/register", &[]).await; // rejected
     send(&second, Method::GET, "/about", &[]).await; // bypass
     send(&second, Method::GET, "/x/%2e%2e/register", &[]).await; // refused
+    send(&second, Method::GET, "/_vestibule/nothing", &[]).await; // not_found
+    send(&first, Method::GET, "/_vestibule/leave?room=reg", &[]).await; // leave
     let cookies = [&first, &second]
         .iter()
         .flat_map(|v| v.jar.lock().unwrap().values().cloned().collect::<Vec<_>>())
@@ -217,12 +219,14 @@ fn the_gate_says_what_it_did(lines: &[Line]) {
             (Some("reg"), "rejected", Some("2"), None),
             (None, "bypass", None, None),
             (None, "refused", None, None),
+            (Some("reg"), "not_found", Some("2"), None),
+            (Some("reg"), "leave", None, Some("1")),
         ]
     );
     // Forwarded requests say how long the upstream took; answers from
     // the lobby do not.
     let upstream: Vec<bool> = lines.iter().map(|l| l.more.contains_key("upstream_ms")).collect();
-    assert_eq!(upstream, [true, true, false, false, false, true, false]);
+    assert_eq!(upstream, [true, true, false, false, false, true, false, false, false]);
     for l in lines {
         let d: f64 = l.more["duration_ms"].parse().unwrap();
         assert!(d > 0.0, "{l:?}");
