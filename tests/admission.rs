@@ -717,45 +717,32 @@ async fn only_the_site_itself_can_make_a_visitor_leave() {
     }
     h.tick_after(SEC).await;
     assert_eq!(h.snapshot("reg").active, 1, "still inside");
-    let r = a
-        .send(
-            http::Method::GET,
-            "/_vestibule/leave?room=reg",
-            &[
-                ("referer", &format!("{here}/register/done")),
-                ("accept", "text/html,*/*;q=0.8"),
-            ],
-            Default::default(),
-        )
-        .await;
-    assert!(r.header("set-cookie").is_some(), "the site's own page, by Referer");
-    h.tick_after(SEC).await;
-    assert_eq!(h.snapshot("reg").active, 0, "left");
-
-    assert!(a.get("/register").await.reached_upstream());
-    let r = a
-        .send(
-            http::Method::GET,
-            "/_vestibule/leave?room=reg",
-            &[("sec-fetch-site", "same-origin"), ("referer", "https://evil.test/")],
-            Default::default(),
-        )
-        .await;
-    assert!(r.header("set-cookie").is_some(), "Fetch Metadata, where sent, decides");
-    h.tick_after(SEC).await;
-    assert_eq!(h.snapshot("reg").active, 0, "left");
-
-    // An app's own request (it takes no HTML) is taken at its word.
-    assert!(a.get("/register").await.reached_upstream());
-    let r = a
-        .send(
-            http::Method::GET,
-            "/_vestibule/leave?room=reg",
-            &[("accept", "application/json")],
-            Default::default(),
-        )
-        .await;
-    assert!(r.header("set-cookie").is_some(), "an app leaves");
-    h.tick_after(SEC).await;
-    assert_eq!(h.snapshot("reg").active, 0, "left");
+    let own_page = format!("{here}/register/done");
+    for (why, headers) in [
+        (
+            "the site's own page, by Referer",
+            [("referer", own_page.as_str()), ("accept", "text/html,*/*;q=0.8")],
+        ),
+        (
+            "Fetch Metadata, where sent, decides",
+            [("sec-fetch-site", "same-origin"), ("referer", "https://evil.test/")],
+        ),
+        (
+            "an app's own request (it takes no HTML) is taken at its word",
+            [("accept", "application/json"), ("user-agent", "app/1.0")],
+        ),
+    ] {
+        assert!(a.get("/register").await.reached_upstream());
+        let r = a
+            .send(
+                http::Method::GET,
+                "/_vestibule/leave?room=reg",
+                &headers,
+                Default::default(),
+            )
+            .await;
+        assert!(r.header("set-cookie").is_some(), "{why}");
+        h.tick_after(SEC).await;
+        assert_eq!(h.snapshot("reg").active, 0, "{why}: left");
+    }
 }
