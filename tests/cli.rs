@@ -407,7 +407,7 @@ fn check_prints_certificates_with_their_expiry_and_refuses_a_wrong_key() {
     let text = |key2: &std::path::Path| {
         format!(
             "[server]\nupstream = \"http://127.0.0.1:1\"\n\
-             [server.tls]\nlisten = \"127.0.0.1:8443\"\ncert_file = {c1:?}\nkey_file = {k1:?}\nredirect_http = true\n\
+             [server.tls]\nlisten = \"127.0.0.1:8443\"\ncert_file = {c1:?}\nkey_file = {k1:?}\nredirect_http = true\nhsts = \"1y\"\n\
              [[server.tls.cert]]\ncert_file = {c2:?}\nkey_file = {key2:?}\n\
              [[site]]\nname = \"tickets\"\nhosts = [\"tickets.example.test\"]\nupstream = \"https://tickets.backend.test\"\n"
         )
@@ -420,7 +420,10 @@ fn check_prints_certificates_with_their_expiry_and_refuses_a_wrong_key() {
         String::from_utf8(out.stderr).unwrap(),
     );
     assert!(out.status.success(), "{o}\n{e}");
-    assert!(o.contains("TLS on 127.0.0.1:8443, plain HTTP redirected:"), "{o}");
+    assert!(
+        o.contains("TLS on 127.0.0.1:8443, plain HTTP redirected, Strict-Transport-Security: max-age=31557600:"),
+        "{o}"
+    );
     assert!(
         o.contains("www.example.test (valid until ") && o.contains(", 80 days left)"),
         "{o}"
